@@ -1,0 +1,209 @@
+/**
+ * Every error sluice raises on purpose, in one place, each with a stable `code`.
+ *
+ * Users match on `code` (`ERR_SLUICE_…`), never on message text or class identity across
+ * package copies. Each error names what and where (URL, byte offset, option path) and keeps
+ * the underlying failure as `cause`. Option mistakes are plain `TypeError` / `RangeError`
+ * (see options.ts) because they are programming errors, not runtime conditions.
+ *
+ * Credentials never appear here: messages are built from URLs and codes only.
+ */
+
+export type SluiceErrorCode =
+  | 'ERR_SLUICE_INVALID_URL'
+  | 'ERR_SLUICE_UNSUPPORTED_SCHEME'
+  | 'ERR_SLUICE_UNSUPPORTED'
+  | 'ERR_SLUICE_NOT_FOUND'
+  | 'ERR_SLUICE_BUCKET_NOT_FOUND'
+  | 'ERR_SLUICE_ACCESS_DENIED'
+  | 'ERR_SLUICE_OBJECT_CHANGED'
+  | 'ERR_SLUICE_UNREACHABLE'
+  | 'ERR_SLUICE_TIMEOUT'
+  | 'ERR_SLUICE_SOURCE'
+  | 'ERR_SLUICE_SHORT_READ'
+  | 'ERR_SLUICE_ABORTED'
+  | 'ERR_SLUICE_CLOSED'
+  | 'ERR_SLUICE_CACHE'
+  | 'ERR_SLUICE_TFRECORD_CORRUPT'
+  | 'ERR_SLUICE_EXAMPLE_DECODE'
+
+export interface SluiceErrorOptions {
+  cause?: unknown
+  /** The object the failure concerns, when there is one. */
+  url?: string
+}
+
+export class SluiceError extends Error {
+  readonly code: SluiceErrorCode
+  readonly url: string | undefined
+
+  constructor(code: SluiceErrorCode, message: string, options: SluiceErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = new.target.name
+    this.code = code
+    this.url = options.url
+  }
+}
+
+/** The URL cannot be parsed or lacks a bucket/host/path. */
+export class InvalidUrlError extends SluiceError {
+  constructor(url: string, reason: string) {
+    super('ERR_SLUICE_INVALID_URL', `invalid object URL ${JSON.stringify(url)}: ${reason}`, { url })
+  }
+}
+
+/** No source is registered for the URL's scheme. */
+export class UnsupportedSchemeError extends SluiceError {
+  readonly supported: readonly string[]
+  constructor(url: string, scheme: string, supported: readonly string[]) {
+    super(
+      'ERR_SLUICE_UNSUPPORTED_SCHEME',
+      `unsupported URL scheme "${scheme}" in ${url}; supported: ${supported.join(', ')}`,
+      { url },
+    )
+    this.supported = supported
+  }
+}
+
+/** The source cannot do this (for example listing over plain HTTP). */
+export class UnsupportedOperationError extends SluiceError {
+  constructor(operation: string, url: string) {
+    super('ERR_SLUICE_UNSUPPORTED', `${operation} is not supported for ${url}`, { url })
+  }
+}
+
+export class NotFoundError extends SluiceError {
+  constructor(url: string, cause?: unknown) {
+    super('ERR_SLUICE_NOT_FOUND', `object not found: ${url}`, { url, cause })
+  }
+}
+
+export class BucketNotFoundError extends SluiceError {
+  readonly bucket: string
+  constructor(url: string, bucket: string, cause?: unknown) {
+    super('ERR_SLUICE_BUCKET_NOT_FOUND', `bucket "${bucket}" does not exist (reading ${url})`, {
+      url,
+      cause,
+    })
+    this.bucket = bucket
+  }
+}
+
+/** Bad or missing credentials, or a policy that forbids the request. */
+export class AccessDeniedError extends SluiceError {
+  constructor(url: string, detail: string, cause?: unknown) {
+    super('ERR_SLUICE_ACCESS_DENIED', `access denied to ${url}: ${detail}`, { url, cause })
+  }
+}
+
+/** The object no longer has the version a handle was opened on. */
+export class ObjectChangedError extends SluiceError {
+  readonly expectedVersion: string
+  readonly actualVersion: string | undefined
+  constructor(url: string, expectedVersion: string, actualVersion?: string, cause?: unknown) {
+    super(
+      'ERR_SLUICE_OBJECT_CHANGED',
+      `object changed underneath an open handle: ${url} (opened version ${expectedVersion}` +
+        (actualVersion === undefined ? ')' : `, now ${actualVersion})`) +
+        '; open it again to read the new bytes',
+      { url, cause },
+    )
+    this.expectedVersion = expectedVersion
+    this.actualVersion = actualVersion
+  }
+}
+
+/** The store did not answer at all (connection refused, DNS failure) after retries. */
+export class SourceUnreachableError extends SluiceError {
+  constructor(url: string, attempts: number, cause?: unknown) {
+    super('ERR_SLUICE_UNREACHABLE', `object store unreachable for ${url} after ${attempts} attempt(s)`, {
+      url,
+      cause,
+    })
+  }
+}
+
+export class TimeoutError extends SluiceError {
+  constructor(url: string, timeoutMs: number, cause?: unknown) {
+    super('ERR_SLUICE_TIMEOUT', `request for ${url} timed out after ${timeoutMs} ms`, { url, cause })
+  }
+}
+
+/** Any other failure of the store, after the retry budget ran out. */
+export class SourceError extends SluiceError {
+  readonly status: number | undefined
+  readonly attempts: number
+  constructor(url: string, detail: string, options: { status?: number; attempts?: number; cause?: unknown } = {}) {
+    const attempts = options.attempts ?? 1
+    super(
+      'ERR_SLUICE_SOURCE',
+      `reading ${url} failed: ${detail}` + (attempts > 1 ? ` (after ${attempts} attempts)` : ''),
+      { url, cause: options.cause },
+    )
+    this.status = options.status
+    this.attempts = attempts
+  }
+}
+
+/** A response carried fewer bytes than asked for; retried by resuming the remaining range. */
+export class ShortReadError extends SluiceError {
+  readonly received: number
+  readonly expected: number
+  constructor(url: string, start: number, expected: number, received: number) {
+    super(
+      'ERR_SLUICE_SHORT_READ',
+      `short read from ${url} at byte ${start}: expected ${expected} bytes, got ${received}`,
+      { url },
+    )
+    this.expected = expected
+    this.received = received
+  }
+}
+
+export class AbortError extends SluiceError {
+  constructor(url: string | undefined, cause?: unknown) {
+    super('ERR_SLUICE_ABORTED', `operation aborted${url === undefined ? '' : ` (${url})`}`, { url, cause })
+  }
+}
+
+export class ClosedError extends SluiceError {
+  constructor(what: string) {
+    super('ERR_SLUICE_CLOSED', `${what} is closed`)
+  }
+}
+
+/** A cache tier failed; the read path bypasses the tier, so users see this only in stats. */
+export class CacheError extends SluiceError {
+  constructor(tier: string, detail: string, cause?: unknown) {
+    super('ERR_SLUICE_CACHE', `cache tier ${tier}: ${detail}`, { cause })
+  }
+}
+
+export type TFRecordCheck = 'length-crc' | 'data-crc' | 'truncated' | 'decompression' | 'length-limit'
+
+/** A TFRecord framing check failed; names the object, the record's byte offset and the check. */
+export class TFRecordCorruptionError extends SluiceError {
+  readonly offset: number
+  readonly check: TFRecordCheck
+  constructor(url: string, offset: number, check: TFRecordCheck, detail?: string, cause?: unknown) {
+    super(
+      'ERR_SLUICE_TFRECORD_CORRUPT',
+      `corrupt TFRecord in ${url} at byte ${offset}: ${check} check failed` + (detail ? ` (${detail})` : ''),
+      { url, cause },
+    )
+    this.offset = offset
+    this.check = check
+  }
+}
+
+/** A record is not a valid tf.train.Example / SequenceExample. */
+export class ExampleDecodeError extends SluiceError {
+  constructor(detail: string, options: SluiceErrorOptions = {}) {
+    super('ERR_SLUICE_EXAMPLE_DECODE', `cannot decode tf.train.Example: ${detail}`, options)
+  }
+}
+
+export function isSluiceError(err: unknown): err is SluiceError {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' &&
+    (err as { code: string }).code.startsWith('ERR_SLUICE_')
+}

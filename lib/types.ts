@@ -1,0 +1,132 @@
+/**
+ * The public shapes that cross layers: what an object is, what a handle offers, what stats
+ * and preload report. Front ends (loaders/, fuse/, bin/) program against these, so they are
+ * kept free of implementation detail.
+ */
+
+/** One object version as a source sees it. */
+export interface ObjectInfo {
+  /** Canonical URL (`s3://bucket/key`, `file:///abs/path`, `https://host/path`). */
+  readonly url: string
+  /** Size in bytes. */
+  readonly size: number
+  /** What pins the bytes: the ETag for S3/HTTP, size-mtime-inode for files. */
+  readonly version: string
+  /** Last modification time in ms since the epoch, when the source knows it. */
+  readonly mtimeMs?: number
+}
+
+export interface ReadOptions {
+  signal?: AbortSignal
+}
+
+/** An open object pinned to one version. */
+export interface ObjectHandle {
+  readonly url: string
+  readonly size: number
+  readonly version: string
+  readonly info: ObjectInfo
+  /**
+   * Reads `length` bytes at `position`. Short only at the end of the object. The result may be
+   * a view of a cached block: treat it as read-only. It stays valid after later reads.
+   */
+  read(position: number, length: number, options?: ReadOptions): Promise<Uint8Array>
+  /** Reads into `target[offset..]`; resolves to the number of bytes written (short only at EOF). */
+  readInto(target: Uint8Array, offset: number, position: number, length: number, options?: ReadOptions): Promise<number>
+  /** Sequential chunks from `start` (block-aligned views), with read-ahead. */
+  chunks(options?: { start?: number; end?: number; signal?: AbortSignal }): AsyncIterable<Uint8Array>
+  /** Hint: fetch `[position, position+length)` into the cache in the background (bounded, never awaited). */
+  prefetch(position: number, length: number): void
+  close(): Promise<void>
+}
+
+/** The part of BlockReader the front ends use; lets them be tested over a double. */
+export interface ObjectReader {
+  /** The disk tier's directory, where front ends may keep derived data (indexes); undefined if memory only. */
+  readonly cacheDir: string | undefined
+  open(url: string, options?: ReadOptions): Promise<ObjectHandle>
+  stat(url: string, options?: ReadOptions): Promise<ObjectInfo>
+  list(prefix: string, options?: ReadOptions): Promise<ObjectInfo[]>
+}
+
+/** Progress of `BlockReader.preload`, reported after each block lands. */
+export interface PreloadProgress {
+  url: string
+  objectsDone: number
+  objectsTotal: number
+  bytesDone: number
+  bytesTotal: number
+}
+
+export interface PreloadOptions {
+  onProgress?: (progress: PreloadProgress) => void
+  /** Objects fetched at once. Default 4. */
+  concurrency?: number
+  /** Report what would be fetched and whether it fits, fetch nothing. */
+  dryRun?: boolean
+  signal?: AbortSignal
+}
+
+export interface PreloadedObject {
+  url: string
+  size: number
+  version: string
+  /** Bytes of this version now resident in the disk tier (memory tier if there is no disk tier), verified. */
+  residentBytes: number
+  /** Bytes that would still have to come from the source. */
+  missingBytes: number
+}
+
+export interface PreloadResult {
+  objects: PreloadedObject[]
+  requestedBytes: number
+  residentBytes: number
+  /** Bytes fetched from the source by this call (dry run: bytes that would be fetched). */
+  fetchedBytes: number
+  /** Capacity of the tier being filled, in bytes. */
+  capacityBytes: number
+  failed: { url: string; code: string; message: string }[]
+  /** True when every requested byte is resident. */
+  complete: boolean
+  dryRun: boolean
+}
+
+export interface TierStats {
+  name: string
+  hits: number
+  misses: number
+  hitBytes: number
+  usedBytes: number
+  maxBytes: number
+  entries: number
+  evictions: number
+  /** Fills refused by the admission policy or the write-behind bound. */
+  droppedFills: number
+  errors: number
+  /** False while the tier is bypassed after repeated errors. */
+  healthy: boolean
+  lastError?: string
+}
+
+export interface SourceStats {
+  requests: number
+  bytes: number
+  retries: number
+  errors: number
+}
+
+export interface PrefetchStats {
+  issuedBlocks: number
+  usedBlocks: number
+  wastedBlocks: number
+  inflightBytes: number
+  maxInflightBytes: number
+}
+
+export interface ReaderStats {
+  tiers: TierStats[]
+  source: SourceStats
+  prefetch: PrefetchStats
+  /** Objects currently open. */
+  openHandles: number
+}
