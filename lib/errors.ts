@@ -149,7 +149,9 @@ export class SourceError extends SluiceError {
 export class ShortReadError extends SluiceError {
   readonly received: number
   readonly expected: number
-  constructor(url: string, start: number, expected: number, received: number) {
+  /** The bytes that did arrive, so a retry asks only for the rest. */
+  readonly partial: Uint8Array | undefined
+  constructor(url: string, start: number, expected: number, received: number, partial?: Uint8Array) {
     super(
       'ERR_SLUICE_SHORT_READ',
       `short read from ${url} at byte ${start}: expected ${expected} bytes, got ${received}`,
@@ -157,6 +159,7 @@ export class ShortReadError extends SluiceError {
     )
     this.expected = expected
     this.received = received
+    this.partial = partial
   }
 }
 
@@ -205,5 +208,5 @@ export class ExampleDecodeError extends SluiceError {
 
 export function isSluiceError(err: unknown): err is SluiceError {
   return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' &&
-    (err as { code: string }).code.startsWith('ERR_SLUICE_')
+    (err as unknown as { code: string }).code.startsWith('ERR_SLUICE_')
 }

@@ -1,0 +1,302 @@
+/**
+ * The disk tier: blocks in one LMDB environment under `cacheDir`, which survives restarts
+ * and is shared by every process on the node (LMDB serialises writers across processes and
+ * gives readers consistent snapshots). Opening it reads three counters, never scans.
+ *
+ * Layout (named databases):
+ * - `blocks`:  block key -> 24-byte header (magic, format, length, CRC32C, insertion seq) + bytes
+ * - `order`:   insertion seq (u64 BE) -> block key, the eviction queue
+ * - `objects`: object id -> { url, version, size, blockSize }, for eviction by URL and stats
+ * - `meta`:    format version, used bytes, entry count, next seq
+ *
+ * Every read verifies the header and CRC32C; a damaged block is dropped and reported as a
+ * miss, so it is refetched and never served. Usage is updated in the same write transaction
+ * as the blocks it counts, so it stays exact across processes and crashes.
+ *
+ * Eviction and admission (why not LRU): training reads a dataset in the same order epoch
+ * after epoch. When the dataset is larger than the tier, LRU evicts each block just before it
+ * is needed again and hits nothing. Here victims leave in insertion order (FIFO), and a new
+ * block is admitted over the oldest one only if it has been asked for more often than that
+ * victim (TinyLFU, frequencies from a per-process sketch that decays). A loop over twice the
+ * capacity therefore keeps the first part resident and hits it every epoch, while a new
+ * working set, asked for repeatedly as the old one fades, replaces it. Admitted blocks evict
+ * down to `lowWatermark` of capacity so eviction runs in batches, not on every insert.
+ */
+import { crc32c } from '@node-rs/crc32'
+import { mkdirSync } from 'node:fs'
+import { open, type Database, type RootDatabase } from 'lmdb'
+import { CacheError } from '../errors.js'
+import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION, OBJECT_ID_BYTES } from './block-key.js'
+import { newTierStats, type BlockStore } from './block-store.js'
+import { FrequencySketch, keyHashes } from './frequency-sketch.js'
+import type { TierStats } from '../types.js'
+
+const MAGIC = 0x534c4231 // "SLB1"
+export const HEADER_BYTES = 24
+const PAGE = 4096
+
+export interface LmdbBlockStoreOptions {
+  /** Directory of the LMDB environment; created if missing. */
+  path: string
+  /** Bound on stored bytes (keys, headers and data rounded up to 4 KiB pages). */
+  maxBytes: number
+  /** After admitting past capacity, evict until usage is at most this fraction. Default 0.95. */
+  lowWatermark?: number
+  /** Expected block size in bytes; sizes the admission sketch. */
+  blockSize: number
+}
+
+export interface CachedObjectRecord {
+  url: string
+  version: string
+  size: number
+  blockSize: number
+}
+
+/** Bytes a block is charged: LMDB stores large values in whole overflow pages. */
+export function chargedBytes(dataLength: number): number {
+  return Math.ceil((HEADER_BYTES + dataLength + BLOCK_KEY_BYTES + 16) / PAGE) * PAGE
+}
+
+function seqKey(seq: number): Buffer {
+  const b = Buffer.allocUnsafe(8)
+  b.writeBigUInt64BE(BigInt(seq))
+  return b
+}
+
+export class LmdbBlockStore implements BlockStore {
+  readonly name = 'disk'
+  readonly maxBytes: number
+  readonly path: string
+  private readonly lowWatermark: number
+  private readonly env: RootDatabase
+  private readonly blocks: Database<Buffer, Buffer>
+  private readonly order: Database<Buffer, Buffer>
+  private readonly objects: Database<CachedObjectRecord, Buffer>
+  private readonly meta: Database<number, string>
+  private readonly sketch: FrequencySketch
+  private readonly counters: TierStats
+
+  constructor(options: LmdbBlockStoreOptions) {
+    this.path = options.path
+    this.maxBytes = options.maxBytes
+    this.lowWatermark = options.lowWatermark ?? 0.95
+    mkdirSync(options.path, { recursive: true, mode: 0o700 })
+    this.env = open({ path: options.path, maxDbs: 8, compression: false })
+    this.blocks = this.env.openDB({ name: 'blocks', encoding: 'binary', keyEncoding: 'binary' })
+    this.order = this.env.openDB({ name: 'order', encoding: 'binary', keyEncoding: 'binary' })
+    this.objects = this.env.openDB({ name: 'objects', keyEncoding: 'binary' })
+    this.meta = this.env.openDB({ name: 'meta' })
+    this.sketch = new FrequencySketch(Math.max(16, Math.ceil(options.maxBytes / options.blockSize)))
+    this.counters = newTierStats('disk', options.maxBytes)
+  }
+
+  /** Checks the on-disk format; a cache written by another format version is emptied. */
+  async init(): Promise<void> {
+    const format = this.meta.get('format')
+    if (format === CACHE_FORMAT_VERSION) return
+    await this.env.transaction(() => {
+      if (this.meta.get('format') === CACHE_FORMAT_VERSION) return
+      this.blocks.clearSync()
+      this.order.clearSync()
+      this.objects.clearSync()
+      this.meta.clearSync()
+      this.meta.putSync('format', CACHE_FORMAT_VERSION)
+      this.meta.putSync('usage', 0)
+      this.meta.putSync('entries', 0)
+      this.meta.putSync('seq', 0)
+    })
+  }
+
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.getSync(key)
+  }
+
+  /** Reads and verifies one block (LMDB reads are memory-mapped and do not wait on locks). */
+  getSync(key: Uint8Array): Uint8Array | undefined {
+    const [h1, h2] = keyHashes(key)
+    this.sketch.increment(h1, h2)
+    const raw = this.blocks.getBinary(key as Buffer)
+    if (raw === undefined) {
+      this.counters.misses++
+      return undefined
+    }
+    const data = this.verify(raw)
+    if (data === undefined) {
+      this.counters.misses++
+      this.counters.errors++
+      this.counters.lastError = `corrupt block dropped from ${this.path}`
+      void this.delete(key).catch(() => {})
+      return undefined
+    }
+    this.counters.hits++
+    this.counters.hitBytes += data.length
+    return data
+  }
+
+  /** The block's bytes if the header and CRC32C check out, else undefined. */
+  private verify(raw: Buffer): Uint8Array | undefined {
+    if (raw.length < HEADER_BYTES) return undefined
+    if (raw.readUInt32LE(0) !== MAGIC || raw.readUInt16LE(4) !== CACHE_FORMAT_VERSION) return undefined
+    const length = raw.readUInt32LE(8)
+    if (length !== raw.length - HEADER_BYTES) return undefined
+    const data = raw.subarray(HEADER_BYTES)
+    if (crc32c(data) !== raw.readUInt32LE(12)) return undefined
+    return data
+  }
+
+  has(key: Uint8Array): boolean {
+    return this.blocks.doesExist(key as Buffer)
+  }
+
+  async put(key: Uint8Array, bytes: Uint8Array): Promise<boolean> {
+    const charge = chargedBytes(bytes.length)
+    if (charge > this.maxBytes) {
+      this.counters.droppedFills++
+      return false
+    }
+    const [h1, h2] = keyHashes(key)
+    const crc = crc32c(bytes as Buffer)
+    let admitted = false
+    await this.env.transaction(() => {
+      if (this.blocks.doesExist(key as Buffer)) {
+        admitted = true
+        return
+      }
+      let usage = this.meta.get('usage') ?? 0
+      let entries = this.meta.get('entries') ?? 0
+      if (usage + charge > this.maxBytes) {
+        const victim = this.oldest()
+        if (victim !== undefined) {
+          const [v1, v2] = keyHashes(victim)
+          if (this.sketch.estimate(h1, h2) <= this.sketch.estimate(v1, v2)) return
+        }
+        const target = Math.min(this.maxBytes - charge, Math.floor(this.maxBytes * this.lowWatermark))
+        // Collect victims first: deleting under a live cursor is not something to rely on.
+        const victims: [Buffer, Buffer, number][] = []
+        let freed = 0
+        for (const { key: seq, value: victimKey } of this.order.getRange({})) {
+          if (usage - freed <= target) break
+          const raw = this.blocks.getBinary(victimKey)
+          const bytes = raw === undefined ? 0 : chargedBytes(raw.length - HEADER_BYTES)
+          victims.push([seq, victimKey, bytes])
+          freed += bytes
+        }
+        for (const [seq, victimKey, bytes] of victims) {
+          this.order.removeSync(seq)
+          if (bytes === 0) continue
+          this.blocks.removeSync(victimKey)
+          usage -= bytes
+          entries--
+          this.counters.evictions++
+        }
+        if (usage + charge > this.maxBytes) return
+      }
+      const seq = this.meta.get('seq') ?? 0
+      const value = Buffer.allocUnsafe(HEADER_BYTES + bytes.length)
+      value.writeUInt32LE(MAGIC, 0)
+      value.writeUInt16LE(CACHE_FORMAT_VERSION, 4)
+      value.writeUInt16LE(0, 6)
+      value.writeUInt32LE(bytes.length, 8)
+      value.writeUInt32LE(crc, 12)
+      value.writeDoubleLE(seq, 16)
+      value.set(bytes, HEADER_BYTES)
+      this.blocks.putSync(key as Buffer, value)
+      this.order.putSync(seqKey(seq), Buffer.from(key))
+      this.meta.putSync('seq', seq + 1)
+      this.meta.putSync('usage', usage + charge)
+      this.meta.putSync('entries', entries + 1)
+      admitted = true
+    })
+    if (!admitted) this.counters.droppedFills++
+    return admitted
+  }
+
+  private oldest(): Buffer | undefined {
+    for (const { value } of this.order.getRange({ limit: 1 })) return value
+    return undefined
+  }
+
+  async delete(key: Uint8Array): Promise<boolean> {
+    let removed = false
+    await this.env.transaction(() => {
+      removed = this.removeInTxn(key as Buffer)
+    })
+    return removed
+  }
+
+  private removeInTxn(key: Buffer): boolean {
+    const raw = this.blocks.getBinary(key)
+    if (raw === undefined) return false
+    this.blocks.removeSync(key)
+    if (raw.length >= HEADER_BYTES) this.order.removeSync(seqKey(raw.readDoubleLE(16)))
+    this.meta.putSync('usage', (this.meta.get('usage') ?? 0) - chargedBytes(raw.length - HEADER_BYTES))
+    this.meta.putSync('entries', (this.meta.get('entries') ?? 0) - 1)
+    return true
+  }
+
+  async deletePrefix(prefix: Uint8Array): Promise<number> {
+    const start = Buffer.from(prefix)
+    const end = Buffer.concat([start, Buffer.alloc(BLOCK_KEY_BYTES - start.length + 1, 0xff)])
+    let n = 0
+    await this.env.transaction(() => {
+      const keys = [...this.blocks.getKeys({ start, end })] as Buffer[]
+      for (const k of keys) if (this.removeInTxn(k)) n++
+      if (start.length === OBJECT_ID_BYTES) this.objects.removeSync(start)
+    })
+    return n
+  }
+
+  /** Remembers which URL and version an object id stands for (written once per object). */
+  async noteObject(id: Uint8Array, record: CachedObjectRecord): Promise<void> {
+    if (this.objects.doesExist(id as Buffer)) return
+    await this.objects.put(Buffer.from(id), record)
+  }
+
+  /** Object ids recorded for a URL, any version and block size. */
+  objectsForUrl(url: string): Uint8Array[] {
+    const out: Uint8Array[] = []
+    for (const { key, value } of this.objects.getRange({})) if (value.url === url) out.push(key)
+    return out
+  }
+
+  objectCount(): number {
+    return this.objects.getCount()
+  }
+
+  async clear(): Promise<void> {
+    await this.env.transaction(() => {
+      this.blocks.clearSync()
+      this.order.clearSync()
+      this.objects.clearSync()
+      this.meta.putSync('usage', 0)
+      this.meta.putSync('entries', 0)
+    })
+  }
+
+  usage() {
+    return {
+      usedBytes: this.meta.get('usage') ?? 0,
+      maxBytes: this.maxBytes,
+      entries: this.meta.get('entries') ?? 0,
+    }
+  }
+
+  stats(): TierStats {
+    return { ...this.counters, ...this.usage() }
+  }
+
+  /** Forces the next read to see other processes' latest commits. */
+  refresh(): void {
+    this.env.resetReadTxn()
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.env.flushed
+      await this.env.close()
+    } catch (err) {
+      throw new CacheError('disk', `closing ${this.path} failed`, err)
+    }
+  }
+}

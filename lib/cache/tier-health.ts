@@ -1,0 +1,46 @@
+/**
+ * Decides when a failing tier is bypassed. A few consecutive errors (disk full, I/O errors,
+ * map full) mark the tier unhealthy; it is skipped for a cool-down, then tried again, and one
+ * success makes it healthy. Reads never wait on a tier that keeps failing.
+ */
+
+export interface TierHealthOptions {
+  /** Consecutive failures that mark the tier unhealthy. Default 3. */
+  maxConsecutiveErrors?: number
+  /** How long an unhealthy tier is bypassed before it is tried again, in ms. Default 10000. */
+  cooldownMs?: number
+}
+
+export class TierHealth {
+  private consecutive = 0
+  private bypassUntil = 0
+  errors = 0
+  lastError: string | undefined
+  private readonly maxConsecutive: number
+  private readonly cooldownMs: number
+
+  constructor(options: TierHealthOptions = {}) {
+    this.maxConsecutive = options.maxConsecutiveErrors ?? 3
+    this.cooldownMs = options.cooldownMs ?? 10_000
+  }
+
+  /** Whether the tier should be used now. */
+  usable(now = Date.now()): boolean {
+    return this.consecutive < this.maxConsecutive || now >= this.bypassUntil
+  }
+
+  get healthy(): boolean {
+    return this.consecutive < this.maxConsecutive
+  }
+
+  success(): void {
+    this.consecutive = 0
+  }
+
+  failure(err: unknown, now = Date.now()): void {
+    this.errors++
+    this.consecutive++
+    this.lastError = err instanceof Error ? err.message : String(err)
+    if (this.consecutive >= this.maxConsecutive) this.bypassUntil = now + this.cooldownMs
+  }
+}

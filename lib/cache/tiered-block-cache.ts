@@ -1,0 +1,138 @@
+/**
+ * The memory tier over the disk tier, as one cache. Lookups ask memory first, then disk, and
+ * promote disk hits into memory. Fills go into memory at once and into the disk tier behind
+ * the reader through a write-behind budget: the LMDB write path can be slower than the
+ * network, and a slow disk must never slow a read, so past the budget a disk fill is dropped
+ * and counted (the block is simply fetched again next time).
+ *
+ * Each tier has a TierHealth: repeated errors bypass it for a while and show up in stats; the
+ * reader carries on from the source. Nothing here throws to a reader because of a tier.
+ */
+import type { LmdbBlockStore } from './lmdb-block-store.js'
+import type { MemoryBlockStore } from './memory-block-store.js'
+import { TierHealth, type TierHealthOptions } from './tier-health.js'
+import type { TierStats } from '../types.js'
+
+export interface TieredBlockCacheOptions {
+  /** Bytes of disk fills allowed in flight before further fills are dropped. Default 256 MiB. */
+  maxPendingWriteBytes?: number
+  health?: TierHealthOptions
+}
+
+export class TieredBlockCache {
+  readonly diskHealth: TierHealth
+  private pendingWriteBytes = 0
+  private droppedWrites = 0
+  private readonly maxPendingWriteBytes: number
+  private readonly pending = new Set<Promise<unknown>>()
+
+  constructor(
+    readonly memory: MemoryBlockStore | undefined,
+    readonly disk: LmdbBlockStore | undefined,
+    options: TieredBlockCacheOptions = {},
+  ) {
+    this.maxPendingWriteBytes = options.maxPendingWriteBytes ?? 256 * 1024 * 1024
+    this.diskHealth = new TierHealth(options.health)
+  }
+
+  /** The block from the fastest tier that has it, verified; undefined on a miss everywhere. */
+  get(key: Uint8Array): Uint8Array | undefined {
+    const hit = this.memory?.getSync(key)
+    if (hit !== undefined) return hit
+    if (!this.disk || !this.diskHealth.usable()) return undefined
+    let block: Uint8Array | undefined
+    try {
+      block = this.disk.getSync(key)
+      this.diskHealth.success()
+    } catch (err) {
+      this.diskHealth.failure(err)
+      return undefined
+    }
+    if (block !== undefined) this.memory?.putSync(key, block)
+    return block
+  }
+
+  has(key: Uint8Array): boolean {
+    if (this.memory?.has(key)) return true
+    if (!this.disk || !this.diskHealth.usable()) return false
+    try {
+      return this.disk.has(key)
+    } catch (err) {
+      this.diskHealth.failure(err)
+      return false
+    }
+  }
+
+  /**
+   * Stores a fetched block. Memory takes it now; the disk write runs behind the caller.
+   * With `waitForDisk` the disk write is awaited and never dropped for the budget (preload).
+   * Resolves true if the disk tier (or memory, when there is no disk tier) holds the block.
+   */
+  put(key: Uint8Array, bytes: Uint8Array, options: { waitForDisk?: boolean; memory?: boolean } = {}): Promise<boolean> {
+    if (options.memory !== false) this.memory?.putSync(key, bytes)
+    if (!this.disk) return Promise.resolve(this.memory?.has(key) ?? false)
+    if (!this.diskHealth.usable()) return Promise.resolve(false)
+    if (!options.waitForDisk && this.pendingWriteBytes + bytes.length > this.maxPendingWriteBytes) {
+      this.droppedWrites++
+      return Promise.resolve(false)
+    }
+    this.pendingWriteBytes += bytes.length
+    const write = this.disk
+      .put(key, bytes)
+      .then(
+        (stored) => {
+          this.diskHealth.success()
+          return stored
+        },
+        (err: unknown) => {
+          this.diskHealth.failure(err)
+          return false
+        },
+      )
+      .finally(() => {
+        this.pendingWriteBytes -= bytes.length
+        this.pending.delete(write)
+      })
+    this.pending.add(write)
+    return write
+  }
+
+  /** Waits for every disk fill queued so far. */
+  async flush(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending])
+  }
+
+  async deletePrefix(prefix: Uint8Array): Promise<number> {
+    const fromMemory = (await this.memory?.deletePrefix(prefix)) ?? 0
+    const fromDisk = (await this.disk?.deletePrefix(prefix)) ?? 0
+    return Math.max(fromMemory, fromDisk)
+  }
+
+  stats(): TierStats[] {
+    const out: TierStats[] = []
+    if (this.memory) out.push(this.memory.stats())
+    if (this.disk) {
+      const s = this.disk.stats()
+      const { lastError } = this.diskHealth
+      out.push({
+        ...s,
+        droppedFills: s.droppedFills + this.droppedWrites,
+        errors: s.errors + this.diskHealth.errors,
+        healthy: this.diskHealth.healthy,
+        ...(lastError !== undefined ? { lastError } : s.lastError !== undefined ? { lastError: s.lastError } : {}),
+      })
+    }
+    return out
+  }
+
+  pendingBytes(): number {
+    return this.pendingWriteBytes
+  }
+
+
+  async close(): Promise<void> {
+    await this.flush()
+    await this.memory?.close()
+    await this.disk?.close()
+  }
+}

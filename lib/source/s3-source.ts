@@ -1,0 +1,157 @@
+/**
+ * `s3://bucket/key` objects through the AWS SDK v3: HeadObject for stat, ranged GetObject
+ * pinned with `If-Match` for reads, ListObjectsV2 with continuation for listings.
+ *
+ * Stores differ in how faithfully they implement ranges and preconditions (s3rver 3.7 answers
+ * `bytes=0-0` with the whole object and ignores `If-Match`), so every response is checked
+ * here rather than trusted: the ETag must equal the pinned version and the body must be the
+ * exact range asked for, or the read fails with a typed error. Empty ranges never reach the
+ * network.
+ */
+import {
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3'
+import type { Readable } from 'node:stream'
+import { readBody } from './read-body.js'
+import {
+  AccessDeniedError,
+  BucketNotFoundError,
+  NotFoundError,
+  ObjectChangedError,
+  SourceError,
+  SourceUnreachableError,
+  isSluiceError,
+} from '../errors.js'
+import type { ObjectInfo } from '../types.js'
+import { parseS3Url, s3Url } from '../url.js'
+import { makeS3Client, type S3Options } from './s3-client.js'
+import { clampRange, type RangeReadOptions, type Source } from './source.js'
+
+interface SdkError {
+  name?: string
+  code?: string
+  $metadata?: { httpStatusCode?: number }
+}
+
+export class S3Source implements Source {
+  readonly schemes = ['s3'] as const
+  readonly client: S3Client
+
+  constructor(options: S3Options = {}, client?: S3Client) {
+    this.client = client ?? makeS3Client(options)
+  }
+
+  async stat(url: string, options: RangeReadOptions = {}): Promise<ObjectInfo> {
+    const { bucket, key } = parseS3Url(url)
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), {
+        abortSignal: options.signal,
+      })
+      return {
+        url: s3Url(bucket, key),
+        size: head.ContentLength ?? 0,
+        version: head.ETag ?? '',
+        ...(head.LastModified ? { mtimeMs: head.LastModified.getTime() } : {}),
+      }
+    } catch (err) {
+      throw await this.translate(err, url, bucket)
+    }
+  }
+
+  async readRange(info: ObjectInfo, start: number, end: number, options: RangeReadOptions = {}): Promise<Uint8Array> {
+    end = clampRange(info, start, end)
+    if (end === start) return new Uint8Array(0)
+    const { bucket, key } = parseS3Url(info.url)
+    const length = end - start
+    try {
+      const res = await this.client.send(
+        new GetObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Range: `bytes=${start}-${end - 1}`,
+          ...(info.version ? { IfMatch: info.version } : {}),
+        }),
+        { abortSignal: options.signal },
+      )
+      if (info.version && res.ETag !== undefined && res.ETag !== info.version) {
+        ;(res.Body as Readable | undefined)?.destroy()
+        throw new ObjectChangedError(info.url, info.version, res.ETag)
+      }
+      // A store that ignored the Range header answers 200 with the whole object.
+      const skip = res.ContentRange === undefined && (res.ContentLength ?? 0) > length ? start : 0
+      const body = res.Body as Readable
+      return await readBody(body, () => body.destroy(), info.url, start, length, skip, options.signal)
+    } catch (err) {
+      throw await this.translate(err, info.url, bucket, info.version)
+    }
+  }
+
+  async list(prefix: string, options: RangeReadOptions = {}): Promise<ObjectInfo[]> {
+    const { bucket, key } = parseS3Url(prefix)
+    const out: ObjectInfo[] = []
+    let token: string | undefined
+    try {
+      do {
+        const page = await this.client.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: key, ContinuationToken: token }),
+          { abortSignal: options.signal },
+        )
+        for (const o of page.Contents ?? []) {
+          if (o.Key === undefined || o.Key.endsWith('/')) continue
+          out.push({
+            url: s3Url(bucket, o.Key),
+            size: o.Size ?? 0,
+            version: o.ETag ?? '',
+            ...(o.LastModified ? { mtimeMs: o.LastModified.getTime() } : {}),
+          })
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined
+      } while (token)
+    } catch (err) {
+      throw await this.translate(err, prefix, bucket)
+    }
+    return out.sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0))
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy()
+  }
+
+  /** Maps SDK and socket failures onto sluice's error codes. */
+  private async translate(err: unknown, url: string, bucket: string, version?: string): Promise<unknown> {
+    if (isSluiceError(err)) return err
+    const e = err as SdkError
+    if (e?.name === 'AbortError') return err
+    const status = e?.$metadata?.httpStatusCode
+    const name = e?.name ?? 'Error'
+    if (name === 'NoSuchBucket') return new BucketNotFoundError(url, bucket, err)
+    if (name === 'NoSuchKey' || status === 404) {
+      // HEAD answers a bare 404 for a missing bucket too; ask once which it was.
+      if (name !== 'NoSuchKey' && !(await this.bucketExists(bucket))) return new BucketNotFoundError(url, bucket, err)
+      return new NotFoundError(url, err)
+    }
+    if (name === 'PreconditionFailed' || status === 412) return new ObjectChangedError(url, version ?? '', undefined, err)
+    if (status === 403 || name === 'AccessDenied' || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch') {
+      return new AccessDeniedError(url, `${name}${status ? ` (HTTP ${status})` : ''}; check the credentials and the bucket policy`, err)
+    }
+    const code = e?.code ?? (err as { cause?: { code?: string } })?.cause?.code
+    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new SourceUnreachableError(url, 1, err)
+    return new SourceError(url, `${name}${status ? ` (HTTP ${status})` : ''}${code ? ` ${code}` : ''}`, {
+      ...(status === undefined ? {} : { status }),
+      cause: err,
+    })
+  }
+
+  private async bucketExists(bucket: string): Promise<boolean> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: bucket }))
+      return true
+    } catch (err) {
+      return (err as SdkError)?.$metadata?.httpStatusCode !== 404
+    }
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * The seam between the cache and the places bytes live. A `Source` knows one URL scheme and
+ * three verbs; everything above it (retries, caching, prefetch) is scheme-agnostic.
+ *
+ * `readRange` is pinned: it returns exactly `end - start` bytes of `info.version` or rejects
+ * (ObjectChangedError when the version moved, ShortReadError when a body was cut short), so
+ * a cache filled from it can never mix two versions of one object.
+ */
+import type { ObjectInfo } from '../types.js'
+
+export interface RangeReadOptions {
+  signal?: AbortSignal
+}
+
+export interface Source {
+  /** URL schemes this source serves, without the colon (`s3`, `file`, ...). */
+  readonly schemes: readonly string[]
+  stat(url: string, options?: RangeReadOptions): Promise<ObjectInfo>
+  /** Bytes `[start, end)` of exactly `info.version`; `end` is clamped to `info.size`. */
+  readRange(info: ObjectInfo, start: number, end: number, options?: RangeReadOptions): Promise<Uint8Array>
+  /** Every object whose URL starts with `prefix`, all pages, sorted by URL. */
+  list(prefix: string, options?: RangeReadOptions): Promise<ObjectInfo[]>
+  close?(): Promise<void>
+}
+
+/** Checks arguments common to every readRange and returns the clamped end. */
+export function clampRange(info: ObjectInfo, start: number, end: number): number {
+  if (!Number.isSafeInteger(start) || start < 0) throw new RangeError(`readRange: start must be a non-negative integer, got ${start}`)
+  if (!Number.isSafeInteger(end) || end < start) throw new RangeError(`readRange: end must be an integer >= start, got ${end}`)
+  return Math.min(end, info.size)
+}
