@@ -44,7 +44,11 @@ export interface ObjectHandle {
 export interface ObjectReader {
   /** The disk tier's directory, where front ends may keep derived data (indexes); undefined if memory only. */
   readonly cacheDir: string | undefined
-  open(url: string, options?: ReadOptions): Promise<ObjectHandle>
+  /**
+   * Opens an object pinned to its current version (one metadata request). Passing an
+   * ObjectInfo from `list`/`stat` pins that version without a request.
+   */
+  open(target: string | ObjectInfo, options?: ReadOptions): Promise<ObjectHandle>
   stat(url: string, options?: ReadOptions): Promise<ObjectInfo>
   list(prefix: string, options?: ReadOptions): Promise<ObjectInfo[]>
 }
@@ -109,7 +113,14 @@ export interface TierStats {
 }
 
 export interface SourceStats {
+  /** Every request sent, retries included. */
   requests: number
+  /** Ranged reads (GETs) among them. */
+  gets: number
+  /** Metadata requests (HEAD / stat) among them. */
+  stats: number
+  /** Listing pages among them. */
+  lists: number
   bytes: number
   retries: number
   errors: number

@@ -134,6 +134,12 @@ export class LmdbBlockStore implements BlockStore {
     return data
   }
 
+  /** Reads and verifies a block without counting it as a hit or an access (preload's check). */
+  verifySync(key: Uint8Array): Uint8Array | undefined {
+    const raw = this.blocks.getBinary(key as Buffer)
+    return raw === undefined ? undefined : this.verify(raw)
+  }
+
   /** The block's bytes if the header and CRC32C check out, else undefined. */
   private verify(raw: Buffer): Uint8Array | undefined {
     if (raw.length < HEADER_BYTES) return undefined

@@ -38,6 +38,11 @@ export class MemoryBlockStore implements BlockStore {
     return v
   }
 
+  /** Lookup without touching recency or counters. */
+  peek(key: Uint8Array): Uint8Array | undefined {
+    return this.map.get(keyString(key))
+  }
+
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
     return this.getSync(key)
   }

@@ -16,6 +16,7 @@ export class SourceRegistry {
   readonly stats: SourceStats = newSourceStats()
   private readonly factories = new Map<string, () => Source>()
   private readonly made = new Map<string, RetryingSource>()
+  private readonly custom = new Set<string>()
 
   constructor(
     private readonly s3: S3Options = {},
@@ -27,7 +28,17 @@ export class SourceRegistry {
     const http = () => new HttpSource()
     this.factories.set('http', http)
     this.factories.set('https', http)
-    for (const s of extra) for (const scheme of s.schemes) this.factories.set(scheme, () => s)
+    for (const s of extra) {
+      for (const scheme of s.schemes) {
+        this.factories.set(scheme, () => s)
+        this.custom.add(scheme)
+      }
+    }
+  }
+
+  /** Whether the URL is served by a source given to this registry (not one built from options). */
+  hasCustom(url: string): boolean {
+    return this.custom.has(schemeOf(url))
   }
 
   get schemes(): string[] {

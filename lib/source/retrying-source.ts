@@ -39,7 +39,7 @@ export const RETRY_DEFAULTS: Required<RetryOptions> = {
 }
 
 export function newSourceStats(): SourceStats {
-  return { requests: 0, bytes: 0, retries: 0, errors: 0 }
+  return { requests: 0, gets: 0, stats: 0, lists: 0, bytes: 0, retries: 0, errors: 0 }
 }
 
 function isTransient(err: unknown): boolean {
@@ -79,18 +79,18 @@ export class RetryingSource implements Source {
   }
 
   stat(url: string, options: RangeReadOptions = {}): Promise<ObjectInfo> {
-    return this.attempt(url, options.signal, (signal) => this.inner.stat(url, { signal }))
+    return this.attempt(url, options.signal, 'stats', (signal) => this.inner.stat(url, { signal }))
   }
 
   list(prefix: string, options: RangeReadOptions = {}): Promise<ObjectInfo[]> {
-    return this.attempt(prefix, options.signal, (signal) => this.inner.list(prefix, { signal }))
+    return this.attempt(prefix, options.signal, 'lists', (signal) => this.inner.list(prefix, { signal }))
   }
 
   async readRange(info: ObjectInfo, start: number, end: number, options: RangeReadOptions = {}): Promise<Uint8Array> {
     end = clampRange(info, start, end)
     let out: Uint8Array | undefined
     let have = 0
-    const bytes = await this.attempt(info.url, options.signal, async (signal) => {
+    const bytes = await this.attempt(info.url, options.signal, 'gets', async (signal) => {
       const part = await this.inner.readRange(info, start + have, end, { signal }).catch((err: unknown) => {
         if (err instanceof ShortReadError && err.partial && err.partial.length > 0) {
           // Keep what arrived; the next attempt asks for the rest only.
@@ -113,13 +113,14 @@ export class RetryingSource implements Source {
     return this.inner.close?.() ?? Promise.resolve()
   }
 
-  private async attempt<T>(url: string, signal: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  private async attempt<T>(url: string, signal: AbortSignal | undefined, kind: 'gets' | 'stats' | 'lists', fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const { maxAttempts, baseDelayMs, maxDelayMs, requestTimeoutMs } = this.options
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw new AbortError(url, signal.reason)
       const timeout = AbortSignal.timeout(requestTimeoutMs)
       const combined = signal ? AbortSignal.any([signal, timeout]) : timeout
       this.stats.requests++
+      this.stats[kind]++
       try {
         return await fn(combined)
       } catch (raw) {

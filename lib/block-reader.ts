@@ -1,0 +1,390 @@
+/**
+ * BlockReader: the composition root of the core. It owns the sources, the tiered cache, the
+ * fetch pool and scheduler, and the bookkeeping that ties them together:
+ *
+ * - singleflight: concurrent misses on one block wait on one fetch (the `inflight` map);
+ * - coalescing: consecutive missing blocks are fetched with one ranged GET;
+ * - prefetch: handles report their pattern, the reader fetches ahead within a byte budget
+ *   and at lower priority than any demand read;
+ * - fills: fetched blocks go to the memory tier at once and to the disk tier behind the
+ *   caller, and a block leaves `inflight` only after it is in the cache, so there is no
+ *   window in which a second reader would fetch it again.
+ *
+ * Everything a handle needs goes through the narrow BlockProvider interface.
+ */
+import { blockKey, keyString, objectId } from './cache/block-key.js'
+import { LmdbBlockStore } from './cache/lmdb-block-store.js'
+import { MemoryBlockStore } from './cache/memory-block-store.js'
+import { TieredBlockCache } from './cache/tiered-block-cache.js'
+import { AbortError, CacheError, ClosedError, SourceError } from './errors.js'
+import { BlockObjectHandle, type BlockProvider, type PinnedObject } from './object-handle.js'
+import { resolveOptions, type BlockReaderOptions, type ResolvedOptions } from './options.js'
+import { InlineFetchPool, PiscinaFetchPool, type FetchPool } from './prefetch/fetch-pool.js'
+import { FetchScheduler, type Priority, type ScheduledTask } from './prefetch/fetch-scheduler.js'
+import { PrefetchBudget } from './prefetch/prefetch-budget.js'
+import { SourceRegistry } from './source/registry.js'
+import type {
+  ObjectHandle,
+  ObjectInfo,
+  ObjectReader,
+  PreloadOptions,
+  PreloadResult,
+  ReadOptions,
+  ReaderStats,
+} from './types.js'
+import { canonicalUrl } from './url.js'
+import { preload } from './preload.js'
+
+interface Inflight {
+  promise: Promise<Uint8Array>
+  task: ScheduledTask
+  prefetch: boolean
+  /** A reader started waiting on this prefetched block before it landed. */
+  claimed: boolean
+}
+
+/** Prefetched blocks remembered for used/wasted accounting, at most. */
+const MAX_TRACKED_PREFETCH = 65_536
+
+export class BlockReader implements ObjectReader, BlockProvider {
+  readonly options: ResolvedOptions
+  readonly cacheDir: string | undefined
+  readonly blockSize: number
+  readonly minReadAheadBytes: number
+  readonly maxReadAheadBytes: number
+  /** @internal used by preload */
+  readonly cache: TieredBlockCache
+  /** @internal used by preload */
+  readonly scheduler: FetchScheduler
+  private readonly sources: SourceRegistry
+  private readonly pool: FetchPool
+  private readonly budget: PrefetchBudget
+  private readonly inflight = new Map<string, Inflight>()
+  private readonly prefetchedUnused = new Set<string>()
+  private readonly prefetchCounters = { issuedBlocks: 0, usedBlocks: 0, wastedBlocks: 0 }
+  private readonly handles = new Set<BlockObjectHandle>()
+  /** Object ids this reader has pinned, per URL, so evict() can reach the memory tier too. */
+  private readonly idsByUrl = new Map<string, Set<string>>()
+  private readonly ready: Promise<void>
+  private closed = false
+
+  constructor(options: BlockReaderOptions = {}) {
+    this.options = resolveOptions(options)
+    const o = this.options
+    this.cacheDir = o.cacheDir
+    this.blockSize = o.blockSize
+    this.minReadAheadBytes = Math.min(o.maxReadAheadBytes, 2 * o.blockSize)
+    this.maxReadAheadBytes = o.maxReadAheadBytes
+    this.sources = new SourceRegistry(o.s3, o.retry, o.sources)
+    const memory = o.memoryMaxBytes > 0 ? new MemoryBlockStore(o.memoryMaxBytes) : undefined
+    if (memory) memory.onEvict = (ks) => this.forgetPrefetched(ks)
+    let disk: LmdbBlockStore | undefined
+    let diskError: unknown
+    if (o.cacheDir !== undefined) {
+      try {
+        disk = new LmdbBlockStore({
+          path: o.cacheDir,
+          maxBytes: o.diskMaxBytes,
+          lowWatermark: o.diskLowWatermark,
+          blockSize: o.blockSize,
+        })
+      } catch (err) {
+        diskError = err
+      }
+    }
+    this.cache = new TieredBlockCache(memory, disk, { maxPendingWriteBytes: o.maxPendingWriteBytes })
+    this.scheduler = new FetchScheduler(o.maxConcurrentRequests)
+    this.budget = new PrefetchBudget(o.maxInflightBytes)
+    this.pool =
+      o.threads > 0
+        ? new PiscinaFetchPool(o.threads, this.sources, o.s3, o.retry, this.sources.stats)
+        : new InlineFetchPool(this.sources)
+    this.ready =
+      diskError !== undefined
+        ? Promise.reject(new CacheError('disk', `cannot open cache directory ${o.cacheDir}: ${(diskError as Error).message}`, diskError))
+        : (disk?.init() ?? Promise.resolve())
+    // Reported by the first call that awaits it; avoid an unhandled rejection before then.
+    this.ready.catch(() => {})
+  }
+
+  /** Metadata of the object's current version (one request). */
+  async stat(url: string, options: ReadOptions = {}): Promise<ObjectInfo> {
+    this.checkOpen()
+    const canonical = canonicalUrl(url)
+    return this.sources.sourceFor(canonical).stat(canonical, options)
+  }
+
+  async list(prefix: string, options: ReadOptions = {}): Promise<ObjectInfo[]> {
+    this.checkOpen()
+    const canonical = canonicalUrl(prefix)
+    return this.sources.sourceFor(canonical).list(canonical, options)
+  }
+
+  async open(target: string | ObjectInfo, options: ReadOptions = {}): Promise<ObjectHandle & BlockObjectHandle> {
+    this.checkOpen()
+    await this.ready
+    const info = typeof target === 'string' ? await this.stat(target, options) : { ...target, url: canonicalUrl(target.url) }
+    const obj = this.pin(info)
+    const handle = new BlockObjectHandle(this, obj)
+    this.handles.add(handle)
+    return handle
+  }
+
+  /** @internal The pinned form of an object version (also used by preload). */
+  pin(info: ObjectInfo): PinnedObject {
+    const id = objectId(info.url, info.version, this.blockSize)
+    const ks = keyString(id)
+    let ids = this.idsByUrl.get(info.url)
+    if (!ids) this.idsByUrl.set(info.url, (ids = new Set()))
+    if (!ids.has(ks)) {
+      ids.add(ks)
+      this.cache.disk
+        ?.noteObject(id, { url: info.url, version: info.version, size: info.size, blockSize: this.blockSize })
+        .catch((err: unknown) => this.cache.diskHealth.failure(err))
+    }
+    return { info, id, blockCount: Math.ceil(info.size / this.blockSize) }
+  }
+
+  /** Fetches objects or prefixes into the disk tier and reports what is verifiably resident. */
+  async preload(targets: string[], options: PreloadOptions = {}): Promise<PreloadResult> {
+    this.checkOpen()
+    await this.ready
+    return preload(this, targets, options)
+  }
+
+  /** Drops every cached block of `url` (all versions known to the cache). Resolves to blocks removed. */
+  async evict(url: string): Promise<number> {
+    this.checkOpen()
+    await this.ready
+    const canonical = canonicalUrl(url)
+    const ids = new Set(this.idsByUrl.get(canonical) ?? [])
+    for (const id of this.cache.disk?.objectsForUrl(canonical) ?? []) ids.add(keyString(id))
+    let removed = 0
+    for (const ks of ids) removed += await this.cache.deletePrefix(Buffer.from(ks, 'latin1'))
+    this.idsByUrl.delete(canonical)
+    return removed
+  }
+
+  /** Empties every tier. */
+  async clearCache(): Promise<void> {
+    this.checkOpen()
+    await this.ready
+    await this.cache.flush()
+    await this.cache.memory?.deletePrefix(new Uint8Array(0))
+    await this.cache.disk?.clear()
+    this.idsByUrl.clear()
+  }
+
+  stats(): ReaderStats {
+    return {
+      tiers: this.cache.stats(),
+      source: { ...this.sources.stats },
+      prefetch: {
+        ...this.prefetchCounters,
+        inflightBytes: this.budget.inflightBytes,
+        maxInflightBytes: this.budget.maxBytes,
+      },
+      openHandles: this.handles.size,
+    }
+  }
+
+  /** Waits for queued disk fills, then releases threads, sockets and the LMDB environment. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    for (const h of [...this.handles]) await h.close()
+    await Promise.allSettled([...this.inflight.values()].map((f) => f.promise))
+    await this.ready.catch(() => {})
+    await this.cache.close()
+    await this.pool.close()
+    await this.sources.close()
+  }
+
+  // ---- BlockProvider (used by handles) ----
+
+  async getBlocks(obj: PinnedObject, first: number, last: number, signal?: AbortSignal): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = new Array(last - first + 1)
+    const waits: Promise<void>[] = []
+    const maxRun = Math.max(1, Math.floor(this.options.coalesceBytes / this.blockSize))
+    let runStart = -1
+    const flushRun = (end: number) => {
+      if (runStart < 0) return
+      this.startRun(obj, runStart, end - runStart, 'demand')
+      runStart = -1
+    }
+    for (let i = first; i <= last; i++) {
+      const key = blockKey(obj.id, i)
+      const ks = keyString(key)
+      const hit = this.cache.get(key)
+      if (hit !== undefined) {
+        flushRun(i)
+        out[i - first] = hit
+        if (this.prefetchedUnused.delete(ks)) this.prefetchCounters.usedBlocks++
+        continue
+      }
+      if (!this.inflight.has(ks)) {
+        if (runStart < 0) runStart = i
+        if (i - runStart + 1 >= maxRun) flushRun(i + 1)
+      } else {
+        flushRun(i)
+      }
+    }
+    flushRun(last + 1)
+    for (let i = first; i <= last; i++) {
+      if (out[i - first] !== undefined) continue
+      const f = this.inflight.get(keyString(blockKey(obj.id, i)))
+      if (!f) {
+        // Landed in the cache between the two passes.
+        const block = this.cache.get(blockKey(obj.id, i))
+        if (block === undefined) throw new SourceError(obj.info.url, `block ${i} vanished from the cache before it was read`)
+        out[i - first] = block
+        continue
+      }
+      f.task.promote()
+      if (f.prefetch && !f.claimed) {
+        f.claimed = true
+        this.prefetchCounters.usedBlocks++
+      }
+      waits.push(f.promise.then((b) => void (out[i - first] = b)))
+    }
+    if (waits.length > 0) await abortable(Promise.all(waits), signal, obj.info.url)
+    return out
+  }
+
+  prefetchRange(obj: PinnedObject, start: number, end: number): void {
+    if (this.closed || end <= start) return
+    const bs = this.blockSize
+    const maxRun = Math.max(1, Math.floor(this.options.coalesceBytes / bs))
+    const first = Math.floor(start / bs)
+    const last = Math.min(obj.blockCount, Math.ceil(end / bs)) - 1
+    let runStart = -1
+    const flush = (endIndex: number): boolean => {
+      if (runStart < 0) return true
+      const bytes = Math.min(obj.info.size, endIndex * bs) - runStart * bs
+      if (!this.budget.tryAcquire(bytes)) return false
+      this.startRun(obj, runStart, endIndex - runStart, 'prefetch', bytes)
+      runStart = -1
+      return true
+    }
+    for (let i = first; i <= last; i++) {
+      const key = blockKey(obj.id, i)
+      if (this.inflight.has(keyString(key)) || this.cache.has(key)) {
+        if (!flush(i)) return
+        continue
+      }
+      if (runStart < 0) runStart = i
+      if (i - runStart + 1 >= maxRun && !flush(i + 1)) return
+    }
+    flush(last + 1)
+  }
+
+  release(handle: BlockObjectHandle): void {
+    this.handles.delete(handle)
+  }
+
+  /**
+   * Fetches blocks [first, first+count) with one ranged GET and registers each block as in
+   * flight until it is in the cache. Resolves when the blocks are cached (or the fetch failed).
+   * @internal also used by preload
+   */
+  startRun(
+    obj: PinnedObject,
+    first: number,
+    count: number,
+    priority: Priority,
+    budgetBytes = 0,
+    fill: { waitForDisk?: boolean; memory?: boolean } = {},
+  ): Promise<boolean[]> {
+    const bs = this.blockSize
+    const start = first * bs
+    const end = Math.min(obj.info.size, (first + count) * bs)
+    const { promise, task } = this.scheduler.schedule(priority, () =>
+      this.pool.fetch({ info: obj.info, start, end, blockSize: bs }),
+    )
+    const entries: Inflight[] = []
+    for (let j = 0; j < count; j++) {
+      const entry: Inflight = {
+        promise: promise.then((blocks) => {
+          const block = blocks[j]
+          const expected = Math.min(bs, obj.info.size - (first + j) * bs)
+          if (block === undefined || block.length !== expected) {
+            throw new SourceError(obj.info.url, `fetch of block ${first + j} returned ${block?.length ?? 0} bytes, expected ${expected}`)
+          }
+          return block
+        }),
+        task,
+        prefetch: priority === 'prefetch',
+        claimed: false,
+      }
+      entry.promise.catch(() => {})
+      entries.push(entry)
+      this.inflight.set(keyString(blockKey(obj.id, first + j)), entry)
+    }
+    if (priority === 'prefetch') this.prefetchCounters.issuedBlocks += count
+    const done = promise.then(
+      async (blocks) => {
+        const stored: Promise<boolean>[] = []
+        for (let j = 0; j < count; j++) {
+          const block = blocks[j]
+          if (block === undefined || block.length !== Math.min(bs, obj.info.size - (first + j) * bs)) {
+            stored.push(Promise.resolve(false))
+            continue
+          }
+          const key = blockKey(obj.id, first + j)
+          stored.push(this.cache.put(key, block, fill))
+          if (entries[j]!.prefetch && !entries[j]!.claimed) this.trackPrefetched(keyString(key))
+        }
+        return fill.waitForDisk ? Promise.all(stored) : stored.map(() => true)
+      },
+      () => new Array<boolean>(count).fill(false),
+    )
+    void done.finally(() => {
+      if (budgetBytes > 0) this.budget.release(budgetBytes)
+      for (let j = 0; j < count; j++) {
+        const ks = keyString(blockKey(obj.id, first + j))
+        if (this.inflight.get(ks) === entries[j]) this.inflight.delete(ks)
+      }
+    })
+    if (fill.waitForDisk) {
+      // Preload wants the fetch error itself, not just "not stored".
+      return promise.then(() => done)
+    }
+    return done
+  }
+
+  private trackPrefetched(ks: string): void {
+    if (this.prefetchedUnused.size >= MAX_TRACKED_PREFETCH) {
+      this.prefetchCounters.wastedBlocks += this.prefetchedUnused.size
+      this.prefetchedUnused.clear()
+    }
+    this.prefetchedUnused.add(ks)
+  }
+
+  private forgetPrefetched(ks: string): void {
+    if (this.prefetchedUnused.delete(ks)) this.prefetchCounters.wastedBlocks++
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new ClosedError('BlockReader')
+  }
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, url: string): Promise<T> {
+  if (!signal) return promise
+  if (signal.aborted) return Promise.reject(new AbortError(url, signal.reason))
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new AbortError(url, signal.reason))
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(v)
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(e)
+      },
+    )
+  })
+}
+

@@ -1,0 +1,145 @@
+/**
+ * ObjectHandle: one open object, pinned to the version it was opened at. It maps byte ranges
+ * to blocks, asks its reader for them, and returns either a view of one cached block (a read
+ * inside a block costs no copy) or one copy into a fresh or caller-supplied buffer.
+ *
+ * Each handle watches its own read pattern and asks the reader to prefetch ahead of
+ * sequential reads; `chunks()` and `createReadStream()` are sequential by construction and
+ * read ahead from the first block.
+ */
+import { Readable } from 'node:stream'
+import { ClosedError } from './errors.js'
+import { ReadPattern } from './prefetch/read-pattern.js'
+import type { ObjectHandle, ObjectInfo, ReadOptions } from './types.js'
+
+/** An object version as the reader tracks it. */
+export interface PinnedObject {
+  readonly info: ObjectInfo
+  /** Object id: the block-key prefix of this version at this block size. */
+  readonly id: Uint8Array
+  readonly blockCount: number
+}
+
+/** What a handle needs from its reader (implemented by BlockReader). */
+export interface BlockProvider {
+  readonly blockSize: number
+  readonly minReadAheadBytes: number
+  readonly maxReadAheadBytes: number
+  /** Blocks first..last inclusive, each exactly its block's length. */
+  getBlocks(obj: PinnedObject, first: number, last: number, signal?: AbortSignal): Promise<Uint8Array[]>
+  /** Starts bounded background fetches for `[start, end)`. */
+  prefetchRange(obj: PinnedObject, start: number, end: number): void
+  release(handle: BlockObjectHandle): void
+}
+
+export class BlockObjectHandle implements ObjectHandle {
+  private readonly pattern: ReadPattern
+  private closed = false
+
+  constructor(
+    private readonly provider: BlockProvider,
+    private readonly obj: PinnedObject,
+  ) {
+    this.pattern = new ReadPattern(provider.minReadAheadBytes, provider.maxReadAheadBytes)
+  }
+
+  get info(): ObjectInfo {
+    return this.obj.info
+  }
+  get url(): string {
+    return this.obj.info.url
+  }
+  get size(): number {
+    return this.obj.info.size
+  }
+  get version(): string {
+    return this.obj.info.version
+  }
+
+  async read(position: number, length: number, options: ReadOptions = {}): Promise<Uint8Array> {
+    const end = this.checkRange(position, length)
+    if (end <= position) return new Uint8Array(0)
+    const bs = this.provider.blockSize
+    const first = Math.floor(position / bs)
+    const last = Math.floor((end - 1) / bs)
+    const blocks = await this.provider.getBlocks(this.obj, first, last, options.signal)
+    this.readAhead(position, end - position)
+    if (first === last) return blocks[0]!.subarray(position - first * bs, end - first * bs)
+    const out = Buffer.allocUnsafe(end - position)
+    copyBlocks(blocks, first * bs, position, end, out, 0)
+    return out
+  }
+
+  async readInto(target: Uint8Array, offset: number, position: number, length: number, options: ReadOptions = {}): Promise<number> {
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > target.length) {
+      throw new RangeError(`readInto: offset ${offset} is outside the target buffer (length ${target.length})`)
+    }
+    const end = Math.min(this.checkRange(position, length), position + (target.length - offset))
+    if (end <= position) return 0
+    const bs = this.provider.blockSize
+    const first = Math.floor(position / bs)
+    const last = Math.floor((end - 1) / bs)
+    const blocks = await this.provider.getBlocks(this.obj, first, last, options.signal)
+    this.readAhead(position, end - position)
+    copyBlocks(blocks, first * bs, position, end, target, offset)
+    return end - position
+  }
+
+  async *chunks(options: { start?: number; end?: number; signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
+    const bs = this.provider.blockSize
+    let position = options.start ?? 0
+    const end = Math.min(options.end ?? this.size, this.size)
+    this.pattern.assumeSequential(position)
+    while (position < end) {
+      const blockEnd = Math.min(end, (Math.floor(position / bs) + 1) * bs)
+      const chunk = await this.read(position, blockEnd - position, options.signal ? { signal: options.signal } : {})
+      position = blockEnd
+      yield chunk
+    }
+  }
+
+  /** A Node Readable over `chunks()`. */
+  createReadStream(options: { start?: number; end?: number } = {}): Readable {
+    return Readable.from(this.chunks(options), { objectMode: false })
+  }
+
+  prefetch(position: number, length: number): void {
+    if (this.closed || length <= 0) return
+    this.provider.prefetchRange(this.obj, Math.max(0, position), Math.min(this.size, position + length))
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.provider.release(this)
+  }
+
+  /** Validates a range request and returns its end, clamped to the object's size. */
+  private checkRange(position: number, length: number): number {
+    if (this.closed) throw new ClosedError(`handle for ${this.url}`)
+    if (!Number.isSafeInteger(position) || position < 0) throw new RangeError(`read: position must be a non-negative integer, got ${position}`)
+    if (!Number.isSafeInteger(length) || length < 0) throw new RangeError(`read: length must be a non-negative integer, got ${length}`)
+    return Math.min(this.size, position + length)
+  }
+
+  private readAhead(position: number, length: number): void {
+    const window = this.pattern.observe(position, length)
+    const end = position + length
+    if (window > 0 && end < this.size) this.provider.prefetchRange(this.obj, end, Math.min(this.size, end + window))
+  }
+}
+
+/** Copies `[start, end)` of the object, held in consecutive blocks from `base`, into target. */
+function copyBlocks(blocks: Uint8Array[], base: number, start: number, end: number, target: Uint8Array, offset: number): void {
+  let blockStart = base
+  let out = offset
+  for (const block of blocks) {
+    const from = Math.max(start, blockStart)
+    const to = Math.min(end, blockStart + block.length)
+    if (to > from) {
+      target.set(block.subarray(from - blockStart, to - blockStart), out)
+      out += to - from
+    }
+    blockStart += block.length
+  }
+}

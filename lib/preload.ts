@@ -1,0 +1,149 @@
+/**
+ * BlockReader.preload: expand URLs and prefixes to objects, fetch whatever is not yet in the
+ * disk tier (awaiting each write, never dropping it for the write-behind budget), then read
+ * every block back through the verifying path to report what is resident. The result is
+ * measured, not assumed: a block the admission policy refused, a write that failed, or a
+ * fetch that failed shows up as missing bytes with a reason.
+ */
+import { blockKey } from './cache/block-key.js'
+import { NotFoundError, isSluiceError } from './errors.js'
+import type { BlockReader } from './block-reader.js'
+import type { PinnedObject } from './object-handle.js'
+import type { ObjectInfo, PreloadOptions, PreloadResult, PreloadedObject } from './types.js'
+
+type Failure = PreloadResult['failed'][number]
+
+function failureOf(url: string, err: unknown): Failure {
+  return {
+    url,
+    code: isSluiceError(err) ? err.code : ((err as { code?: string })?.code ?? 'ERR_UNKNOWN'),
+    message: (err as Error)?.message ?? String(err),
+  }
+}
+
+/** Objects named by the targets: an exact object, or everything under a prefix. */
+async function expand(reader: BlockReader, targets: string[], failed: Failure[], signal?: AbortSignal): Promise<ObjectInfo[]> {
+  const seen = new Map<string, ObjectInfo>()
+  for (const target of targets) {
+    try {
+      let infos: ObjectInfo[]
+      if (target.endsWith('/')) {
+        infos = await reader.list(target, signal ? { signal } : {})
+      } else {
+        try {
+          infos = [await reader.stat(target, signal ? { signal } : {})]
+        } catch (err) {
+          if (!(err instanceof NotFoundError)) throw err
+          infos = await reader.list(target.endsWith('/') ? target : target + '/', signal ? { signal } : {})
+          if (infos.length === 0) throw err
+        }
+      }
+      if (infos.length === 0) failed.push({ url: target, code: 'ERR_SLUICE_NOT_FOUND', message: `nothing under ${target}` })
+      for (const info of infos) seen.set(info.url, info)
+    } catch (err) {
+      failed.push(failureOf(target, err))
+    }
+  }
+  return [...seen.values()]
+}
+
+/** Bytes of the object resident in the filled tier, each block verified by its checksum. */
+function residentBytes(reader: BlockReader, obj: PinnedObject): number {
+  let bytes = 0
+  for (let i = 0; i < obj.blockCount; i++) {
+    const key = blockKey(obj.id, i)
+    const block = reader.cache.disk ? reader.cache.disk.verifySync(key) : reader.cache.memory?.has(key) ? reader.cache.memory.peek(key) : undefined
+    if (block !== undefined) bytes += block.length
+  }
+  return bytes
+}
+
+export async function preload(reader: BlockReader, targets: string[], options: PreloadOptions = {}): Promise<PreloadResult> {
+  const concurrency = options.concurrency ?? 4
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`preload: concurrency must be a positive integer, got ${concurrency}`)
+  const failed: Failure[] = []
+  const infos = await expand(reader, targets, failed, options.signal)
+  const tier = reader.cache.disk ?? reader.cache.memory
+  const capacityBytes = tier?.usage().maxBytes ?? 0
+  const requestedBytes = infos.reduce((n, i) => n + i.size, 0)
+  const objects: PreloadedObject[] = []
+  let fetchedBytes = 0
+  let bytesDone = 0
+  let objectsDone = 0
+  const bs = reader.blockSize
+  const maxRun = Math.max(1, Math.floor(reader.options.coalesceBytes / bs))
+
+  const one = async (info: ObjectInfo): Promise<void> => {
+    const obj = reader.pin(info)
+    if (!options.dryRun && tier) {
+      try {
+        const runs: [number, number][] = []
+        for (let i = 0; i < obj.blockCount; i++) {
+          const present = reader.cache.disk ? reader.cache.disk.has(blockKey(obj.id, i)) : reader.cache.has(blockKey(obj.id, i))
+          const last = runs[runs.length - 1]
+          if (present) {
+            bytesDone += Math.min(bs, info.size - i * bs)
+          } else if (last && last[0] + last[1] === i && last[1] < maxRun) {
+            last[1]++
+          } else {
+            runs.push([i, 1])
+          }
+        }
+        for (const [first, count] of runs) {
+          options.signal?.throwIfAborted()
+          await reader.startRun(obj, first, count, 'demand', 0, { waitForDisk: true, memory: !reader.cache.disk })
+          const bytes = Math.min(info.size, (first + count) * bs) - first * bs
+          fetchedBytes += bytes
+          bytesDone += bytes
+          options.onProgress?.({ url: info.url, objectsDone, objectsTotal: infos.length, bytesDone, bytesTotal: requestedBytes })
+        }
+      } catch (err) {
+        failed.push(failureOf(info.url, err))
+      }
+    }
+    const resident = tier ? residentBytes(reader, obj) : 0
+    if (options.dryRun) fetchedBytes += info.size - resident
+    objects.push({ url: info.url, size: info.size, version: info.version, residentBytes: resident, missingBytes: info.size - resident })
+    objectsDone++
+    options.onProgress?.({ url: info.url, objectsDone, objectsTotal: infos.length, bytesDone, bytesTotal: requestedBytes })
+  }
+
+  const queue = [...infos]
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
+      for (let info = queue.shift(); info; info = queue.shift()) await one(info)
+    }),
+  )
+  objects.sort((a, b) => (a.url < b.url ? -1 : 1))
+  const resident = objects.reduce((n, o) => n + o.residentBytes, 0)
+  for (const o of objects) {
+    if (o.missingBytes > 0 && !options.dryRun && !failed.some((f) => f.url === o.url)) {
+      failed.push({
+        url: o.url,
+        code: 'ERR_SLUICE_CACHE',
+        message: `${o.missingBytes} of ${o.size} bytes not resident: the tier is full (capacity ${capacityBytes} bytes) or refused the blocks`,
+      })
+    }
+  }
+  if (options.dryRun) {
+    const used = tier?.usage().usedBytes ?? 0
+    const needed = requestedBytes - resident
+    if (used + needed > capacityBytes) {
+      failed.push({
+        url: targets.join(' '),
+        code: 'ERR_SLUICE_CACHE',
+        message: `does not fit: ${needed} bytes to fetch, ${capacityBytes - used} of ${capacityBytes} bytes free`,
+      })
+    }
+  }
+  return {
+    objects,
+    requestedBytes,
+    residentBytes: resident,
+    fetchedBytes,
+    capacityBytes,
+    failed,
+    complete: failed.length === 0 && resident === requestedBytes,
+    dryRun: options.dryRun === true,
+  }
+}
