@@ -81,14 +81,8 @@ export default async function fetchRange(task: FetchTask): Promise<FetchResult> 
     else for (let o = 0; o < bytes.length; o += task.blockSize) blocks.push(ownBuffer(bytes.slice(o, o + task.blockSize)))
     const result: FetchResult = { blocks, requests: stats.requests, retries: stats.retries, bytes: stats.bytes }
     // Transfer every block buffer with the result instead of cloning it.
-    return {
-      get [Piscina.transferableSymbol]() {
-        return blocks
-      },
-      get [Piscina.valueSymbol]() {
-        return result
-      },
-    } as unknown as FetchResult
+    const transferable = { [Piscina.transferableSymbol]: blocks, [Piscina.valueSymbol]: result }
+    return Piscina.move(transferable as never) as unknown as FetchResult
   } catch (error) {
     return { blocks: [], requests: stats.requests, retries: stats.retries, bytes: stats.bytes, error: serializeError(error) }
   }

@@ -29,6 +29,8 @@ export interface S3Options {
   credentials?: S3Credentials
   /** Sockets kept alive per client. Default 64. */
   maxSockets?: number
+  /** Keys per listing page (MaxKeys). Default 1000, the S3 maximum. */
+  listPageSize?: number
 }
 
 export function makeS3Client(options: S3Options = {}): S3Client {

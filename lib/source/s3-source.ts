@@ -40,9 +40,11 @@ interface SdkError {
 export class S3Source implements Source {
   readonly schemes = ['s3'] as const
   readonly client: S3Client
+  private readonly listPageSize: number | undefined
 
   constructor(options: S3Options = {}, client?: S3Client) {
     this.client = client ?? makeS3Client(options)
+    this.listPageSize = options.listPageSize
   }
 
   async stat(url: string, options: RangeReadOptions = {}): Promise<ObjectInfo> {
@@ -97,7 +99,7 @@ export class S3Source implements Source {
     try {
       do {
         const page = await this.client.send(
-          new ListObjectsV2Command({ Bucket: bucket, Prefix: key, ContinuationToken: token }),
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: key, ContinuationToken: token, MaxKeys: this.listPageSize }),
           { abortSignal: options.signal },
         )
         for (const o of page.Contents ?? []) {
