@@ -1,0 +1,109 @@
+/**
+ * The pure parts of the mount: the directory tree built from a flat listing, the errno table,
+ * the version clock behind page-cache invalidation and the libfuse option list. No FUSE needed.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { errnoFor, errnoNameFor, Errno, FuseOperationError } from '../fuse/errno.js'
+import { libfuseOptions } from '../fuse/mount-options.js'
+import { normalizePrefix } from '../fuse/mount.js'
+import { buildTree, lookup, withFileInfo, type DirNode } from '../fuse/tree.js'
+import { VersionClock } from '../fuse/version-clock.js'
+
+const P = 's3://b/train/'
+const obj = (key: string, size = 10, mtimeMs = 1_000_000) => ({ url: P + key, size, version: `"${key}"`, mtimeMs })
+const names = (d: DirNode | undefined) => [...(d?.children.keys() ?? [])].sort()
+
+test('directories come from the key hierarchy, with or without markers', () => {
+  const t = buildTree(P, [obj('a/x.rec'), obj('a/b/c/y.rec'), obj('top.rec'), obj('empty/', 0), obj('a/b/', 0)])
+  assert.equal(names(t.root), ['a', 'empty', 'top.rec'])
+  assert.equal(names(lookup(t, '/a') as DirNode), ['b', 'x.rec'])
+  assert.equal(lookup(t, '/a/b/c/y.rec')?.kind, 'file')
+  assert.equal(lookup(t, '/empty')?.kind, 'dir')
+  assert.equal(names(lookup(t, '/empty') as DirNode), [])
+  assert.is(lookup(t, '/nope'), undefined)
+  assert.is(lookup(t, '/top.rec/x'), undefined)
+  assert.is(t.objectCount, 3)
+  assert.is(t.totalBytes, 30)
+})
+
+test('a directory shadows a file of the same name, in either order', () => {
+  for (const order of [[obj('d'), obj('d/f')], [obj('d/f'), obj('d')]]) {
+    const t = buildTree(P, order)
+    assert.is(lookup(t, '/d')?.kind, 'dir')
+    assert.is(t.objectCount, 1)
+    assert.equal(t.skipped.map((s) => s.reason), ['shadowed-by-directory'])
+  }
+})
+
+test('keys a path cannot carry are skipped and reported', () => {
+  const t = buildTree(P, [obj('a//b'), obj('./x'), obj('../y'), obj('n'.repeat(256)), obj('ok'), { ...obj('z'), url: 's3://b/other/z' }])
+  assert.equal(names(t.root), ['ok'])
+  assert.equal(t.skipped.map((s) => s.reason).sort(), ['outside-prefix', 'unrepresentable', 'unrepresentable', 'unrepresentable', 'unrepresentable'])
+})
+
+test('file:// listings are percent-decoded', () => {
+  const t = buildTree('file:///data/', [{ url: 'file:///data/my%20dir/a%25b', size: 1, version: '1' }])
+  assert.is(lookup(t, '/my dir/a%b')?.kind, 'file')
+})
+
+test('directory mtimes are the newest below them', () => {
+  const t = buildTree(P, [obj('a/x', 1, 5000), obj('a/b/y', 1, 9000), obj('c', 1, 7000)])
+  assert.is((lookup(t, '/a') as DirNode).mtimeMs, 9000)
+  assert.is(t.root.mtimeMs, 9000)
+})
+
+test('withFileInfo replaces one file and keeps the rest', () => {
+  const t = buildTree(P, [obj('a/x', 10), obj('a/y', 10)])
+  const u = withFileInfo(t, '/a/x', { url: P + 'a/x', size: 25, version: '"new"' })
+  const x = lookup(u, '/a/x')
+  assert.is(x?.kind === 'file' && x.info.version, '"new"')
+  assert.is(u.totalBytes, 35)
+  assert.is(lookup(u, '/a/y'), lookup(t, '/a/y'))
+  assert.is(lookup(t, '/a/x')?.kind === 'file' && (lookup(t, '/a/x') as { info: { version: string } }).info.version, '"a/x"')
+})
+
+test('errno table: not found → ENOENT, changed → ESTALE, anything else → EIO', () => {
+  assert.is(errnoFor({ code: 'ERR_SLUICE_NOT_FOUND' }), Errno.ENOENT)
+  assert.is(errnoFor({ code: 'ERR_SLUICE_BUCKET_NOT_FOUND' }), Errno.ENOENT)
+  assert.is(errnoFor({ code: 'ERR_SLUICE_OBJECT_CHANGED' }), Errno.ESTALE)
+  assert.is(errnoFor({ code: 'ERR_SLUICE_SOURCE' }), Errno.EIO)
+  assert.is(errnoFor(new Error('bug')), Errno.EIO)
+  assert.is(errnoFor(undefined), Errno.EIO)
+  assert.is(errnoNameFor(new FuseOperationError('EROFS', 'x')), 'EROFS')
+  assert.is(Errno.ESTALE, -116)
+})
+
+test('version clock: same version same mtime; a new version always moves it', () => {
+  const clock = new VersionClock(0)
+  const a = clock.mtimeFor('/f', { url: 'u', size: 1, version: 'v1', mtimeMs: 1_700_000_000_000 })
+  assert.is(Math.floor(a / 1000), 1_700_000_000)
+  assert.is(clock.mtimeFor('/f', { url: 'u', size: 1, version: 'v1', mtimeMs: 1_700_000_000_000 }), a)
+  let previous = a
+  for (let i = 2; i < 3000; i++) {
+    const next = clock.mtimeFor('/f', { url: 'u', size: 1, version: `v${i}`, mtimeMs: 1_700_000_000_000 })
+    assert.ok(next !== previous, `version v${i} reported the same mtime as the one before`)
+    previous = next
+  }
+})
+
+test('libfuse options: read-only, auto_cache with open-time revalidation, bounded kernel timeouts', () => {
+  const o = libfuseOptions({ metadataTtlMs: 60_000, allowOther: false, prefix: 's3://b/a,b c/' })
+  for (const want of ['ro', 'auto_cache', 'ac_attr_timeout=0', 'attr_timeout=1', 'entry_timeout=1', 'default_permissions', 'subtype=sluice']) {
+    assert.ok(o.includes(want), want)
+  }
+  assert.not.ok(o.includes('allow_other'))
+  assert.not.ok(o.some((x) => x === 'kernel_cache'))
+  assert.ok(o.every((x) => !x.includes(',') && !x.includes(' ')))
+  assert.ok(libfuseOptions({ metadataTtlMs: 250, allowOther: true, prefix: 'x' }).includes('attr_timeout=0.25'))
+  assert.ok(libfuseOptions({ metadataTtlMs: 250, allowOther: true, prefix: 'x' }).includes('allow_other'))
+})
+
+test('prefixes are normalised to directories', () => {
+  assert.is(normalizePrefix('s3://b/train'), 's3://b/train/')
+  assert.is(normalizePrefix('s3://b/train/'), 's3://b/train/')
+  assert.is(normalizePrefix('s3://b'), 's3://b/')
+  assert.is(normalizePrefix('/data/my dir'), 'file:///data/my%20dir/')
+})
+
+test.run()
