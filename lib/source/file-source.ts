@@ -10,7 +10,7 @@ import { open, readdir, stat } from 'node:fs/promises'
 import type { Stats } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { NotFoundError, ObjectChangedError, ShortReadError, SourceError, AccessDeniedError } from '../errors.js'
+import { NotFoundError, ObjectChangedError, ShortReadError, SourceError, AccessDeniedError, isSluiceError } from '../errors.js'
 import type { ObjectInfo } from '../types.js'
 import { canonicalUrl, filePathOf } from '../url.js'
 import { clampRange, type RangeReadOptions, type Source } from './source.js'
@@ -24,6 +24,7 @@ function infoOf(url: string, st: Stats): ObjectInfo {
 }
 
 function translate(err: unknown, url: string): unknown {
+  if (isSluiceError(err)) return err
   const code = (err as NodeJS.ErrnoException)?.code
   if (code === 'ENOENT' || code === 'ENOTDIR') return new NotFoundError(url, err)
   if (code === 'EACCES' || code === 'EPERM') return new AccessDeniedError(url, code, err)

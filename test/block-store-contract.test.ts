@@ -1,0 +1,162 @@
+/**
+ * One contract, every BlockStore (memory LRU and LMDB on real files), then what only the
+ * disk tier promises: it survives reopening, keeps exact usage within its bound however much
+ * is pushed through it, detects a flipped byte, and empties a cache of another format.
+ */
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { open as openLmdb } from 'lmdb'
+import { LmdbBlockStore, MemoryBlockStore, type BlockStore } from '../lib/index.js'
+import { blockKey, objectId } from '../lib/cache/block-key.js'
+import { chargedBytes } from '../lib/cache/lmdb-block-store.js'
+import { patternBytes } from './support/data.js'
+
+const KB = 1024
+let dir: string
+const dirs: string[] = []
+async function freshDir(): Promise<string> {
+  const d = await mkdtemp(join(dir, 'store-'))
+  dirs.push(d)
+  return d
+}
+
+async function lmdb(maxBytes: number, path?: string): Promise<LmdbBlockStore> {
+  const store = new LmdbBlockStore({ path: path ?? (await freshDir()), maxBytes, blockSize: 64 * KB })
+  await store.init()
+  return store
+}
+
+const makers: [string, (maxBytes: number) => Promise<BlockStore>][] = [
+  ['MemoryBlockStore', async (max) => new MemoryBlockStore(max)],
+  ['LmdbBlockStore', (max) => lmdb(max)],
+]
+
+const contract = suite('BlockStore contract')
+contract.before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sluice-store-'))
+})
+contract.after(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+const id = objectId('s3://b/k', '"etag"', 64 * KB)
+
+for (const [name, make] of makers) {
+  contract(`${name}: put, get, has, delete`, async () => {
+    const store = await make(8 * 1024 * KB)
+    const a = patternBytes(64 * KB, 'a')
+    assert.is(store.has(blockKey(id, 0)), false)
+    assert.is(await store.get(blockKey(id, 0)), undefined)
+    assert.is(await store.put(blockKey(id, 0), a), true)
+    assert.ok(store.has(blockKey(id, 0)))
+    assert.ok(Buffer.from((await store.get(blockKey(id, 0)))!).equals(a), `${name} returns the bytes`)
+    assert.is(store.usage().entries, 1)
+    assert.is(await store.delete(blockKey(id, 0)), true)
+    assert.is(await store.get(blockKey(id, 0)), undefined)
+    assert.is(store.usage().entries, 0)
+    assert.is(store.usage().usedBytes, 0, `${name} usage back to zero`)
+    await store.close()
+  })
+
+  contract(`${name}: deletePrefix removes one object's blocks only`, async () => {
+    const store = await make(8 * 1024 * KB)
+    const other = objectId('s3://b/other', '"e"', 64 * KB)
+    for (let i = 0; i < 5; i++) await store.put(blockKey(id, i), patternBytes(1000, i))
+    await store.put(blockKey(other, 0), patternBytes(1000, 'o'))
+    assert.is(await store.deletePrefix(id), 5)
+    assert.is(store.usage().entries, 1)
+    assert.ok(store.has(blockKey(other, 0)))
+    await store.close()
+  })
+
+  contract(`${name}: usage stays within maxBytes under 3x the capacity of fills`, async () => {
+    const max = 1024 * KB
+    const store = await make(max)
+    for (let i = 0; i < 48; i++) {
+      await store.put(blockKey(id, i), patternBytes(64 * KB, i))
+      assert.ok(store.usage().usedBytes <= max, `${name} usage ${store.usage().usedBytes} > ${max} after put ${i}`)
+    }
+    assert.ok(store.usage().entries > 0)
+    await store.close()
+  })
+}
+
+contract('LmdbBlockStore: survives reopening with exact usage', async () => {
+  const path = await freshDir()
+  const store = await lmdb(4 * 1024 * KB, path)
+  const sizes = [64 * KB, 1, 5000, 64 * KB - 1]
+  for (let i = 0; i < sizes.length; i++) await store.put(blockKey(id, i), patternBytes(sizes[i]!, i))
+  const expected = sizes.reduce((n, s) => n + chargedBytes(s), 0)
+  assert.is(store.usage().usedBytes, expected)
+  await store.close()
+  const again = await lmdb(4 * 1024 * KB, path)
+  assert.is(again.usage().usedBytes, expected, 'usage after reopen')
+  assert.is(again.usage().entries, sizes.length)
+  for (let i = 0; i < sizes.length; i++) {
+    assert.ok(Buffer.from((await again.get(blockKey(id, i)))!).equals(patternBytes(sizes[i]!, i)), `block ${i} after reopen`)
+  }
+  await again.close()
+})
+
+contract('LmdbBlockStore: a flipped byte in the file is detected and never served', async () => {
+  const path = await freshDir()
+  const store = await lmdb(4 * 1024 * KB, path)
+  const block = patternBytes(64 * KB, 'flip')
+  await store.put(blockKey(id, 0), block)
+  await store.close()
+  const file = join(path, 'data.mdb')
+  const raw = await readFile(file)
+  const at = raw.indexOf(block.subarray(1000, 1064))
+  assert.ok(at > 0, 'block bytes are in the file')
+  raw[at + 10] = raw[at + 10]! ^ 0x01
+  await writeFile(file, raw)
+  const again = await lmdb(4 * 1024 * KB, path)
+  assert.is(await again.get(blockKey(id, 0)), undefined, 'corrupt block is a miss')
+  const s = again.stats()
+  assert.is(s.errors, 1, 'the corruption is counted')
+  await new Promise((r) => setTimeout(r, 50))
+  assert.is(again.has(blockKey(id, 0)), false, 'corrupt block is dropped')
+  assert.is(again.usage().usedBytes, 0, 'and its bytes are no longer counted')
+  await again.close()
+})
+
+contract('LmdbBlockStore: a cache of another format version is emptied, not misread', async () => {
+  const path = await freshDir()
+  const store = await lmdb(4 * 1024 * KB, path)
+  await store.put(blockKey(id, 0), patternBytes(100))
+  await store.close()
+  const env = openLmdb({ path, maxDbs: 8 })
+  const meta = env.openDB({ name: 'meta' })
+  await meta.put('format', 999)
+  await env.close()
+  const again = await lmdb(4 * 1024 * KB, path)
+  assert.is(again.usage().entries, 0)
+  assert.is(again.has(blockKey(id, 0)), false)
+  await again.close()
+})
+
+contract('LmdbBlockStore: a loop over twice the capacity keeps hitting (no LRU collapse)', async () => {
+  const store = await lmdb(64 * 64 * KB + 64 * 4 * KB)
+  const blocks = 128 // twice what fits
+  let hits = 0
+  let reads = 0
+  for (let epoch = 0; epoch < 4; epoch++) {
+    for (let i = 0; i < blocks; i++) {
+      const key = blockKey(id, i)
+      const got = await store.get(key)
+      if (epoch > 0) {
+        reads++
+        if (got) hits++
+      }
+      if (!got) await store.put(key, patternBytes(64 * KB - 100, i))
+    }
+  }
+  const ratio = hits / reads
+  assert.ok(ratio >= 0.4, `hit ratio ${ratio.toFixed(2)} over epochs 2-4`)
+  await store.close()
+})
+
+contract.run()
