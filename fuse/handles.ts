@@ -5,7 +5,7 @@
  * Numbers start at 1 because fuse-native treats 0 as "no handle". They are reused only after
  * the counter wraps, so a late read on a released number cannot reach another file.
  */
-import type { ObjectHandle } from '../lib/types.js'
+import type { ObjectHandle } from '../lib/index.js'
 
 export interface OpenFile {
   readonly path: string

@@ -11,6 +11,7 @@
  * await reader.close()
  * ```
  */
+export type { MountReader } from './reader.js'
 export { mount, normalizePrefix, type MountOptions, type MountStats, type SluiceMount } from './mount.js'
 export { unmountPath as unmount, checkMountpoint, findMount, isStaleMount, listMounts, MountError, type MountErrorReason, type MountEntry } from './mountpoint.js'
 export { fuseAvailability, type FuseAvailability } from './load-fuse.js'

@@ -8,19 +8,20 @@
  * finds a newer version than the listing records it here, so the attributes the kernel sees
  * right after that open describe the bytes the handle is pinned to.
  */
-import type { ObjectInfo, ObjectReader } from '../lib/types.js'
+import type { ObjectInfo } from '../lib/index.js'
+import type { MountReader } from './reader.js'
 import { buildTree, withFileInfo, type TreeSnapshot } from './tree.js'
 
 export class ListingCache {
   readonly prefix: string
-  private readonly reader: ObjectReader
+  private readonly reader: MountReader
   private readonly ttlMs: number
   private readonly log: (line: string) => void
   private current: TreeSnapshot | undefined
   private refreshing: Promise<TreeSnapshot> | undefined
   private lastRefreshFailed = false
 
-  constructor(reader: ObjectReader, prefix: string, ttlMs: number, log: (line: string) => void) {
+  constructor(reader: MountReader, prefix: string, ttlMs: number, log: (line: string) => void) {
     this.reader = reader
     this.prefix = prefix
     this.ttlMs = ttlMs

@@ -9,7 +9,7 @@
  */
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import type { ObjectReader } from '../lib/types.js'
+import type { MountReader } from './reader.js'
 import { HandleTable } from './handles.js'
 import { ListingCache } from './listing.js'
 import { loadFuse, type FuseInstance } from './load-fuse.js'
@@ -62,7 +62,7 @@ export function normalizePrefix(url: string): string {
 const defaultLog = (line: string) => process.stderr.write(`sluice: ${line}\n`)
 
 /** Mounts the objects under `prefix` read-only at `mountpoint`. */
-export async function mount(reader: ObjectReader, prefix: string, mountpoint: string, options: MountOptions = {}): Promise<SluiceMount> {
+export async function mount(reader: MountReader, prefix: string, mountpoint: string, options: MountOptions = {}): Promise<SluiceMount> {
   const target = resolve(mountpoint)
   const log = options.log ?? defaultLog
   const metadataTtlMs = options.metadataTtlMs ?? 60_000

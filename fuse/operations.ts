@@ -7,7 +7,7 @@
  * on a path under the mount would wait for itself. Reads go straight into the kernel's buffer
  * through `ObjectHandle.readInto`; many reads are in flight at once, one per libfuse thread.
  */
-import type { ObjectReader } from '../lib/types.js'
+import type { MountReader } from './reader.js'
 import { Errno, FuseOperationError, errnoFor, errnoNameFor } from './errno.js'
 import type { HandleTable } from './handles.js'
 import type { ListingCache } from './listing.js'
@@ -34,7 +34,7 @@ export interface MountCounters {
 }
 
 export interface OperationsContext {
-  reader: ObjectReader
+  reader: MountReader
   listing: ListingCache
   clock: VersionClock
   handles: HandleTable
@@ -150,9 +150,12 @@ export function createOperations(ctx: OperationsContext): FuseOperations {
         if ((flags & O_ACCMODE) !== O_RDONLY || flags & O_TRUNC) throw new FuseOperationError('EROFS', 'read-only mount')
         const node = await nodeAt(path)
         if (node.kind === 'dir') throw new FuseOperationError('EISDIR', `is a directory: ${path}`)
-        const handle = await reader.open(node.info.url)
-        // The handle pins whatever version the store has now; report that one from here on,
-        // so libfuse's auto_cache check right after this open sees a changed version.
+        // Opening with the listed info pins the listed version without a request to the store:
+        // a second epoch costs nothing, and the version is at most one metadata TTL old. If the
+        // store moved on since, uncached reads fail with ESTALE instead of mixing versions.
+        const handle = await reader.open(node.info)
+        // Should a reader hand back another version anyway, report that one from here on, so
+        // libfuse's auto_cache check right after this open sees the change.
         if (handle.version !== node.info.version || handle.size !== node.info.size) {
           listing.noteOpened(path, { ...handle.info, mtimeMs: handle.info.mtimeMs ?? node.info.mtimeMs })
         }

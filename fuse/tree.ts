@@ -8,7 +8,7 @@
  * segments from `a//b`, `.` or `..`, names over 255 bytes) and files shadowed by a directory
  * of the same name are left out and counted, so the mount can say what it hid and why.
  */
-import type { ObjectInfo } from '../lib/types.js'
+import type { ObjectInfo } from '../lib/index.js'
 
 export interface FileNode {
   readonly kind: 'file'

@@ -11,7 +11,7 @@
  * we move it by a millisecond. Within one mount, a changed version always reports a changed
  * mtime, so stale pages are never served.
  */
-import type { ObjectInfo } from '../lib/types.js'
+import type { ObjectInfo } from '../lib/index.js'
 
 export class VersionClock {
   private readonly seen = new Map<string, { version: string; mtimeMs: number }>()

@@ -4,7 +4,8 @@
  * reads. It honours the same contract as BlockReader (handles pin a version; a read after the
  * object changed rejects with ERR_SLUICE_OBJECT_CHANGED) and raises errors with the same codes.
  */
-import type { ObjectHandle, ObjectInfo, ObjectReader } from '../../lib/types.js'
+import type { ObjectHandle, ObjectInfo } from '../../lib/index.js'
+import type { MountReader } from '../../fuse/index.js'
 
 interface StoredObject {
   bytes: Uint8Array
@@ -18,7 +19,7 @@ class CodedError extends Error {
   }
 }
 
-export class FuseReaderDouble implements ObjectReader {
+export class FuseReaderDouble implements MountReader {
   readonly cacheDir = undefined
   readonly objects = new Map<string, StoredObject>()
   counts = { opens: 0, reads: 0, lists: 0, closes: 0 }
@@ -55,8 +56,10 @@ export class FuseReaderDouble implements ObjectReader {
     return [...this.objects.keys()].filter((u) => u.startsWith(prefix)).sort().map((u) => this.infoOf(u)!)
   }
 
-  async open(url: string): Promise<ObjectHandle> {
-    const info = await this.stat(url)
+  /** Like BlockReader: a URL opens the current version, an ObjectInfo pins the one given. */
+  async open(target: string | ObjectInfo): Promise<ObjectHandle> {
+    const info = typeof target === 'string' ? await this.stat(target) : target
+    const url = info.url
     this.counts.opens++
     const double = this
     const check = (): StoredObject => {

@@ -1,0 +1,10 @@
+/**
+ * What the mount needs from the core: an `ObjectReader` whose `open` also takes the
+ * `ObjectInfo` a listing returned, so that opening a listed file pins that version without
+ * another request to the store. `BlockReader` is one.
+ */
+import type { ObjectHandle, ObjectInfo, ObjectReader, ReadOptions } from '../lib/index.js'
+
+export interface MountReader extends Omit<ObjectReader, 'open'> {
+  open(target: string | ObjectInfo, options?: ReadOptions): Promise<ObjectHandle>
+}
