@@ -1,0 +1,534 @@
+/**
+ * `tf.train.Example` and `tf.train.SequenceExample`: a decoder specialised to their schema and
+ * an encoder, both over protobufjs's wire-level Reader and Writer.
+ *
+ * Why not reflection: `Type.decode` allocates a generic message per Feature and per list and a
+ * Long per int64, then `toObject` converts again. Decoding here goes straight to the output
+ * types: bytes values are `subarray` views of the record (no copy), packed floats are one
+ * memcpy into a Float32Array, int64 varints are written as 32-bit halves into the memory of a
+ * BigInt64Array (no BigInt per value). Features outside the `features` filter are skipped
+ * without being decoded.
+ *
+ * Wire tolerance, as any protobuf parser must: packed and unpacked repeated scalars (also
+ * mixed), map entries with value before key or with either missing, unknown fields skipped,
+ * a Feature with no kind set (decoded as kind `none`, an empty list of any type), and a
+ * repeated `features` field merged into one map.
+ */
+import protobuf from 'protobufjs/minimal.js'
+import { ExampleDecodeError } from '../../lib/errors.js'
+
+export interface BytesFeature {
+  kind: 'bytes'
+  /** Views of the record's bytes; treat as read-only. */
+  value: Uint8Array[]
+}
+export interface FloatFeature {
+  kind: 'float'
+  value: Float32Array
+}
+export interface Int64Feature {
+  kind: 'int64'
+  /** `BigInt64Array` by default; `number[]` when decoding with `int64: 'number'`. */
+  value: BigInt64Array | number[]
+}
+/** A Feature present in the map with no value kind set: TensorFlow reads it as an empty list. */
+export interface EmptyFeature {
+  kind: 'none'
+  value: []
+}
+export type Feature = BytesFeature | FloatFeature | Int64Feature | EmptyFeature
+
+/** A decoded `tf.train.Example`: feature name → feature (an object with no prototype). */
+export type Example = Record<string, Feature>
+
+/** A decoded `tf.train.SequenceExample`. */
+export interface SequenceExample {
+  context: Example
+  featureLists: Record<string, Feature[]>
+}
+
+export interface DecodeOptions {
+  /** Decode only these feature names (context and feature-list names for SequenceExamples). Default: all. */
+  features?: Iterable<string> | undefined
+  /**
+   * int64 output: `'bigint'` (default) gives a `BigInt64Array`; `'number'` gives `number[]` and
+   * fails with ExampleDecodeError if a value is outside ±(2^53 − 1).
+   */
+  int64?: 'bigint' | 'number' | undefined
+}
+
+/** Options resolved once per iterator, not per record. */
+export interface ResolvedDecodeOptions {
+  filter: Set<string> | undefined
+  int64Numbers: boolean
+}
+
+export function resolveDecodeOptions(options: DecodeOptions = {}, what = 'examples'): ResolvedDecodeOptions {
+  if (options === null || typeof options !== 'object') throw new TypeError(`${what}: options must be an object`)
+  const { features, int64 } = options
+  if (int64 !== undefined && int64 !== 'bigint' && int64 !== 'number') {
+    throw new RangeError(`${what}: int64 must be 'bigint' or 'number', got ${JSON.stringify(int64)}`)
+  }
+  let filter: Set<string> | undefined
+  if (features !== undefined) {
+    if (typeof features === 'string' || typeof (features as Iterable<string>)[Symbol.iterator] !== 'function') {
+      throw new TypeError(`${what}: features must be an array (or iterable) of feature names`)
+    }
+    filter = new Set(features)
+  }
+  return { filter, int64Numbers: int64 === 'number' }
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
+
+// ---------------------------------------------------------------------------------------------
+// decoding
+
+/** Decodes one serialized `tf.train.Example`. Throws ExampleDecodeError on malformed input. */
+export function decodeExample(bytes: Uint8Array, options: ResolvedDecodeOptions | DecodeOptions = {}): Example {
+  const opts = 'int64Numbers' in options ? options : resolveDecodeOptions(options)
+  const out: Example = Object.create(null)
+  try {
+    const r = protobuf.Reader.create(bytes)
+    while (r.pos < r.len) {
+      const tag = r.uint32()
+      if (tag === 10) {
+        const end = r.uint32() + r.pos
+        checkEnd(r, end)
+        decodeFeatures(r, end, out, opts)
+      } else {
+        skip(r, tag)
+      }
+    }
+  } catch (err) {
+    throw asDecodeError(err, 'tf.train.Example')
+  }
+  return out
+}
+
+/** Decodes one serialized `tf.train.SequenceExample`. */
+export function decodeSequenceExample(bytes: Uint8Array, options: ResolvedDecodeOptions | DecodeOptions = {}): SequenceExample {
+  const opts = 'int64Numbers' in options ? options : resolveDecodeOptions(options, 'sequenceExamples')
+  const context: Example = Object.create(null)
+  const featureLists: Record<string, Feature[]> = Object.create(null)
+  try {
+    const r = protobuf.Reader.create(bytes)
+    while (r.pos < r.len) {
+      const tag = r.uint32()
+      if (tag === 10 || tag === 18) {
+        const end = r.uint32() + r.pos
+        checkEnd(r, end)
+        if (tag === 10) decodeFeatures(r, end, context, opts)
+        else decodeFeatureLists(r, end, featureLists, opts)
+      } else {
+        skip(r, tag)
+      }
+    }
+  } catch (err) {
+    throw asDecodeError(err, 'tf.train.SequenceExample')
+  }
+  return { context, featureLists }
+}
+
+/** `Features { map<string, Feature> feature = 1; }` in `[r.pos, end)`, merged into `out`. */
+function decodeFeatures(r: protobuf.Reader, end: number, out: Example, opts: ResolvedDecodeOptions): void {
+  while (r.pos < end) {
+    const tag = r.uint32()
+    if (tag !== 10) {
+      skip(r, tag)
+      continue
+    }
+    const entryEnd = r.uint32() + r.pos
+    checkEnd(r, entryEnd)
+    let key = ''
+    let valueStart = -1
+    let valueEnd = -1
+    while (r.pos < entryEnd) {
+      const t = r.uint32()
+      if (t === 10) key = r.string()
+      else if (t === 18) {
+        valueEnd = r.uint32() + r.pos
+        checkEnd(r, valueEnd)
+        valueStart = r.pos
+        r.pos = valueEnd
+      } else skip(r, t)
+    }
+    r.pos = entryEnd
+    if (opts.filter !== undefined && !opts.filter.has(key)) continue
+    out[key] = valueStart < 0 ? { kind: 'none', value: [] } : decodeFeature(r, valueStart, valueEnd, opts, key)
+  }
+  r.pos = end
+}
+
+/** `FeatureLists { map<string, FeatureList> feature_list = 1; }`, FeatureList = repeated Feature. */
+function decodeFeatureLists(r: protobuf.Reader, end: number, out: Record<string, Feature[]>, opts: ResolvedDecodeOptions): void {
+  while (r.pos < end) {
+    const tag = r.uint32()
+    if (tag !== 10) {
+      skip(r, tag)
+      continue
+    }
+    const entryEnd = r.uint32() + r.pos
+    checkEnd(r, entryEnd)
+    let key = ''
+    let valueStart = -1
+    let valueEnd = -1
+    while (r.pos < entryEnd) {
+      const t = r.uint32()
+      if (t === 10) key = r.string()
+      else if (t === 18) {
+        valueEnd = r.uint32() + r.pos
+        checkEnd(r, valueEnd)
+        valueStart = r.pos
+        r.pos = valueEnd
+      } else skip(r, t)
+    }
+    r.pos = entryEnd
+    if (opts.filter !== undefined && !opts.filter.has(key)) continue
+    const list: Feature[] = []
+    if (valueStart >= 0) {
+      r.pos = valueStart
+      while (r.pos < valueEnd) {
+        const t = r.uint32()
+        if (t === 10) {
+          const fEnd = r.uint32() + r.pos
+          if (fEnd > valueEnd) throw new Error(`feature runs past its list ${JSON.stringify(key)}`)
+          list.push(decodeFeature(r, r.pos, fEnd, opts, key))
+          r.pos = fEnd
+        } else skip(r, t)
+      }
+      r.pos = entryEnd
+    }
+    out[key] = list
+  }
+  r.pos = end
+}
+
+/** `Feature { oneof kind { BytesList = 1; FloatList = 2; Int64List = 3 } }` in `[start, end)` of `r`; the last kind seen wins. */
+function decodeFeature(r: protobuf.Reader, start: number, end: number, opts: ResolvedDecodeOptions, key: string): Feature {
+  const saved = r.pos
+  r.pos = start
+  let feature: Feature = { kind: 'none', value: [] }
+  while (r.pos < end) {
+    const tag = r.uint32()
+    if (tag === 10 || tag === 18 || tag === 26) {
+      const listEnd = r.uint32() + r.pos
+      if (listEnd > end) throw new Error(`list runs past its feature ${JSON.stringify(key)}`)
+      if (tag === 10) feature = { kind: 'bytes', value: decodeBytesList(r, listEnd) }
+      else if (tag === 18) feature = { kind: 'float', value: decodeFloatList(r, listEnd) }
+      else feature = { kind: 'int64', value: decodeInt64List(r, listEnd, opts.int64Numbers, key) }
+      if (r.pos !== listEnd) throw new Error(`malformed list in feature ${JSON.stringify(key)}`)
+    } else skip(r, tag)
+  }
+  if (r.pos !== end) throw new Error(`malformed feature ${JSON.stringify(key)}`)
+  r.pos = saved
+  return feature
+}
+
+function decodeBytesList(r: protobuf.Reader, end: number): Uint8Array[] {
+  const values: Uint8Array[] = []
+  while (r.pos < end) {
+    const tag = r.uint32()
+    if (tag === 10) {
+      const n = r.uint32()
+      if (r.pos + n > end) throw new Error('bytes value runs past its list')
+      values.push(r.buf.subarray(r.pos, r.pos + n))
+      r.pos += n
+    } else skip(r, tag)
+  }
+  return values
+}
+
+function decodeFloatList(r: protobuf.Reader, end: number): Float32Array {
+  // fast path: exactly one packed run covering the list, the encoding every writer uses
+  const buf = r.buf
+  if (r.pos < end && buf[r.pos] === 10) {
+    r.pos++
+    const n = r.uint32()
+    if (r.pos + n === end && n % 4 === 0) {
+      const out = new Float32Array(n / 4)
+      if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(buf.subarray(r.pos, end))
+      else for (let i = 0, p = r.pos; i < out.length; i++, p += 4) out[i] = readFloatLE(buf, p)
+      r.pos = end
+      return out
+    }
+    r.pos -= 1 + varintLength(n)
+  }
+  const values: number[] = []
+  while (r.pos < end) {
+    const tag = r.uint32()
+    if (tag === 10) {
+      const runEnd = r.uint32() + r.pos
+      checkEnd(r, runEnd)
+      if ((runEnd - r.pos) % 4 !== 0) throw new Error('packed float run length is not a multiple of 4')
+      while (r.pos < runEnd) values.push(r.float())
+    } else if (tag === 13) values.push(r.float())
+    else skip(r, tag)
+  }
+  return Float32Array.from(values)
+}
+
+function readFloatLE(buf: Uint8Array, p: number): number {
+  return new DataView(buf.buffer, buf.byteOffset + p, 4).getFloat32(0, true)
+}
+
+function varintLength(n: number): number {
+  let len = 1
+  while (n >= 128) {
+    n = Math.floor(n / 128)
+    len++
+  }
+  return len
+}
+
+/** Scratch for int64 halves (lo, hi pairs); grows, reused across records. */
+let scratch = new Int32Array(256)
+
+function decodeInt64List(r: protobuf.Reader, end: number, numbers: boolean, key: string): BigInt64Array | number[] {
+  const buf = r.buf
+  let n = 0
+  let pos = r.pos
+  while (pos < end) {
+    const tag = buf[pos]!
+    if (tag === 10) {
+      r.pos = pos + 1
+      const runEnd = r.uint32() + r.pos
+      checkEnd(r, runEnd)
+      pos = r.pos
+      while (pos < runEnd) {
+        if (2 * n + 2 > scratch.length) grow()
+        pos = readVarint64(buf, pos, runEnd, scratch, 2 * n)
+        n++
+      }
+    } else if (tag === 8) {
+      if (2 * n + 2 > scratch.length) grow()
+      pos = readVarint64(buf, pos + 1, end, scratch, 2 * n)
+      n++
+    } else {
+      r.pos = pos
+      skip(r, r.uint32())
+      pos = r.pos
+    }
+  }
+  r.pos = end
+  if (!numbers) {
+    const out = new BigInt64Array(n)
+    if (LITTLE_ENDIAN) new Int32Array(out.buffer).set(scratch.subarray(0, 2 * n))
+    else for (let i = 0; i < n; i++) out[i] = (BigInt(scratch[2 * i + 1]!) << 32n) | BigInt(scratch[2 * i]! >>> 0)
+    return out
+  }
+  const out: number[] = new Array(n)
+  for (let i = 0; i < n; i++) {
+    const hi = scratch[2 * i + 1]!
+    const lo = scratch[2 * i]! >>> 0
+    if (hi < -0x200000 || hi >= 0x200000 || (hi === -0x200000 && lo === 0)) {
+      throw new ExampleDecodeError(`int64 value in feature ${JSON.stringify(key)} is not a safe integer; decode with int64: 'bigint'`)
+    }
+    out[i] = hi * 4294967296 + lo
+  }
+  return out
+}
+
+function grow(): void {
+  const next = new Int32Array(scratch.length * 2)
+  next.set(scratch)
+  scratch = next
+}
+
+/** Reads one varint (up to 64 bits) at `pos`, stores its low and high 32 bits at `out[at]`, `out[at+1]`. */
+function readVarint64(buf: Uint8Array, pos: number, end: number, out: Int32Array, at: number): number {
+  let lo = 0
+  let hi = 0
+  let b = 0
+  for (let i = 0; i < 4; i++) {
+    if (pos >= end) throw new Error('varint runs past its field')
+    b = buf[pos++]!
+    lo |= (b & 127) << (7 * i)
+    if (b < 128) {
+      out[at] = lo
+      out[at + 1] = 0
+      return pos
+    }
+  }
+  if (pos >= end) throw new Error('varint runs past its field')
+  b = buf[pos++]!
+  lo |= (b & 127) << 28
+  hi = (b & 127) >> 4
+  if (b >= 128) {
+    for (let i = 0; ; i++) {
+      if (i === 5) throw new Error('varint longer than 10 bytes')
+      if (pos >= end) throw new Error('varint runs past its field')
+      b = buf[pos++]!
+      hi |= (b & 127) << (7 * i + 3)
+      if (b < 128) break
+    }
+  }
+  out[at] = lo
+  out[at + 1] = hi
+  return pos
+}
+
+function skip(r: protobuf.Reader, tag: number): void {
+  const wireType = tag & 7
+  if (tag >>> 3 === 0 || wireType === 3 || wireType === 4 || wireType > 5) {
+    throw new Error(`invalid tag ${tag} at byte ${r.pos}`)
+  }
+  r.skipType(wireType)
+}
+
+function checkEnd(r: protobuf.Reader, end: number): void {
+  if (end > r.len) throw new Error(`length-delimited field runs past its message (${end} > ${r.len})`)
+}
+
+function asDecodeError(err: unknown, what: string): ExampleDecodeError {
+  if (err instanceof ExampleDecodeError) return err
+  return new ExampleDecodeError(`malformed ${what}: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+}
+
+// ---------------------------------------------------------------------------------------------
+// encoding
+
+/**
+ * What {@link encodeExample} accepts per feature: a decoded {@link Feature}, or shorthand:
+ * `Uint8Array[]` / `string[]` / one `Uint8Array` or `string` → bytes (strings as UTF-8);
+ * `Float32Array` / `Float64Array` → float; `BigInt64Array` / `bigint[]` → int64;
+ * `{ kind: 'float' | 'int64', value: number[] }` when plain numbers are meant.
+ */
+export type FeatureInput =
+  | Feature
+  | { kind: 'bytes'; value: readonly (Uint8Array | string)[] }
+  | { kind: 'float'; value: ArrayLike<number> }
+  | { kind: 'int64'; value: ArrayLike<number | bigint> }
+  | readonly (Uint8Array | string)[]
+  | Uint8Array
+  | string
+  | Float32Array
+  | Float64Array
+  | BigInt64Array
+  | readonly bigint[]
+
+export type ExampleInput = Record<string, FeatureInput> | Map<string, FeatureInput>
+
+/** Serializes a `tf.train.Example`. Features are written in the object's key order, lists packed. */
+export function encodeExample(features: ExampleInput): Uint8Array {
+  const w = protobuf.Writer.create()
+  w.uint32(10).fork()
+  writeFeatures(w, features, 'encodeExample')
+  w.ldelim()
+  return w.finish()
+}
+
+export interface SequenceExampleInput {
+  context?: ExampleInput
+  featureLists?: Record<string, readonly FeatureInput[]> | Map<string, readonly FeatureInput[]>
+}
+
+/** Serializes a `tf.train.SequenceExample`. */
+export function encodeSequenceExample(input: SequenceExampleInput): Uint8Array {
+  const w = protobuf.Writer.create()
+  if (input.context !== undefined) {
+    w.uint32(10).fork()
+    writeFeatures(w, input.context, 'encodeSequenceExample: context')
+    w.ldelim()
+  }
+  if (input.featureLists !== undefined) {
+    w.uint32(18).fork()
+    const entries = input.featureLists instanceof Map ? [...input.featureLists] : Object.entries(input.featureLists)
+    for (const [name, list] of entries) {
+      w.uint32(10).fork().uint32(10).string(name).uint32(18).fork()
+      for (const f of list) {
+        w.uint32(10).fork()
+        writeFeature(w, f, `encodeSequenceExample: featureLists.${name}`)
+        w.ldelim()
+      }
+      w.ldelim().ldelim()
+    }
+    w.ldelim()
+  }
+  return w.finish()
+}
+
+function writeFeatures(w: protobuf.Writer, features: ExampleInput, what: string): void {
+  if (features === null || typeof features !== 'object') throw new TypeError(`${what}: features must be an object or Map`)
+  const entries = features instanceof Map ? [...features] : Object.entries(features)
+  for (const [name, input] of entries) {
+    w.uint32(10).fork().uint32(10).string(name).uint32(18).fork()
+    writeFeature(w, input, `${what}.${name}`)
+    w.ldelim().ldelim()
+  }
+}
+
+const encoder = new TextEncoder()
+
+function writeFeature(w: protobuf.Writer, input: FeatureInput, what: string): void {
+  const f = normalizeFeature(input, what)
+  switch (f.kind) {
+    case 'bytes':
+      w.uint32(10).fork()
+      for (const v of f.value) w.uint32(10).bytes(typeof v === 'string' ? encoder.encode(v) : v)
+      w.ldelim()
+      return
+    case 'float': {
+      const values = f.value instanceof Float32Array ? f.value : Float32Array.from(f.value)
+      w.uint32(18).fork()
+      if (values.length > 0) {
+        const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength)
+        if (LITTLE_ENDIAN) w.uint32(10).bytes(bytes)
+        else {
+          w.uint32(10).fork()
+          for (const v of values) w.float(v)
+          w.ldelim()
+        }
+      }
+      w.ldelim()
+      return
+    }
+    case 'int64': {
+      w.uint32(26).fork()
+      if (f.value.length > 0) {
+        w.uint32(10).fork()
+        for (let i = 0; i < f.value.length; i++) w.int64(toLongBits(f.value[i]!, what) as unknown as number)
+        w.ldelim()
+      }
+      w.ldelim()
+      return
+    }
+    case 'none':
+      return
+  }
+}
+
+type NormalFeature =
+  | { kind: 'bytes'; value: readonly (Uint8Array | string)[] }
+  | { kind: 'float'; value: ArrayLike<number> }
+  | { kind: 'int64'; value: ArrayLike<number | bigint> }
+  | { kind: 'none' }
+
+function normalizeFeature(input: FeatureInput, what: string): NormalFeature {
+  if (typeof input === 'string' || input instanceof Uint8Array) return { kind: 'bytes', value: [input] }
+  if (input instanceof Float32Array || input instanceof Float64Array) return { kind: 'float', value: input }
+  if (input instanceof BigInt64Array) return { kind: 'int64', value: input }
+  if (Array.isArray(input)) {
+    if (input.length === 0) throw new TypeError(`${what}: an empty array is ambiguous; use { kind, value: [] }`)
+    if (input.every((v) => typeof v === 'bigint')) return { kind: 'int64', value: input as bigint[] }
+    if (input.every((v) => typeof v === 'string' || v instanceof Uint8Array)) return { kind: 'bytes', value: input as (string | Uint8Array)[] }
+    throw new TypeError(`${what}: plain number arrays are ambiguous; use { kind: 'float' | 'int64', value }`)
+  }
+  if (input !== null && typeof input === 'object' && 'kind' in input) {
+    const kind = (input as { kind: unknown }).kind
+    if (kind === 'bytes' || kind === 'float' || kind === 'int64') return input as NormalFeature
+    if (kind === 'none') return { kind: 'none' }
+    throw new TypeError(`${what}: kind must be 'bytes', 'float', 'int64' or 'none', got ${JSON.stringify(kind)}`)
+  }
+  throw new TypeError(`${what}: unsupported feature value`)
+}
+
+function toLongBits(v: number | bigint, what: string): { low: number; high: number } {
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v)) throw new RangeError(`${what}: int64 value ${v} is not a safe integer; pass a bigint`)
+    v = BigInt(v)
+  }
+  const u = BigInt.asUintN(64, v)
+  if (BigInt.asIntN(64, v) !== v) throw new RangeError(`${what}: ${v} does not fit in int64`)
+  return { low: Number(u & 0xffffffffn) | 0, high: Number(u >> 32n) | 0 }
+}
