@@ -76,6 +76,7 @@ export class LmdbBlockStore implements BlockStore {
   private readonly meta: Database<number, string>
   private readonly sketch: FrequencySketch
   private readonly counters: TierStats
+  private finalUsage: { usedBytes: number; maxBytes: number; entries: number } | undefined
 
   constructor(options: LmdbBlockStoreOptions) {
     this.path = options.path
@@ -281,6 +282,7 @@ export class LmdbBlockStore implements BlockStore {
   }
 
   usage() {
+    if (this.finalUsage) return this.finalUsage
     return {
       usedBytes: this.meta.get('usage') ?? 0,
       maxBytes: this.maxBytes,
@@ -298,8 +300,11 @@ export class LmdbBlockStore implements BlockStore {
   }
 
   async close(): Promise<void> {
+    if (this.finalUsage) return
     try {
       await this.env.flushed
+      // Stats stay readable after close (a last report), from the final counters.
+      this.finalUsage = this.usage()
       await this.env.close()
     } catch (err) {
       throw new CacheError('disk', `closing ${this.path} failed`, err)

@@ -1,0 +1,64 @@
+/**
+ * Two processes on one cacheDir (say a FUSE daemon and a training process): both read and
+ * fill the same LMDB tier concurrently, each then finds the other's blocks with zero GETs,
+ * and the usage counter is exactly the sum of what both stored.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { BlockReader, type ReaderStats } from '../lib/index.js'
+import { chargedBytes } from '../lib/cache/lmdb-block-store.js'
+import { patternBytes } from './support/data.js'
+import { startTestS3 } from './support/s3.js'
+
+const run = promisify(execFile)
+const CHILD = fileURLToPath(new URL('./support/cache-child.js', import.meta.url))
+const BS = 256 * 1024
+
+test('two processes share one cache directory with exact usage', async () => {
+  const s3 = await startTestS3(['data'])
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-shared-'))
+  try {
+    const sizes: Record<string, number> = { a: 1_500_000, b: 1_300_001, c: 700_000 }
+    for (const [k, n] of Object.entries(sizes)) await s3.put('data', k, patternBytes(n, k))
+    const child = (...urls: string[]) =>
+      run(process.execPath, [CHILD, dir, JSON.stringify(s3.server.s3), ...urls], {
+        env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      }).then((r) => JSON.parse(r.stdout) as ReaderStats)
+
+    const parent = new BlockReader({ cacheDir: dir, s3: s3.server.s3, blockSize: BS, memory: { maxBytes: 0 } })
+    const readHere = async (url: string) => {
+      const h = await parent.open(url)
+      return Buffer.from(await h.read(0, h.size))
+    }
+    // Fill concurrently: the child takes a and c, this process b.
+    const [childStats, b] = await Promise.all([child('s3://data/a', 's3://data/c'), readHere('s3://data/b')])
+    assert.ok(childStats.source.gets > 0)
+    assert.ok(b.equals(patternBytes(sizes.b!, 'b')))
+    await parent.cache.flush()
+
+    const getsBefore = parent.stats().source.gets
+    assert.ok((await readHere('s3://data/a')).equals(patternBytes(sizes.a!, 'a')))
+    assert.is(parent.stats().source.gets, getsBefore, "this process reads the child's blocks with zero GETs")
+    const second = await child('s3://data/b')
+    assert.is(second.source.gets, 0, "the child reads this process's blocks with zero GETs")
+
+    const expected = Object.values(sizes).reduce((sum, size) => {
+      for (let o = 0; o < size; o += BS) sum += chargedBytes(Math.min(BS, size - o))
+      return sum
+    }, 0)
+    const disk = parent.stats().tiers.find((t) => t.name === 'disk')!
+    assert.is(disk.usedBytes, expected, 'usage is the exact sum of both processes\' blocks')
+    await parent.close()
+  } finally {
+    await s3.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+})
+
+test.run()
