@@ -188,6 +188,11 @@ export class BlockReader implements ObjectReader, BlockProvider {
     }
   }
 
+  /** Resolves when every disk fill queued so far has been written (or dropped). */
+  async flush(): Promise<void> {
+    await this.cache.flush()
+  }
+
   /** Waits for queued disk fills, then releases threads, sockets and the LMDB environment. */
   async close(): Promise<void> {
     if (this.closed) return
