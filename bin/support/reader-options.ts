@@ -1,0 +1,67 @@
+/**
+ * The cache and store options shared by every command that reads objects, and the one place
+ * that turns them into a BlockReader. Unset options are left to the core's defaults, so the
+ * CLI and the library agree on them; `SLUICE_CACHE_DIR` supplies `--cache-dir` when absent,
+ * and the standard `AWS_*` variables configure the store through the AWS SDK.
+ */
+import { BlockReader, type BlockReaderOptions } from '../../lib/index.js'
+import type { CommandContext, OptionSpecs } from './command.js'
+import { UsageError } from './exit-codes.js'
+import { countOption, sizeOption } from './values.js'
+
+export const CACHE_OPTIONS: OptionSpecs = {
+  'cache-dir': { type: 'string', value: 'dir', help: 'Disk tier (LMDB) directory; default $SLUICE_CACHE_DIR, else memory only.' },
+  memory: { type: 'string', value: 'size', help: 'Memory tier bound, e.g. 2GiB (default 512MiB).' },
+  disk: { type: 'string', value: 'size', help: 'Disk tier bound, e.g. 100GiB (default 10GiB).' },
+  'block-size': { type: 'string', value: 'size', help: 'Cache block size (default 4MiB); keep it the same for one cache dir.' },
+  threads: { type: 'string', value: 'n', help: 'Fetch worker threads (default 0: fetch on the main thread).' },
+}
+
+export const STORE_OPTIONS: OptionSpecs = {
+  endpoint: { type: 'string', value: 'url', help: 'S3-compatible endpoint (default $AWS_ENDPOINT_URL, else AWS).' },
+  region: { type: 'string', value: 'region', help: 'S3 region (default $AWS_REGION, else us-east-1).' },
+  'path-style': { type: 'boolean', help: 'Path-style S3 addressing (the default when an endpoint is set).' },
+  'virtual-host-style': { type: 'boolean', help: 'Virtual-hosted S3 addressing even with an endpoint.' },
+}
+
+export function cacheDirOf(ctx: CommandContext): string | undefined {
+  const dir = (ctx.values['cache-dir'] as string | undefined) ?? process.env.SLUICE_CACHE_DIR
+  return dir === '' ? undefined : dir
+}
+
+export function readerOptionsFrom(ctx: CommandContext): BlockReaderOptions {
+  const v = ctx.values
+  const options: BlockReaderOptions = {}
+  const cacheDir = cacheDirOf(ctx)
+  if (cacheDir !== undefined) options.cacheDir = cacheDir
+  const memory = sizeOption(v.memory as string | undefined, 'memory')
+  if (memory !== undefined) options.memory = { maxBytes: memory }
+  const disk = sizeOption(v.disk as string | undefined, 'disk')
+  if (disk !== undefined) options.disk = { maxBytes: disk }
+  const blockSize = sizeOption(v['block-size'] as string | undefined, 'block-size')
+  if (blockSize !== undefined) options.blockSize = blockSize
+  const threads = countOption(v.threads as string | undefined, 'threads')
+  if (threads !== undefined) options.prefetch = { threads }
+  if (v['path-style'] && v['virtual-host-style']) throw new UsageError('--path-style and --virtual-host-style exclude each other')
+  const s3: NonNullable<BlockReaderOptions['s3']> = {}
+  if (typeof v.endpoint === 'string') s3.endpoint = v.endpoint
+  if (typeof v.region === 'string') s3.region = v.region
+  if (v['path-style']) s3.forcePathStyle = true
+  if (v['virtual-host-style']) s3.forcePathStyle = false
+  if (Object.keys(s3).length > 0) options.s3 = s3
+  return options
+}
+
+/** A BlockReader from the command line; option mistakes become usage errors (exit 2). */
+export function createReader(ctx: CommandContext, overrides: { requireCacheDir?: boolean } = {}): BlockReader {
+  const options = readerOptionsFrom(ctx)
+  if (overrides.requireCacheDir && options.cacheDir === undefined) {
+    throw new UsageError('this command needs a cache: pass --cache-dir <dir> or set SLUICE_CACHE_DIR')
+  }
+  try {
+    return new BlockReader(options)
+  } catch (err) {
+    if (err instanceof TypeError || err instanceof RangeError) throw new UsageError(err.message)
+    throw err
+  }
+}
