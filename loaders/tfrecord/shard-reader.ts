@@ -64,7 +64,13 @@ export async function* readShard(
   try {
     for await (const chunk of chunks) {
       const sink: RecordSink = { records: [], offsets: [] }
-      framer.push(chunk, sink)
+      try {
+        framer.push(chunk, sink)
+      } catch (err) {
+        // the records before the damage are good: deliver them, then the error
+        if (sink.records.length > 0) yield sink
+        throw err
+      }
       if (sink.records.length > 0) yield sink
     }
   } catch (err) {

@@ -34,6 +34,8 @@ export class ReaderDouble implements ObjectReader {
   readonly chunkBytes: number
   readonly log: ReaderDoubleLog = { opens: [], reads: [], prefetches: [], chunkCalls: [] }
   openHandles = 0
+  /** Bytes returned by read and chunks, over all handles. */
+  bytesServed = 0
   private readonly objects = new Map<string, { bytes: Uint8Array; version: string }>()
 
   constructor(options: ReaderDoubleOptions = {}) {
@@ -93,10 +95,12 @@ export class ReaderDouble implements ObjectReader {
     const log = this.log
     const chunkBytes = this.chunkBytes
     let closed = false
+    const double = this
     const readAt = async (position: number, length: number): Promise<Uint8Array> => {
       if (closed) throw new Error(`handle for ${url} is closed`)
       const end = Math.min(info.size, position + length)
       if (end <= position) return new Uint8Array(0)
+      double.bytesServed += end - position
       if (mem) return mem.bytes.slice(position, end)
       const buf = new Uint8Array(end - position)
       let done = 0
@@ -107,7 +111,6 @@ export class ReaderDouble implements ObjectReader {
       }
       return buf
     }
-    const double = this
     return {
       url: info.url,
       size: info.size,

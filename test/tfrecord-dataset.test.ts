@@ -1,0 +1,268 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { TFRecordCorruptionError } from '../lib/errors.js'
+import { encodeExample, tfrecords, type TFRecordOptions, type TFRecordState } from '../loaders/tfrecord/index.js'
+import { encodeTFRecords } from '../loaders/tfrecord/writer.js'
+import { numberedRecords, prng } from './support/tfrecord-fixtures.js'
+import { collect, label, makeShards } from './support/tfrecord-shards.js'
+
+const PREFIX = 'mem://bucket/train/'
+
+test('reads every record of every shard in file order', async () => {
+  const { reader, all } = makeShards([5, 0, 17, 3])
+  assert.equal(await collect(reader, PREFIX), all)
+  assert.is(reader.openHandles, 0, 'handles closed')
+})
+
+test('sources: URL, list, prefix, glob', async () => {
+  const { reader, urls, all } = makeShards([3, 4, 5])
+  reader.put(PREFIX + '_SUCCESS', new Uint8Array(0))
+  reader.put(PREFIX + 'sub/other.tfrecord', encodeTFRecords(numberedRecords(2, 'x')))
+  assert.equal(await collect(reader, urls[1]!), all.slice(3, 7))
+  assert.equal(await collect(reader, [urls[2]!, urls[0]!]), [...all.slice(7), ...all.slice(0, 3)])
+  assert.equal(await collect(reader, PREFIX + 'shard-*.tfrecord'), all)
+  assert.equal(await collect(reader, PREFIX + 'shard-0000?.tfrecord'), all)
+  assert.equal(await collect(reader, PREFIX + '*.tfrecord'), all, '* does not cross /')
+  assert.equal((await collect(reader, PREFIX)).length, all.length + 2, 'prefix lists recursively, skips _SUCCESS')
+  try {
+    await collect(reader, PREFIX + 'nothing-*')
+    assert.unreachable()
+  } catch (err) {
+    assert.is((err as { code: string }).code, 'ERR_SLUICE_NOT_FOUND')
+  }
+})
+
+test('bad options throw at once, naming the option', () => {
+  const { reader } = makeShards([1])
+  const bad: [unknown, RegExp, Function][] = [
+    [{ compression: 'lz4' }, /compression/, RangeError],
+    [{ verify: 'yes' }, /verify/, TypeError],
+    [{ shuffle: { buffer: 10 } }, /shuffle\.seed/, TypeError],
+    [{ shuffle: { seed: 1, buffer: -1 } }, /shuffle\.buffer/, RangeError],
+    [{ shard: { index: 3, count: 3 } }, /shard\.index/, RangeError],
+    [{ shard: { index: 0 } }, /shard\.count/, TypeError],
+    [{ maxRecordBytes: 1.5 }, /maxRecordBytes/, TypeError],
+    [{ readAhead: { shards: 1000 } }, /readAhead\.shards/, RangeError],
+    [{ onCorrupt: 'ignore' }, /onCorrupt/, RangeError],
+    [{ resume: { v: 2 } }, /resume/, TypeError],
+    [{ shufle: false }, /unknown option/, TypeError],
+  ]
+  for (const [options, message, type] of bad) {
+    try {
+      tfrecords(reader, PREFIX, options as TFRecordOptions)
+      assert.unreachable(JSON.stringify(options))
+    } catch (err) {
+      assert.instance(err, type, JSON.stringify(options))
+      assert.match((err as Error).message, message)
+    }
+  }
+  assert.throws(() => tfrecords(reader, [], {}), TypeError)
+  assert.throws(() => tfrecords(reader, PREFIX).batch(0), RangeError)
+})
+
+test('shuffle: one seed gives one order, another seed another, and every record once', async () => {
+  const { reader, all } = makeShards([40, 25, 33, 2, 50])
+  const opts = (seed: number, epoch = 0): TFRecordOptions => ({ shuffle: { seed, buffer: 16 }, epoch })
+  const a = await collect(reader, PREFIX, opts(7))
+  const b = await collect(reader, PREFIX, opts(7))
+  const c = await collect(reader, PREFIX, opts(8))
+  const d = await collect(reader, PREFIX, opts(7, 1))
+  assert.equal(a, b)
+  assert.not.equal(a, c)
+  assert.not.equal(a, d, 'epochs differ')
+  assert.not.equal(a, all)
+  assert.equal([...a].sort(), [...all].sort())
+  // buffer 0 permutes shards only: each shard's records stay in order and together
+  const shardsOnly = await collect(reader, PREFIX, { shuffle: { seed: 3, buffer: 0 } })
+  assert.equal([...shardsOnly].sort(), [...all].sort())
+  const firsts = shardsOnly.filter((r) => r.endsWith('-0'))
+  assert.not.equal(firsts, ['s0-0', 's1-0', 's2-0', 's3-0', 's4-0'])
+})
+
+async function rankUnion(sizes: number[], count: number, options: TFRecordOptions = {}): Promise<{ parts: string[][]; all: string[] }> {
+  const { reader, all } = makeShards(sizes)
+  const parts: string[][] = []
+  for (let index = 0; index < count; index++) parts.push(await collect(reader, PREFIX, { ...options, shard: { index, count } }))
+  return { parts, all }
+}
+
+test('sharding by files: every record to exactly one rank', async () => {
+  for (const options of [{}, { shuffle: { seed: 5, buffer: 8 } }]) {
+    const { parts, all } = await rankUnion([10, 11, 12, 13, 14, 15, 16], 3, options)
+    assert.equal(parts.flat().sort(), [...all].sort())
+    // whole files: no shard appears in two ranks
+    const owner = new Map<string, number>()
+    parts.forEach((p, rank) =>
+      p.forEach((r) => {
+        const shard = r.split('-')[0]!
+        assert.ok((owner.get(shard) ?? rank) === rank, `${shard} read by two ranks`)
+        owner.set(shard, rank)
+      }),
+    )
+  }
+})
+
+test('sharding by records when ranks outnumber shards: exactly once, balanced', async () => {
+  for (const options of [{}, { shuffle: { seed: 9, buffer: 5 } }]) {
+    const { parts, all } = await rankUnion([23, 0, 19], 5, options)
+    assert.equal(parts.flat().sort(), [...all].sort())
+    const sizes = parts.map((p) => p.length)
+    assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `balanced: ${sizes}`)
+  }
+})
+
+test('sharding by records over gzip shards (no byte ranges) also covers everything once', async () => {
+  const { reader, all } = makeShards([0])
+  const { gzipSync } = await import('node:zlib')
+  const recs = numberedRecords(31, 'g-')
+  reader.put('mem://z/a.tfrecord.gz', gzipSync(encodeTFRecords(recs.slice(0, 20))))
+  reader.put('mem://z/b.tfrecord.gz', gzipSync(encodeTFRecords(recs.slice(20))))
+  void all
+  const parts: string[] = []
+  for (let index = 0; index < 4; index++) parts.push(...(await collect(reader, 'mem://z/', { shard: { index, count: 4 } })))
+  assert.equal(parts.sort(), recs.map(label).sort())
+})
+
+/** Reads `cut` items, takes the state through JSON, resumes, and returns both parts. */
+async function interrupted(sizes: number[], options: TFRecordOptions, cuts: number[]): Promise<{ full: string[]; pieces: string[] }> {
+  const { reader } = makeShards(sizes)
+  const full = await collect(reader, PREFIX, options)
+  const pieces: string[] = []
+  let state: TFRecordState | undefined
+  for (const cut of [...cuts, Infinity]) {
+    const ds = tfrecords(reader, PREFIX, { ...options, resume: state })
+    let n = 0
+    if (cut > (state?.delivered ?? 0)) {
+      for await (const r of ds) {
+        pieces.push(label(r))
+        if (++n + (state?.delivered ?? 0) >= cut) break
+      }
+    }
+    state = JSON.parse(JSON.stringify(ds.state())) as TFRecordState
+  }
+  assert.is(reader.openHandles, 0, 'handles closed after break')
+  return { full, pieces }
+}
+
+test('resume gives exactly the rest, in the uninterrupted order (random cut points)', async () => {
+  const rand = prng(42)
+  const sizes = [30, 7, 0, 45, 22]
+  const total = sizes.reduce((a, b) => a + b)
+  const configs: TFRecordOptions[] = [
+    {},
+    { shuffle: { seed: 1, buffer: 10 } },
+    { shuffle: { seed: 2, buffer: 200 } }, // buffer larger than the data
+    { shuffle: { seed: 3, buffer: 0 } },
+    { shuffle: { seed: 4, buffer: 6 }, shard: { index: 1, count: 2 } },
+    { shuffle: { seed: 5, buffer: 6 }, shard: { index: 2, count: 7 } }, // records mode
+    { shuffle: { seed: 6, global: true }, shard: { index: 0, count: 2 } },
+    { shuffle: { seed: 7, buffer: 4, copy: false } },
+  ]
+  for (const options of configs) {
+    for (let trial = 0; trial < 4; trial++) {
+      const cuts = [1 + Math.floor(rand() * total * 0.4), Math.floor(total * 0.5) + Math.floor(rand() * total * 0.4)]
+      const { full, pieces } = await interrupted(sizes, options, cuts)
+      assert.equal(pieces, full, `${JSON.stringify(options)} cut at ${cuts}`)
+    }
+  }
+})
+
+test('resume refuses a state from another plan', async () => {
+  const { reader } = makeShards([5, 5])
+  const ds = tfrecords(reader, PREFIX, { shuffle: { seed: 1, buffer: 3 } })
+  for await (const _ of ds) break
+  const state = ds.state()
+  try {
+    for await (const _ of tfrecords(reader, PREFIX, { shuffle: { seed: 2, buffer: 3 }, resume: state })) break
+    assert.unreachable()
+  } catch (err) {
+    assert.instance(err, RangeError)
+    assert.match((err as Error).message, /resume/)
+  }
+})
+
+test('global shuffle: an exact permutation of every record, split across ranks', async () => {
+  const { reader, all } = makeShards([13, 0, 29, 8])
+  const parts: string[] = []
+  for (let index = 0; index < 3; index++) parts.push(...(await collect(reader, PREFIX, { shuffle: { seed: 11, global: true }, shard: { index, count: 3 } })))
+  assert.equal([...parts].sort(), [...all].sort())
+  const again = await collect(reader, PREFIX, { shuffle: { seed: 11, global: true } })
+  const other = await collect(reader, PREFIX, { shuffle: { seed: 12, global: true } })
+  assert.equal([...again].sort(), [...all].sort())
+  assert.not.equal(again, other)
+  // global shuffle mixes across shards from the very first records
+  const firstShards = new Set(again.slice(0, 10).map((r) => r.split('-')[0]))
+  assert.ok(firstShards.size > 1)
+})
+
+test('batch(n), examples() and stats()', async () => {
+  const { reader } = makeShards([0])
+  const records = Array.from({ length: 10 }, (_, i) => encodeExample({ id: { kind: 'int64', value: [i] }, name: [`n${i}`] }))
+  reader.put('mem://ex/a.tfrecord', encodeTFRecords(records))
+  const ds = tfrecords(reader, 'mem://ex/a.tfrecord')
+  const batches: number[][] = []
+  for await (const batch of ds.examples({ int64: 'number' }).batch(4)) {
+    batches.push(batch.map((ex) => (ex.id!.value as number[])[0]!))
+  }
+  assert.equal(batches, [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]])
+  const dropped: number[] = []
+  for await (const batch of ds.batch(4, { dropRemainder: true })) dropped.push(batch.length)
+  assert.equal(dropped, [4, 4])
+  const stats = ds.stats()
+  assert.is(stats.records, 20)
+  assert.ok(stats.bytes > 0)
+  assert.is(stats.shardsDone, 2)
+  assert.ok(stats.waitMs >= 0)
+})
+
+test('corruption: records before it are delivered, then the error; skip mode counts it', async () => {
+  const { reader } = makeShards([0])
+  const bytes = encodeTFRecords(numberedRecords(20, 'c-'))
+  bytes[16 * 5 + 40] = bytes[16 * 5 + 40]! ^ 1 // inside record 5's data (records are 3-4 bytes)
+  reader.put('mem://bad/a.tfrecord', bytes)
+  const got: string[] = []
+  try {
+    for await (const r of tfrecords(reader, 'mem://bad/a.tfrecord')) got.push(label(r))
+    assert.unreachable()
+  } catch (err) {
+    assert.instance(err, TFRecordCorruptionError)
+    assert.match((err as Error).message, 'mem://bad/a.tfrecord')
+  }
+  const ds = tfrecords(reader, 'mem://bad/a.tfrecord', { onCorrupt: 'skip' })
+  const skipped: string[] = []
+  for await (const r of ds) skipped.push(label(r))
+  assert.is(skipped.length, 19)
+  assert.equal(got, skipped.slice(0, got.length))
+  assert.is(ds.stats().corruptSkipped, 1)
+})
+
+test('read-ahead: the next shards are opened and hinted before the current one ends', async () => {
+  const { reader } = makeShards([50, 50, 50, 50])
+  const ds = tfrecords(reader, PREFIX, { readAhead: { shards: 2, bytes: 1000 } })
+  let n = 0
+  for await (const _ of ds) {
+    if (++n === 10) break // still in shard 0
+  }
+  const urls = reader.log.prefetches.map((p) => p.url)
+  assert.ok(urls.includes(PREFIX + 'shard-00001.tfrecord'), 'shard 1 prefetched')
+  assert.ok(urls.includes(PREFIX + 'shard-00002.tfrecord'), 'shard 2 prefetched')
+  assert.ok(!urls.includes(PREFIX + 'shard-00003.tfrecord'), 'bounded to 2 shards')
+  assert.ok(reader.log.prefetches.every((p) => p.length <= 500), 'bytes budget shared')
+  assert.is(reader.openHandles, 0)
+})
+
+test('a bounded queue: a slow consumer does not make the reader buffer everything', async () => {
+  const { reader } = makeShards([2000], { pad: 1000 }) // about 2 MB
+  const ds = tfrecords(reader, PREFIX, { readAhead: { queueBytes: 20_000 } })
+  let n = 0
+  for await (const _ of ds) {
+    if (++n === 5) {
+      await new Promise((r) => setTimeout(r, 30))
+      break
+    }
+  }
+  assert.ok(reader.bytesServed < 60_000, `read ${reader.bytesServed} bytes for 5 records`)
+  assert.is(reader.openHandles, 0)
+})
+
+test.run()
