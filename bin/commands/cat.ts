@@ -2,11 +2,25 @@
  * `sluice cat`: one object (or a byte range of it) to stdout, through the cache. Streams with
  * read-ahead and respects stdout's backpressure; a closed pipe (`| head`) ends it quietly.
  */
-import { once } from 'node:events'
 import type { Command } from '../support/command.js'
 import { UsageError } from '../support/exit-codes.js'
 import { CACHE_OPTIONS, STORE_OPTIONS, createReader } from '../support/reader-options.js'
 import { sizeOption } from '../support/values.js'
+
+/** Waits until the stream wants more, or is closed or broken (then the caller stops writing). */
+function drainOrClose(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((done) => {
+    const finish = () => {
+      stream.off('drain', finish)
+      stream.off('close', finish)
+      stream.off('error', finish)
+      done()
+    }
+    stream.on('drain', finish)
+    stream.on('close', finish)
+    stream.on('error', finish)
+  })
+}
 
 export const catCommand: Command = {
   name: 'cat',
@@ -49,12 +63,16 @@ blocks it reads stay in the disk tier for later readers (a mount, a training job
       try {
         for await (const chunk of handle.chunks({ start: offset, end })) {
           if (pipeClosed) break
-          if (!ctx.stdout.write(chunk)) await Promise.race([once(ctx.stdout, 'drain'), once(ctx.stdout, 'close')])
+          if (!ctx.stdout.write(chunk)) await drainOrClose(ctx.stdout)
         }
       } finally {
         await handle.close()
       }
       return 0
+    } catch (err) {
+      // The reader of the pipe went away (`| head`): that is how pipelines end, not a failure.
+      if (pipeClosed || (err as NodeJS.ErrnoException).code === 'EPIPE') return 0
+      throw err
     } finally {
       await reader.close()
       ctx.stdout.off('error', onError)

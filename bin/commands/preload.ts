@@ -35,10 +35,11 @@ export function summarize(result: PreloadResult, elapsedMs: number): string[] {
   }
   for (const f of result.failed) lines.push(`  failed: ${f.url}: ${f.message} [${f.code}]`)
   if (!result.dryRun) {
-    const partial = result.objects.filter((o) => o.missingBytes > 0)
+    const explained = new Set(result.failed.map((f) => f.url))
+    const partial = result.objects.filter((o) => o.missingBytes > 0 && !explained.has(o.url))
     for (const o of partial.slice(0, 20)) lines.push(`  not resident: ${o.url}: ${formatBytes(o.missingBytes)} of ${formatBytes(o.size)} missing`)
     if (partial.length > 20) lines.push(`  ... and ${partial.length - 20} more objects not fully resident`)
-    if (partial.length > 0) {
+    if (partial.length > 0 || (result.failed.length > 0 && !fits)) {
       lines.push(
         fits
           ? '  why: blocks were not kept (evicted by other data, refused by admission, or failed to write); see sluice stats'

@@ -3,7 +3,7 @@
  * the same way for `ls`, `cache evict` and friends: a URL ending in `/` is a prefix; otherwise
  * it is a prefix if anything lies below `url/`, else one object.
  */
-import { NotFoundError, canonicalUrl, type ObjectInfo } from '../../lib/index.js'
+import { NotFoundError, canonicalUrl, schemeOf, type ObjectInfo } from '../../lib/index.js'
 
 interface Lister {
   stat(url: string): Promise<ObjectInfo>
@@ -12,6 +12,7 @@ interface Lister {
 
 /** `prefix` is set when the URL named a prefix (ends with `/`), undefined for one object. */
 export async function statOrList(reader: Lister, url: string): Promise<{ prefix: string | undefined; objects: ObjectInfo[] }> {
+  schemeOf(url) // rejects a malformed URL with the text the user typed
   const canonical = canonicalUrl(url)
   if (canonical.endsWith('/')) return { prefix: canonical, objects: await reader.list(canonical) }
   // s3://bucket (no key) is the bucket's root.
