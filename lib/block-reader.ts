@@ -256,6 +256,21 @@ export class BlockReader implements ObjectReader, BlockProvider {
     return out
   }
 
+  copyCached(obj: PinnedObject, position: number, end: number, target: Uint8Array, offset: number): boolean {
+    const bs = this.blockSize
+    const first = Math.floor(position / bs)
+    const last = Math.floor((end - 1) / bs)
+    for (let i = first; i <= last; i++) {
+      const blockStart = i * bs
+      const from = Math.max(position, blockStart)
+      const to = Math.min(end, blockStart + bs)
+      const key = blockKey(obj.id, i)
+      if (!this.cache.copyInto(key, target, offset + (from - position), from - blockStart, to - blockStart)) return false
+      if (this.prefetchedUnused.size > 0 && this.prefetchedUnused.delete(keyString(key))) this.prefetchCounters.usedBlocks++
+    }
+    return true
+  }
+
   prefetchRange(obj: PinnedObject, start: number, end: number): void {
     if (this.closed || end <= start) return
     const bs = this.blockSize

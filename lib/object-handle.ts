@@ -27,6 +27,8 @@ export interface BlockProvider {
   readonly maxReadAheadBytes: number
   /** Blocks first..last inclusive, each exactly its block's length. */
   getBlocks(obj: PinnedObject, first: number, last: number, signal?: AbortSignal): Promise<Uint8Array[]>
+  /** Copies `[position, end)` into target if every block is cached; false (maybe partly copied) otherwise. */
+  copyCached(obj: PinnedObject, position: number, end: number, target: Uint8Array, offset: number): boolean
   /** Starts bounded background fetches for `[start, end)`. */
   prefetchRange(obj: PinnedObject, start: number, end: number): void
   release(handle: BlockObjectHandle): void
@@ -35,6 +37,8 @@ export interface BlockProvider {
 export class BlockObjectHandle implements ObjectHandle {
   private readonly pattern: ReadPattern
   private closed = false
+  /** End of the range already handed to prefetch, so a sequential reader checks only new blocks. */
+  private readAheadEnd = 0
 
   constructor(
     private readonly provider: BlockProvider,
@@ -76,6 +80,11 @@ export class BlockObjectHandle implements ObjectHandle {
     }
     const end = Math.min(this.checkRange(position, length), position + (target.length - offset))
     if (end <= position) return 0
+    // Warm path: every block cached, copied straight into the caller's buffer.
+    if (this.provider.copyCached(this.obj, position, end, target, offset)) {
+      this.readAhead(position, end - position)
+      return end - position
+    }
     const bs = this.provider.blockSize
     const first = Math.floor(position / bs)
     const last = Math.floor((end - 1) / bs)
@@ -125,7 +134,16 @@ export class BlockObjectHandle implements ObjectHandle {
   private readAhead(position: number, length: number): void {
     const window = this.pattern.observe(position, length)
     const end = position + length
-    if (window > 0 && end < this.size) this.provider.prefetchRange(this.obj, end, Math.min(this.size, end + window))
+    if (window === 0) {
+      this.readAheadEnd = 0
+      return
+    }
+    const until = Math.min(this.size, end + window)
+    // Re-offer the whole window only when the reader has caught up with what was offered,
+    // otherwise just the part beyond it (blocks dropped for lack of budget get retried then).
+    const from = this.readAheadEnd > end && this.readAheadEnd - end > window / 2 ? this.readAheadEnd : end
+    if (until > from) this.provider.prefetchRange(this.obj, from, until)
+    this.readAheadEnd = until
   }
 }
 

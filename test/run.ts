@@ -7,17 +7,19 @@
  */
 import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
-import { dirname } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const LIMIT_MS = 12 * 60 * 1000
 const here = dirname(fileURLToPath(import.meta.url))
-const uvuBin = createRequire(import.meta.url).resolve('uvu/bin.js')
-const pattern = process.argv[2] ?? '\\.test\\.js$'
+// uvu exports no path to its CLI; it sits at the package root, beside dist/.
+const uvuBin = join(dirname(createRequire(import.meta.url).resolve('uvu')), '..', 'bin.js')
+const filter = process.argv[2]
+const pattern = filter === undefined ? '\\.test\\.js$' : `(${filter}).*\\.test\\.js$`
 
 const child = spawn(process.execPath, [uvuBin, here, pattern, '--color', 'false'], {
   stdio: ['ignore', 'pipe', 'inherit'],
-  env: { ...process.env, FORCE_COLOR: '0' },
+  env: { ...process.env, FORCE_COLOR: '0', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
 })
 let out = ''
 child.stdout.on('data', (chunk: Buffer) => {

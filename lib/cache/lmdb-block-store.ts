@@ -77,6 +77,12 @@ export class LmdbBlockStore implements BlockStore {
   private readonly sketch: FrequencySketch
   private readonly counters: TierStats
   private finalUsage: { usedBytes: number; maxBytes: number; entries: number } | undefined
+  /**
+   * Header + block assembled here before LMDB copies it into the write transaction. Reused
+   * (putSync copies synchronously and write callbacks run one at a time), so a fill costs no
+   * fresh multi-MiB allocation and its page faults.
+   */
+  private scratch = Buffer.allocUnsafe(0)
 
   constructor(options: LmdbBlockStoreOptions) {
     this.path = options.path
@@ -133,6 +139,34 @@ export class LmdbBlockStore implements BlockStore {
     this.counters.hits++
     this.counters.hitBytes += data.length
     return data
+  }
+
+  /**
+   * Copies `[from, to)` of a verified block into `target` without allocating: LMDB copies the
+   * value into its reusable read buffer, the CRC is checked there, then the slice is copied
+   * out. Returns false on a miss or a damaged block (which is dropped).
+   */
+  copyVerifiedSync(key: Uint8Array, target: Uint8Array, targetOffset: number, from: number, to: number): boolean {
+    const [h1, h2] = keyHashes(key)
+    this.sketch.increment(h1, h2)
+    const raw = this.blocks.getBinaryFast(key as Buffer)
+    if (raw === undefined) {
+      this.counters.misses++
+      return false
+    }
+    // The reusable buffer's byteLength exceeds the value; view exactly the value.
+    const data = this.verify(Buffer.from(raw.buffer, raw.byteOffset, raw.length))
+    if (data === undefined || to > data.length) {
+      this.counters.misses++
+      this.counters.errors++
+      this.counters.lastError = `corrupt block dropped from ${this.path}`
+      void this.delete(key).catch(() => {})
+      return false
+    }
+    target.set(data.subarray(from, to), targetOffset)
+    this.counters.hits++
+    this.counters.hitBytes += to - from
+    return true
   }
 
   /** Reads and verifies a block without counting it as a hit or an access (preload's check). */
@@ -200,7 +234,8 @@ export class LmdbBlockStore implements BlockStore {
         if (usage + charge > this.maxBytes) return
       }
       const seq = this.meta.get('seq') ?? 0
-      const value = Buffer.allocUnsafe(HEADER_BYTES + bytes.length)
+      if (this.scratch.length < HEADER_BYTES + bytes.length) this.scratch = Buffer.allocUnsafe(HEADER_BYTES + bytes.length)
+      const value = this.scratch.subarray(0, HEADER_BYTES + bytes.length)
       value.writeUInt32LE(MAGIC, 0)
       value.writeUInt16LE(CACHE_FORMAT_VERSION, 4)
       value.writeUInt16LE(0, 6)

@@ -52,6 +52,28 @@ export class TieredBlockCache {
     return block
   }
 
+  /**
+   * Copies `[from, to)` of a cached block into `target`. With no memory tier to promote into,
+   * a disk hit is copied straight out of LMDB's read buffer (no allocation). False on a miss.
+   */
+  copyInto(key: Uint8Array, target: Uint8Array, targetOffset: number, from: number, to: number): boolean {
+    if (this.memory || !this.disk) {
+      const block = this.get(key)
+      if (block === undefined) return false
+      target.set(block.subarray(from, to), targetOffset)
+      return true
+    }
+    if (!this.diskHealth.usable()) return false
+    try {
+      const copied = this.disk.copyVerifiedSync(key, target, targetOffset, from, to)
+      this.diskHealth.success()
+      return copied
+    } catch (err) {
+      this.diskHealth.failure(err)
+      return false
+    }
+  }
+
   has(key: Uint8Array): boolean {
     if (this.memory?.has(key)) return true
     if (!this.disk || !this.diskHealth.usable()) return false
