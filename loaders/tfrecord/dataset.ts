@@ -14,8 +14,8 @@
  * epoch exactly (see state.ts, shuffle-buffer.ts). Resuming replays the shuffle picks, re-reads
  * only the shards still holding buffered records, and continues.
  */
-import { ClosedError } from '../../lib/errors.js'
-import type { ObjectHandle, ObjectInfo, ObjectReader } from '../../lib/types.js'
+import { ClosedError } from '../../lib/index.js'
+import type { ObjectHandle, ObjectInfo, ObjectReader } from '../../lib/index.js'
 import { type Compression } from './compression.js'
 import {
   decodeExample,

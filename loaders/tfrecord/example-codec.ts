@@ -15,7 +15,7 @@
  * repeated `features` field merged into one map.
  */
 import protobuf from 'protobufjs/minimal.js'
-import { ExampleDecodeError } from '../../lib/errors.js'
+import { ExampleDecodeError } from '../../lib/index.js'
 
 export interface BytesFeature {
   kind: 'bytes'

@@ -19,7 +19,7 @@
  * byte at a time for the next header whose length CRC holds (a slow path that runs only on
  * damaged data).
  */
-import { TFRecordCorruptionError, type TFRecordCheck } from '../../lib/errors.js'
+import { TFRecordCorruptionError, type TFRecordCheck } from '../../lib/index.js'
 import { crc32c, maskCrc } from './crc.js'
 
 /** Bytes of framing around each record's data: 8 length + 4 length CRC + 4 data CRC. */

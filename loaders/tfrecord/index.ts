@@ -45,4 +45,4 @@ export {
   type RecordAtOptions,
 } from './record-index.js'
 export { maskCrc, unmaskCrc, maskedCrc32c } from './crc.js'
-export { TFRecordCorruptionError, ExampleDecodeError } from '../../lib/errors.js'
+export { TFRecordCorruptionError, ExampleDecodeError } from '../../lib/index.js'

@@ -13,8 +13,8 @@
  *   by ranged reads through the indexes.
  * In every shape each record of the epoch goes to exactly one rank.
  */
-import { UnsupportedOperationError } from '../../lib/errors.js'
-import type { ObjectInfo } from '../../lib/types.js'
+import { UnsupportedOperationError } from '../../lib/index.js'
+import type { ObjectInfo } from '../../lib/index.js'
 import { Rng } from './random.js'
 import type { RecordIndex } from './record-index.js'
 import type { ByteRange } from './shard-reader.js'

@@ -7,7 +7,7 @@
  * the streaming inflater first and always start at byte 0. Batches are one per chunk, so the
  * async cost is per chunk; records inside are views wherever the framer could make them.
  */
-import type { ObjectHandle } from '../../lib/types.js'
+import type { ObjectHandle } from '../../lib/index.js'
 import { inflate, InflateError, SNIFF_BYTES, sniffCompression, type Compression, type CompressionOption } from './compression.js'
 import { RecordFramer, type FramerOptions, type RecordSink } from './framing.js'
 

@@ -10,8 +10,8 @@
  * every restart sees the same order. Listing a prefix leaves out names starting with `_` or
  * `.` (`_SUCCESS`, `.crc` side files written by Hadoop and Spark), which are never TFRecords.
  */
-import { NotFoundError } from '../../lib/errors.js'
-import type { ObjectInfo, ObjectReader, ReadOptions } from '../../lib/types.js'
+import { NotFoundError } from '../../lib/index.js'
+import type { ObjectInfo, ObjectReader, ReadOptions } from '../../lib/index.js'
 
 /** One URL, a list of URLs, a prefix ending in `/`, or a glob with `*` / `?`. */
 export type TFRecordSource = string | readonly string[]

@@ -9,7 +9,7 @@
  * silently resuming into the wrong records.
  */
 import { createHash } from 'node:crypto'
-import type { ObjectInfo } from '../../lib/types.js'
+import type { ObjectInfo } from '../../lib/index.js'
 
 /** JSON-serializable position within one epoch. Pass back as `resume`. */
 export interface TFRecordState {

@@ -118,9 +118,8 @@ export class TFRecordWriter {
   }
 
   private async drain(): Promise<void> {
-    const failed = new Promise<never>((_, reject) => this.head.once('error', reject))
-    failed.catch(() => undefined)
-    await Promise.race([once(this.head, 'drain'), failed])
+    // events.once rejects if the stream emits 'error' first
+    await once(this.head, 'drain')
   }
 
   /** Flushes and ends the output (and the target, unless `end: false`). */
