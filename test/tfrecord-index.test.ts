@@ -1,0 +1,98 @@
+import { existsSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { importDaliIndex, parseDaliIndex, recordAt, recordIndex, tfrecords, toDaliIndex } from '../loaders/tfrecord/index.js'
+import { encodeTFRecords } from '../loaders/tfrecord/writer.js'
+import { equalBytes, makeRecords, withTempDir } from './support/tfrecord-fixtures.js'
+import { ReaderDouble } from './support/tfrecord-reader-double.js'
+
+const records = makeRecords(40, [0, 5, 300, 9000])
+const bytes = encodeTFRecords(records)
+const URL_ = 'mem://idx/a.tfrecord'
+
+test('one pass gives every offset and length; DALI text round trip', async () => {
+  const reader = new ReaderDouble({ chunkBytes: 1024 })
+  reader.put(URL_, bytes)
+  const index = await recordIndex(reader, URL_)
+  assert.is(index.offsets.length, records.length)
+  let off = 0
+  records.forEach((r, i) => {
+    assert.is(index.offsets[i], off)
+    assert.is(index.lengths[i], r.length)
+    off += r.length + 16
+  })
+  const dali = toDaliIndex(index)
+  assert.is(dali.split('\n')[1], `16 21`)
+  const parsed = parseDaliIndex(dali, { url: URL_, size: bytes.length, version: index.version })
+  assert.equal(Array.from(parsed.offsets), Array.from(index.offsets))
+  assert.throws(() => parseDaliIndex('0 10\n', { url: URL_, size: 100, version: 'v' }), /smaller than the 16 framing bytes/)
+  assert.throws(() => parseDaliIndex('0 x\n', { url: URL_, size: 100, version: 'v' }), RangeError)
+  assert.throws(() => parseDaliIndex('90 20\n', { url: URL_, size: 100, version: 'v' }), /past the object/)
+})
+
+test('recordAt reads one record with one ranged read; imported DALI index skips the pass', async () => {
+  const reader = new ReaderDouble({ chunkBytes: 1024 })
+  reader.put(URL_, bytes)
+  const offsets: number[] = []
+  let off = 0
+  for (const r of records) {
+    offsets.push(off)
+    off += r.length + 16
+  }
+  await importDaliIndex(reader, URL_, records.map((r, i) => `${offsets[i]} ${r.length + 16}`).join('\n'))
+  reader.log.reads.length = 0
+  reader.log.chunkCalls.length = 0
+  for (const i of [0, 17, 39]) assert.ok(equalBytes(await recordAt(reader, URL_, i), records[i]!))
+  assert.is(reader.log.chunkCalls.length, 0, 'no indexing pass')
+  assert.equal(reader.log.reads.map((r) => r.position), [offsets[0], offsets[17], offsets[39]])
+  try {
+    await recordAt(reader, URL_, 40)
+    assert.unreachable()
+  } catch (err) {
+    assert.instance(err, RangeError)
+  }
+  const ds = tfrecords(reader, URL_)
+  assert.ok(equalBytes(await ds.recordAt(URL_, 3), records[3]!))
+})
+
+test('indexes persist in cacheDir keyed by URL and version; a changed object gets a new one', async () => {
+  await withTempDir(async (cacheDir) => {
+    const first = new ReaderDouble({ cacheDir })
+    first.put(URL_, bytes)
+    await recordIndex(first, URL_)
+    const dir = join(cacheDir, 'tfrecord-index')
+    assert.ok(existsSync(dir))
+    assert.is(readdirSync(dir).length, 1)
+    // a new process (reader) with the same cache dir loads it without reading the shard
+    const second = new ReaderDouble({ cacheDir })
+    second.put(URL_, bytes)
+    const index = await recordIndex(second, URL_)
+    assert.is(index.offsets.length, records.length)
+    assert.is(second.log.chunkCalls.length, 0)
+    // the object changes: a new version, a new index
+    second.put(URL_, encodeTFRecords(records.slice(0, 5)))
+    const changed = await recordIndex(second, URL_)
+    assert.is(changed.offsets.length, 5)
+    assert.is(readdirSync(dir).filter((f) => f.endsWith('.idx')).length, 2)
+  })
+})
+
+test('compressed shards index (inflated offsets) and recordAt streams to the record', async () => {
+  const reader = new ReaderDouble({ chunkBytes: 333 })
+  reader.put('mem://idx/b.tfrecord.gz', gzipSync(bytes))
+  const index = await recordIndex(reader, 'mem://idx/b.tfrecord.gz')
+  assert.is(index.compression, 'gzip')
+  assert.is(index.offsets.length, records.length)
+  assert.ok(equalBytes(await recordAt(reader, 'mem://idx/b.tfrecord.gz', 21), records[21]!))
+})
+
+test('concurrent requests share one build', async () => {
+  const reader = new ReaderDouble({ chunkBytes: 4096 })
+  reader.put(URL_, bytes)
+  await Promise.all([recordIndex(reader, URL_), recordIndex(reader, URL_), recordIndex(reader, URL_)])
+  assert.is(reader.log.chunkCalls.length, 1)
+})
+
+test.run()
