@@ -313,7 +313,14 @@ function decodeInt64List(r: protobuf.Reader, end: number, numbers: boolean, key:
   r.pos = end
   if (!numbers) {
     const out = new BigInt64Array(n)
-    if (LITTLE_ENDIAN) new Int32Array(out.buffer).set(scratch.subarray(0, 2 * n))
+    if (n <= 4) {
+      // short lists (labels, sizes): per-value BigInts are cheaper than a second typed-array view
+      for (let i = 0; i < n; i++) {
+        const hi = scratch[2 * i + 1]!
+        const lo = scratch[2 * i]! >>> 0
+        out[i] = hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo)
+      }
+    } else if (LITTLE_ENDIAN) new Int32Array(out.buffer).set(scratch.subarray(0, 2 * n))
     else for (let i = 0; i < n; i++) out[i] = (BigInt(scratch[2 * i + 1]!) << 32n) | BigInt(scratch[2 * i]! >>> 0)
     return out
   }
