@@ -15,6 +15,8 @@ import { ListingCache } from './listing.js'
 import { loadFuse, type FuseInstance } from './load-fuse.js'
 import { libfuseOptions } from './mount-options.js'
 import { checkMountpoint, findMount, isStaleMount, MountError } from './mountpoint.js'
+import { setReadAhead } from './read-ahead.js'
+import { ReadWindows } from './read-windows.js'
 import { createOperations, newMountCounters, type MountCounters } from './operations.js'
 import type { SkippedKey } from './tree.js'
 import { VersionClock } from './version-clock.js'
@@ -30,6 +32,10 @@ export interface MountOptions {
   fuseDebug?: boolean
   /** Where the mount's log lines go. Default: stderr, prefixed `sluice: `. */
   log?: (line: string) => void
+  /** Kernel read-ahead for the mount, in bytes (0 keeps the kernel's 128 KiB). Default 1 MiB. */
+  readAheadBytes?: number
+  /** Bound on the block-sized read windows kept for open files, in bytes. Default 256 MiB. */
+  maxWindowBytes?: number
   /** How often to check that the mount still exists (to notice `fusermount -u` from elsewhere), in ms. Default 2 000. */
   watchIntervalMs?: number
 }
@@ -75,12 +81,14 @@ export async function mount(reader: MountReader, prefix: string, mountpoint: str
   const first = await listing.load()
 
   const handles = new HandleTable()
+  const windowBytes = reader.blockSize ?? 4 * 1024 * 1024
   const counters = newMountCounters()
   const ops = createOperations({
     reader,
     listing,
     clock: new VersionClock(),
     handles,
+    windows: new ReadWindows(windowBytes, Math.floor((options.maxWindowBytes ?? 256 * 1024 * 1024) / windowBytes)),
     counters,
     uid: process.getuid?.() ?? 0,
     gid: process.getgid?.() ?? 0,
@@ -94,7 +102,9 @@ export async function mount(reader: MountReader, prefix: string, mountpoint: str
       return '-o' + optionList.join(',')
     }
   }
-  const fuse = new SluiceFuse(target, ops, { timeout: options.operationTimeoutMs ?? 300_000 })
+  // Reads have no per-operation timer: the core already bounds every request to the store
+  // (timeouts and retries), and a timer per 128 KiB read is measurable overhead.
+  const fuse = new SluiceFuse(target, ops, { timeout: { default: options.operationTimeoutMs ?? 300_000, read: false } })
   await new Promise<void>((done, fail) => {
     fuse.mount((err) => {
       if (err === null || err === undefined) return done()
@@ -102,6 +112,12 @@ export async function mount(reader: MountReader, prefix: string, mountpoint: str
         (err.message === 'fuse failed' ? ' (libfuse printed the reason above)' : ''), { mountpoint: target, cause: err }))
     })
   })
+
+  const readAheadBytes = options.readAheadBytes ?? 1024 * 1024
+  if (readAheadBytes > 0) {
+    const problem = await setReadAhead(target, readAheadBytes)
+    if (problem !== undefined) log(problem)
+  }
 
   let unmounting: Promise<void> | undefined
   let signalGone!: () => void

@@ -10,6 +10,7 @@
 import type { MountReader } from './reader.js'
 import { Errno, FuseOperationError, errnoFor, errnoNameFor } from './errno.js'
 import type { HandleTable } from './handles.js'
+import type { ReadWindows } from './read-windows.js'
 import type { ListingCache } from './listing.js'
 import { lookup, type TreeNode } from './tree.js'
 import type { VersionClock } from './version-clock.js'
@@ -38,6 +39,7 @@ export interface OperationsContext {
   listing: ListingCache
   clock: VersionClock
   handles: HandleTable
+  windows: ReadWindows
   counters: MountCounters
   uid: number
   gid: number
@@ -52,7 +54,7 @@ export function newMountCounters(): MountCounters {
 }
 
 export function createOperations(ctx: OperationsContext): FuseOperations {
-  const { reader, listing, clock, handles, counters } = ctx
+  const { reader, listing, clock, handles, windows, counters } = ctx
   const lastLogged = new Map<string, number>()
 
   function fail(op: string, path: string, err: unknown): number {
@@ -171,7 +173,7 @@ export function createOperations(ctx: OperationsContext): FuseOperations {
       const size = file.handle.size
       if (position >= size || length === 0) return cb(0)
       const want = Math.min(length, size - position)
-      file.handle.readInto(buffer, 0, position, want).then(
+      windows.readInto(fd, file.handle, buffer, position, want).then(
         (n) => {
           counters.bytesRead += n
           cb(n)
@@ -183,6 +185,7 @@ export function createOperations(ctx: OperationsContext): FuseOperations {
     release(path: string, fd: number, cb: Callback) {
       answer('release', path, cb, async () => {
         const file = handles.remove(fd)
+        windows.drop(fd)
         await file?.handle.close()
         return []
       })

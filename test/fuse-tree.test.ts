@@ -9,6 +9,9 @@ import { libfuseOptions } from '../fuse/mount-options.js'
 import { normalizePrefix } from '../fuse/mount.js'
 import { buildTree, lookup, withFileInfo, type DirNode } from '../fuse/tree.js'
 import { VersionClock } from '../fuse/version-clock.js'
+import { ReadWindows } from '../fuse/read-windows.js'
+import { FuseReaderDouble } from './support/fuse-reader-double.js'
+import { patternBytes } from './support/fuse-env.js'
 
 const P = 's3://b/train/'
 const obj = (key: string, size = 10, mtimeMs = 1_000_000) => ({ url: P + key, size, version: `"${key}"`, mtimeMs })
@@ -104,6 +107,26 @@ test('prefixes are normalised to directories', () => {
   assert.is(normalizePrefix('s3://b/train/'), 's3://b/train/')
   assert.is(normalizePrefix('s3://b'), 's3://b/')
   assert.is(normalizePrefix('/data/my dir'), 'file:///data/my%20dir/')
+})
+
+test('read windows: reads across window boundaries match, one fetch per window, bounded', async () => {
+  const reader = new FuseReaderDouble()
+  const bytes = patternBytes(10_000, 3)
+  const info = reader.put('s3://b/x', bytes)
+  const handle = await reader.open(info)
+  const windows = new ReadWindows(1024, 4)
+  const target = new Uint8Array(3000)
+  for (const [pos, len] of [[0, 3000], [1000, 2500], [9000, 3000], [1023, 2], [9999, 1]] as const) {
+    const n = await windows.readInto(1, handle, target, pos, len)
+    const want = bytes.subarray(pos, Math.min(bytes.length, pos + len))
+    assert.is(n, want.length)
+    assert.equal(target.subarray(0, n), want)
+  }
+  const before = reader.counts.reads
+  await Promise.all([0, 128, 256, 512].map((p) => windows.readInto(2, handle, new Uint8Array(128), p, 128)))
+  assert.is(reader.counts.reads - before, 1, 'concurrent reads of one window share one fetch')
+  windows.drop(1)
+  windows.drop(2)
 })
 
 test.run()
