@@ -52,6 +52,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
   readonly blockSize: number
   readonly minReadAheadBytes: number
   readonly maxReadAheadBytes: number
+  readonly coalesceBytes: number
   /** @internal used by preload */
   readonly cache: TieredBlockCache
   /** @internal used by preload */
@@ -75,6 +76,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
     this.blockSize = o.blockSize
     this.minReadAheadBytes = Math.min(o.maxReadAheadBytes, 2 * o.blockSize)
     this.maxReadAheadBytes = o.maxReadAheadBytes
+    this.coalesceBytes = o.coalesceBytes
     this.sources = new SourceRegistry(o.s3, o.retry, o.sources)
     const memory = o.memoryMaxBytes > 0 ? new MemoryBlockStore(o.memoryMaxBytes) : undefined
     if (memory) memory.onEvict = (ks) => this.forgetPrefetched(ks)

@@ -25,6 +25,8 @@ export interface BlockProvider {
   readonly blockSize: number
   readonly minReadAheadBytes: number
   readonly maxReadAheadBytes: number
+  /** Prefetch is issued in pieces of at least this many bytes. */
+  readonly coalesceBytes: number
   /** Blocks first..last inclusive, each exactly its block's length. */
   getBlocks(obj: PinnedObject, first: number, last: number, signal?: AbortSignal): Promise<Uint8Array[]>
   /** Copies `[position, end)` into target if every block is cached; false (maybe partly copied) otherwise. */
@@ -139,11 +141,14 @@ export class BlockObjectHandle implements ObjectHandle {
       return
     }
     const until = Math.min(this.size, end + window)
-    // Re-offer the whole window only when the reader has caught up with what was offered,
-    // otherwise just the part beyond it (blocks dropped for lack of budget get retried then).
-    const from = this.readAheadEnd > end && this.readAheadEnd - end > window / 2 ? this.readAheadEnd : end
-    if (until > from) this.provider.prefetchRange(this.obj, from, until)
-    this.readAheadEnd = until
+    // Offer only what lies beyond what was offered before, and only in pieces worth one
+    // coalesced GET (or the object's tail): a window sliding one block per read would
+    // otherwise turn into a stream of single-block requests.
+    const from = Math.max(end, this.readAheadEnd)
+    if (until - from >= Math.min(window, this.provider.coalesceBytes) || (until === this.size && until > from)) {
+      this.provider.prefetchRange(this.obj, from, until)
+      this.readAheadEnd = until
+    }
   }
 }
 

@@ -15,7 +15,8 @@ export class ReadPattern {
 
   /** Records a read and returns the read-ahead window (bytes after its end) to keep filled. */
   observe(position: number, length: number): number {
-    if (position === this.nextPosition) {
+    // A first read at offset 0 is how sequential readers start: begin with the minimum window.
+    if (position === this.nextPosition || (position === 0 && this.nextPosition === -1)) {
       this.window = Math.min(this.maxWindowBytes, Math.max(this.minWindowBytes, this.window * 2))
     } else {
       this.window = 0
