@@ -97,6 +97,13 @@ print(n, payload, h.hexdigest())`
   assert.is(py.stdout.trim(), `${want.records} ${want.payloadBytes} ${want.sha256}`, py.stderr)
 })
 
+it('examples/mount-read-tfrecords.py reads the TFRecords through the mount', async () => {
+  const script = new URL('../../examples/mount-read-tfrecords.py', import.meta.url).pathname
+  const py = await run('python3', [script, mnt!])
+  assert.is(py.code, 0, py.stderr)
+  assert.match(py.stdout, /^1 files, 1000 records(, 3187000 payload bytes)? in /)
+})
+
 it('a second pass is served with zero source requests (page cache dropped, then kept)', async () => {
   await shaAll() // everything read once: cache warm
   const before = reader!.stats().source.requests

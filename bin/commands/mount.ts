@@ -8,7 +8,7 @@ import { formatBytes } from '../../lib/index.js'
 import type { Command } from '../support/command.js'
 import { startMetricsServer, type MetricsServer } from '../support/metrics.js'
 import { CACHE_OPTIONS, STORE_OPTIONS, createReader } from '../support/reader-options.js'
-import { durationOption, portOption } from '../support/values.js'
+import { durationOption, portOption, sizeOption } from '../support/values.js'
 import { ExitCode } from '../support/exit-codes.js'
 
 export const mountCommand: Command = {
@@ -29,6 +29,7 @@ on stdout once the mount is usable.`,
       title: 'Mount',
       options: {
         'metadata-ttl': { type: 'string', value: 'duration', help: 'Reuse a listing of the prefix this long (default 60s; e.g. 10s, 5m).' },
+        'read-ahead': { type: 'string', value: 'size', help: 'Kernel read-ahead for the mount (default 1MiB; 0 keeps the kernel default of 128KiB).' },
         'allow-other': { type: 'boolean', help: 'Let other users read the mount (needs user_allow_other in /etc/fuse.conf unless root).' },
         'metrics-port': { type: 'string', value: 'port', help: 'Serve Prometheus metrics on this port (0: any free port).' },
         'metrics-host': { type: 'string', value: 'address', help: 'Address for --metrics-port (default 127.0.0.1).' },
@@ -47,6 +48,7 @@ on stdout once the mount is usable.`,
   async run(ctx) {
     const [prefix, mountpoint] = ctx.positionals as [string, string]
     const metadataTtlMs = durationOption(ctx.values['metadata-ttl'] as string | undefined, 'metadata-ttl')
+    const readAheadBytes = sizeOption(ctx.values['read-ahead'] as string | undefined, 'read-ahead')
     const metricsPort = portOption(ctx.values['metrics-port'] as string | undefined, 'metrics-port')
     // Loaded here so that every other command works on machines without libfuse.
     const fuse = await import('../../fuse/index.js')
@@ -59,6 +61,7 @@ on stdout once the mount is usable.`,
         fuseDebug: ctx.values['fuse-debug'] === true,
         log: ctx.log,
         ...(metadataTtlMs === undefined ? {} : { metadataTtlMs }),
+        ...(readAheadBytes === undefined ? {} : { readAheadBytes }),
       })
     } catch (err) {
       await reader.close().catch(() => {})
