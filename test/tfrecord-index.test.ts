@@ -95,4 +95,17 @@ test('concurrent requests share one build', async () => {
   assert.is(reader.log.chunkCalls.length, 1)
 })
 
+test('records-mode sharding builds each index once and counts it in stats', async () => {
+  const reader = new ReaderDouble({ chunkBytes: 4096 })
+  reader.put(URL_, bytes)
+  const ds = tfrecords(reader, URL_, { shard: { index: 1, count: 4 } })
+  let n = 0
+  for await (const _ of ds) n++
+  assert.is(n, 10)
+  assert.is(ds.stats().indexesBuilt, 1)
+  const again = tfrecords(reader, URL_, { shard: { index: 2, count: 4 } })
+  for await (const _ of again) n++
+  assert.is(again.stats().indexesBuilt, 0, 'reused from memory')
+})
+
 test.run()

@@ -380,6 +380,7 @@ class Run implements AsyncIterator<unknown> {
       onCorrupt: this.options.onCorrupt,
       maxRecordBytes: this.options.maxRecordBytes,
       signal: this.options.signal,
+      onBuild: () => this.stats.indexesBuilt++,
     }
     // a few at once: building is I/O bound and the block reader bounds its own fetches
     let next = 0

@@ -44,7 +44,9 @@ export interface IndexOptions {
   verify?: boolean
   onCorrupt?: 'error' | 'skip'
   maxRecordBytes?: number
-  signal?: AbortSignal
+  signal?: AbortSignal | undefined
+  /** Called when the index has to be built by a pass (not found in memory or the cache directory). */
+  onBuild?: () => void
 }
 
 const MAGIC = 'SLTFIDX1'
@@ -90,6 +92,7 @@ async function loadOrBuild(reader: ObjectReader, info: ObjectInfo | ObjectHandle
     const stored = await loadIndex(indexPath(reader.cacheDir, key), info).catch(() => undefined)
     if (stored) return stored
   }
+  options.onBuild?.()
   const index = await buildIndex(reader, info, options)
   if (reader.cacheDir !== undefined) await storeIndex(reader.cacheDir, key, index).catch(() => undefined)
   return index
