@@ -95,6 +95,10 @@ export async function checkMountpoint(dir: string): Promise<void> {
   }
   if (!info.isDirectory()) throw new MountError('not-directory', `mountpoint ${target} is not a directory`, { mountpoint: target })
   const existing = await findMount(target)
+  // stat may have been answered from the kernel's attribute cache; a listing always asks.
+  if (existing !== undefined && (await isStaleMount(target))) {
+    throw new MountError('stale', staleMessage(target), { mountpoint: target })
+  }
   if (existing !== undefined) {
     throw new MountError(
       'busy',
@@ -111,10 +115,14 @@ export async function checkMountpoint(dir: string): Promise<void> {
   }
 }
 
-/** True when `dir` is a stale FUSE mount (its daemon is gone). */
+/**
+ * True when `dir` is a stale FUSE mount (its daemon is gone). Probes with a directory
+ * listing, not stat: the kernel may answer stat from its attribute cache for a while after
+ * the daemon died, but opening a directory always reaches the daemon.
+ */
 export async function isStaleMount(dir: string): Promise<boolean> {
   try {
-    await stat(resolve(dir))
+    await readdir(resolve(dir))
     return false
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
