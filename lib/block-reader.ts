@@ -94,7 +94,10 @@ export class BlockReader implements ObjectReader, BlockProvider {
         diskError = err
       }
     }
-    this.cache = new TieredBlockCache(memory, disk, { maxPendingWriteBytes: o.maxPendingWriteBytes })
+    this.cache = new TieredBlockCache(memory, disk, {
+      maxPendingWriteBytes: o.maxPendingWriteBytes,
+      health: { maxConsecutiveErrors: o.diskMaxConsecutiveErrors, cooldownMs: o.diskRetryAfterMs },
+    })
     this.scheduler = new FetchScheduler(o.maxConcurrentRequests)
     this.budget = new PrefetchBudget(o.maxInflightBytes)
     this.pool =

@@ -26,6 +26,10 @@ export interface BlockReaderOptions {
     lowWatermark?: number
     /** Disk fills allowed in flight behind readers, in bytes; past it fills are dropped. Default 256 MiB. */
     maxPendingWriteBytes?: number
+    /** Consecutive errors after which the tier is bypassed. Default 3. */
+    maxConsecutiveErrors?: number
+    /** How long a bypassed tier is skipped before it is tried again, in ms. Default 10000. */
+    retryAfterMs?: number
   }
   /** Block size in bytes: the unit of caching and of verification. Default 4 MiB. */
   blockSize?: number
@@ -55,6 +59,8 @@ export interface ResolvedOptions {
   diskMaxBytes: number
   diskLowWatermark: number
   maxPendingWriteBytes: number
+  diskMaxConsecutiveErrors: number
+  diskRetryAfterMs: number
   blockSize: number
   threads: number
   maxInflightBytes: number
@@ -106,6 +112,8 @@ export function resolveOptions(options: BlockReaderOptions = {}): ResolvedOption
     diskMaxBytes: bytesOption(disk.maxBytes, 'disk.maxBytes', 10 * GiB, 1 * MiB),
     diskLowWatermark: lowWatermark,
     maxPendingWriteBytes: bytesOption(disk.maxPendingWriteBytes, 'disk.maxPendingWriteBytes', 256 * MiB, 0),
+    diskMaxConsecutiveErrors: bytesOption(disk.maxConsecutiveErrors, 'disk.maxConsecutiveErrors', 3, 1, 1_000_000),
+    diskRetryAfterMs: bytesOption(disk.retryAfterMs, 'disk.retryAfterMs', 10_000, 0),
     blockSize,
     threads: bytesOption(prefetch.threads, 'prefetch.threads', 0, 0, 64),
     maxInflightBytes: bytesOption(prefetch.maxInflightBytes, 'prefetch.maxInflightBytes', 256 * MiB, 0),

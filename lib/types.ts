@@ -28,12 +28,13 @@ export interface ObjectHandle {
   readonly info: ObjectInfo
   /**
    * Reads `length` bytes at `position`. Short only at the end of the object. The result may be
-   * a view of a cached block: treat it as read-only. It stays valid after later reads.
+   * a view of a cached block: treat it as read-only. The cache never reuses or mutates a block
+   * it has handed out, so the view stays valid after later reads and evictions.
    */
   read(position: number, length: number, options?: ReadOptions): Promise<Uint8Array>
   /** Reads into `target[offset..]`; resolves to the number of bytes written (short only at EOF). */
   readInto(target: Uint8Array, offset: number, position: number, length: number, options?: ReadOptions): Promise<number>
-  /** Sequential chunks from `start` (block-aligned views), with read-ahead. */
+  /** Sequential chunks from `start` (block-aligned views, never reused or mutated), with read-ahead. */
   chunks(options?: { start?: number; end?: number; signal?: AbortSignal }): AsyncIterable<Uint8Array>
   /** Hint: fetch `[position, position+length)` into the cache in the background (bounded, never awaited). */
   prefetch(position: number, length: number): void

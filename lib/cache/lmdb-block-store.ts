@@ -89,10 +89,12 @@ export class LmdbBlockStore implements BlockStore {
     this.maxBytes = options.maxBytes
     this.lowWatermark = options.lowWatermark ?? 0.95
     mkdirSync(options.path, { recursive: true, mode: 0o700 })
-    // useWritemap: fills are copied straight into the shared mapping instead of into
-    // malloc'd dirty pages; measured at 2-5x less main-thread time per 4 MiB block here. A
-    // stray write through the mapping would be caught by the per-block CRC.
-    this.env = open({ path: options.path, maxDbs: 8, compression: false, useWritemap: true })
+    // No write map, although it made fills 2-5x cheaper here: writing through a mapping of a
+    // sparse file on a full disk kills the process with SIGBUS, where a normal commit fails
+    // with an error the tier can survive. No event-turn batching: with it, lmdb-js rejects an
+    // internal batch promise nobody awaits when a commit fails, and the process dies of an
+    // unhandled rejection on a full disk (seen with lmdb 3.5.6).
+    this.env = open({ path: options.path, maxDbs: 8, compression: false, eventTurnBatching: false })
     this.blocks = this.env.openDB({ name: 'blocks', encoding: 'binary', keyEncoding: 'binary' })
     this.order = this.env.openDB({ name: 'order', encoding: 'binary', keyEncoding: 'binary' })
     this.objects = this.env.openDB({ name: 'objects', keyEncoding: 'binary' })
@@ -105,7 +107,7 @@ export class LmdbBlockStore implements BlockStore {
   async init(): Promise<void> {
     const format = this.meta.get('format')
     if (format === CACHE_FORMAT_VERSION) return
-    await this.env.transaction(() => {
+    await this.write(() => {
       if (this.meta.get('format') === CACHE_FORMAT_VERSION) return
       this.blocks.clearSync()
       this.order.clearSync()
@@ -202,7 +204,7 @@ export class LmdbBlockStore implements BlockStore {
     const [h1, h2] = keyHashes(key)
     const crc = crc32c(bytes as Buffer)
     let admitted = false
-    await this.env.transaction(() => {
+    await this.write(() => {
       if (this.blocks.doesExist(key as Buffer)) {
         admitted = true
         return
@@ -257,6 +259,23 @@ export class LmdbBlockStore implements BlockStore {
     return admitted
   }
 
+  /**
+   * One write transaction. A failed commit (disk full, I/O error, map full) rolls the whole
+   * transaction back, so blocks and usage stay consistent, and becomes a CacheError.
+   */
+  private async write(body: () => void): Promise<void> {
+    try {
+      await this.env.transaction(body)
+    } catch (err) {
+      // lmdb-js attaches a second rejected promise with the cause; observe it so it does not
+      // surface as an unhandled rejection.
+      const commitError = (err as { commitError?: Promise<unknown> })?.commitError
+      let cause: unknown = err
+      if (commitError) cause = await commitError.catch((e: unknown) => e)
+      throw new CacheError('disk', `write to ${this.path} failed: ${(cause as Error)?.message ?? String(cause)}`, cause)
+    }
+  }
+
   private oldest(): Buffer | undefined {
     for (const { value } of this.order.getRange({ limit: 1 })) return value
     return undefined
@@ -264,7 +283,7 @@ export class LmdbBlockStore implements BlockStore {
 
   async delete(key: Uint8Array): Promise<boolean> {
     let removed = false
-    await this.env.transaction(() => {
+    await this.write(() => {
       removed = this.removeInTxn(key as Buffer)
     })
     return removed
@@ -284,7 +303,7 @@ export class LmdbBlockStore implements BlockStore {
     const start = Buffer.from(prefix)
     const end = Buffer.concat([start, Buffer.alloc(BLOCK_KEY_BYTES - start.length + 1, 0xff)])
     let n = 0
-    await this.env.transaction(() => {
+    await this.write(() => {
       const keys = [...this.blocks.getKeys({ start, end })] as Buffer[]
       for (const k of keys) if (this.removeInTxn(k)) n++
       if (start.length === OBJECT_ID_BYTES) this.objects.removeSync(start)
@@ -310,7 +329,7 @@ export class LmdbBlockStore implements BlockStore {
   }
 
   async clear(): Promise<void> {
-    await this.env.transaction(() => {
+    await this.write(() => {
       this.blocks.clearSync()
       this.order.clearSync()
       this.objects.clearSync()

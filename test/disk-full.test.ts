@@ -1,0 +1,76 @@
+/**
+ * A cache directory on a small filesystem that fills up (a tmpfs the test mounts): reads keep
+ * returning the right bytes from the store, the disk tier reports itself unhealthy, and it
+ * fills again once space returns. Needs root (mount); otherwise it prints why it skips.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { execFileSync } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { BlockReader, MiB } from '../lib/index.js'
+import { patternBytes } from './support/data.js'
+import { startTestS3 } from './support/s3.js'
+
+function tryMountTmpfs(dir: string, size: string): string | undefined {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' })
+    return undefined
+  } catch (err) {
+    return (err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message
+  }
+}
+
+test('a full disk: reads stay correct, the tier reports unhealthy, and recovers when space returns', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-full-'))
+  const why = tryMountTmpfs(dir, '16m')
+  if (why !== undefined) {
+    console.log(`  skip: cannot mount a small tmpfs for the disk-full test (${why})`)
+    await rm(dir, { recursive: true, force: true })
+    return
+  }
+  const s3 = await startTestS3(['data'])
+  try {
+    const big = patternBytes(10 * MiB, 'big')
+    const small = patternBytes(2 * MiB, 'small')
+    await s3.put('data', 'big', big)
+    await s3.put('data', 'small', small)
+    await writeFile(join(dir, 'filler'), Buffer.alloc(12 * MiB))
+    const reader = new BlockReader({
+      s3: s3.server.s3,
+      cacheDir: join(dir, 'cache'),
+      blockSize: 1 * MiB,
+      memory: { maxBytes: 0 },
+      disk: { maxBytes: 64 * MiB, retryAfterMs: 100 },
+    })
+    const h = await reader.open('s3://data/big')
+    assert.ok(Buffer.from(await h.read(0, big.length)).equals(big), 'bytes from the store while the disk is full')
+    await reader.flush()
+    let disk = reader.stats().tiers.find((t) => t.name === 'disk')!
+    assert.ok(disk.errors > 0, 'write failures are counted')
+    assert.is(disk.healthy, false, 'the tier reports itself unhealthy')
+    assert.match(disk.lastError ?? '', /write to .* failed/)
+    assert.ok(disk.usedBytes <= disk.maxBytes)
+    // Every block the tier kept is intact: a second reader verifies each one it serves.
+    assert.ok(Buffer.from(await h.read(0, big.length)).equals(big))
+
+    await rm(join(dir, 'filler'))
+    await new Promise((r) => setTimeout(r, 200))
+    const s = await reader.open('s3://data/small')
+    assert.ok(Buffer.from(await s.read(0, small.length)).equals(small))
+    await reader.flush()
+    disk = reader.stats().tiers.find((t) => t.name === 'disk')!
+    assert.is(disk.healthy, true, 'healthy again once writes succeed')
+    const gets = reader.stats().source.gets
+    assert.ok(Buffer.from(await s.read(0, small.length)).equals(small))
+    assert.is(reader.stats().source.gets, gets, 'served from the recovered tier')
+    await reader.close()
+  } finally {
+    await s3.close()
+    execFileSync('umount', [dir])
+    await rm(dir, { recursive: true, force: true })
+  }
+})
+
+test.run()
