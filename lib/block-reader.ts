@@ -66,7 +66,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
   private readonly handles = new Set<BlockObjectHandle>()
   /** Object ids this reader has pinned, per URL, so evict() can reach the memory tier too. */
   private readonly idsByUrl = new Map<string, Set<string>>()
-  private readonly ready: Promise<void>
+  private readonly opened: Promise<void>
   private closed = false
 
   constructor(options: BlockReaderOptions = {}) {
@@ -104,12 +104,20 @@ export class BlockReader implements ObjectReader, BlockProvider {
       o.threads > 0
         ? new PiscinaFetchPool(o.threads, this.sources, o.s3, o.retry, this.sources.stats)
         : new InlineFetchPool(this.sources)
-    this.ready =
+    this.opened =
       diskError !== undefined
         ? Promise.reject(new CacheError('disk', `cannot open cache directory ${o.cacheDir}: ${(diskError as Error).message}`, diskError))
         : (disk?.init() ?? Promise.resolve())
     // Reported by the first call that awaits it; avoid an unhandled rejection before then.
-    this.ready.catch(() => {})
+    this.opened.catch(() => {})
+  }
+
+  /**
+   * Resolves once the disk tier is open and checked; rejects with ERR_SLUICE_CACHE naming the
+   * directory if it cannot be used. Every other method waits for this itself.
+   */
+  ready(): Promise<void> {
+    return this.opened
   }
 
   /** Metadata of the object's current version (one request). */
@@ -127,7 +135,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
 
   async open(target: string | ObjectInfo, options: ReadOptions = {}): Promise<ObjectHandle & BlockObjectHandle> {
     this.checkOpen()
-    await this.ready
+    await this.opened
     const info = typeof target === 'string' ? await this.stat(target, options) : { ...target, url: canonicalUrl(target.url) }
     const obj = this.pin(info)
     const handle = new BlockObjectHandle(this, obj)
@@ -153,14 +161,14 @@ export class BlockReader implements ObjectReader, BlockProvider {
   /** Fetches objects or prefixes into the disk tier and reports what is verifiably resident. */
   async preload(targets: string[], options: PreloadOptions = {}): Promise<PreloadResult> {
     this.checkOpen()
-    await this.ready
+    await this.opened
     return preload(this, targets, options)
   }
 
   /** Drops every cached block of `url` (all versions known to the cache). Resolves to blocks removed. */
   async evict(url: string): Promise<number> {
     this.checkOpen()
-    await this.ready
+    await this.opened
     const canonical = canonicalUrl(url)
     const ids = new Set(this.idsByUrl.get(canonical) ?? [])
     for (const id of this.cache.disk?.objectsForUrl(canonical) ?? []) ids.add(keyString(id))
@@ -173,7 +181,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
   /** Empties every tier. */
   async clearCache(): Promise<void> {
     this.checkOpen()
-    await this.ready
+    await this.opened
     await this.cache.flush()
     await this.cache.memory?.deletePrefix(new Uint8Array(0))
     await this.cache.disk?.clear()
@@ -204,7 +212,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
     this.closed = true
     for (const h of [...this.handles]) await h.close()
     await Promise.allSettled([...this.inflight.values()].map((f) => f.promise))
-    await this.ready.catch(() => {})
+    await this.opened.catch(() => {})
     await this.cache.close()
     await this.pool.close()
     await this.sources.close()

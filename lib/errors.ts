@@ -26,6 +26,7 @@ export type SluiceErrorCode =
   | 'ERR_SLUICE_CACHE'
   | 'ERR_SLUICE_TFRECORD_CORRUPT'
   | 'ERR_SLUICE_EXAMPLE_DECODE'
+  | 'ERR_SLUICE_MOUNT'
 
 export interface SluiceErrorOptions {
   cause?: unknown

@@ -45,6 +45,8 @@ export interface ObjectHandle {
 export interface ObjectReader {
   /** The disk tier's directory, where front ends may keep derived data (indexes); undefined if memory only. */
   readonly cacheDir: string | undefined
+  /** The reader's block size in bytes, when it has one (front ends align their reads to it). */
+  readonly blockSize?: number
   /**
    * Opens an object pinned to its current version (one metadata request). Passing an
    * ObjectInfo from `list`/`stat` pins that version without a request.
@@ -105,6 +107,8 @@ export interface TierStats {
   maxBytes: number
   entries: number
   evictions: number
+  /** Object versions the disk tier has recorded (removed by evict/clear, not by block eviction). */
+  objects?: number
   /** Fills refused by the admission policy or the write-behind bound. */
   droppedFills: number
   errors: number

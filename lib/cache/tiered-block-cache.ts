@@ -136,8 +136,15 @@ export class TieredBlockCache {
     if (this.disk) {
       const s = this.disk.stats()
       const { lastError } = this.diskHealth
+      let objects: number | undefined
+      try {
+        objects = this.disk.objectCount()
+      } catch {
+        objects = undefined
+      }
       out.push({
         ...s,
+        ...(objects === undefined ? {} : { objects }),
         droppedFills: s.droppedFills + this.droppedWrites,
         errors: s.errors + this.diskHealth.errors,
         healthy: this.diskHealth.healthy,
