@@ -150,9 +150,11 @@ export class SourceError extends SluiceError {
 export class ShortReadError extends SluiceError {
   readonly received: number
   readonly expected: number
-  /** The bytes that did arrive, so a retry asks only for the rest. */
+  /** The bytes that did arrive (single-buffer reads), so a retry asks only for the rest. */
   readonly partial: Uint8Array | undefined
-  constructor(url: string, start: number, expected: number, received: number, partial?: Uint8Array) {
+  /** Whole blocks that did arrive (block reads), so a retry starts at the first missing block. */
+  readonly completeBlocks: Uint8Array[] | undefined
+  constructor(url: string, start: number, expected: number, received: number, partial?: Uint8Array, completeBlocks?: Uint8Array[]) {
     super(
       'ERR_SLUICE_SHORT_READ',
       `short read from ${url} at byte ${start}: expected ${expected} bytes, got ${received}`,
@@ -161,6 +163,7 @@ export class ShortReadError extends SluiceError {
     this.expected = expected
     this.received = received
     this.partial = partial
+    this.completeBlocks = completeBlocks
   }
 }
 

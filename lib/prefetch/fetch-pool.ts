@@ -3,8 +3,9 @@
  * threads that do the request, the body handling and the split into blocks, so that protocol
  * work (signing, parsing, copying bodies) stays off the training loop's thread.
  *
- * Either way a fetch returns one exactly-sized buffer per block, so the memory tier accounts
- * each block exactly and never keeps a large shared buffer alive through one small view.
+ * Either way a fetch returns one exactly-sized buffer per block (filled straight from the
+ * response where the source can), so the memory tier accounts each block exactly and never
+ * keeps a large shared buffer alive through one small view.
  * From workers the block buffers are transferred, never cloned.
  */
 import { Piscina } from 'piscina'
@@ -30,14 +31,6 @@ export interface FetchPool {
   close(): Promise<void>
 }
 
-/** Splits one buffer into per-block copies (one copy, on the miss path only). */
-export function splitBlocks(bytes: Uint8Array, blockSize: number): Uint8Array[] {
-  if (bytes.length <= blockSize) return [bytes]
-  const out: Uint8Array[] = []
-  for (let o = 0; o < bytes.length; o += blockSize) out.push(bytes.slice(o, Math.min(o + blockSize, bytes.length)))
-  return out
-}
-
 /** Rebuilds a worker's error on this thread, keeping its code, URL and message. */
 function reviveError(e: SerializedError): Error {
   if (e.code?.startsWith('ERR_SLUICE_')) {
@@ -54,10 +47,7 @@ export class InlineFetchPool implements FetchPool {
   constructor(private readonly sources: SourceRegistry) {}
 
   async fetch({ info, start, end, blockSize, signal }: FetchRequest): Promise<Uint8Array[]> {
-    const bytes = await this.sources
-      .sourceFor(info.url)
-      .readRange(info, start, end, signal === undefined ? {} : { signal })
-    return splitBlocks(bytes, blockSize)
+    return this.sources.sourceFor(info.url).readBlocks(info, start, end, blockSize, signal === undefined ? {} : { signal })
   }
 
   async close(): Promise<void> {}

@@ -75,10 +75,7 @@ export default async function fetchRange(task: FetchTask): Promise<FetchResult> 
   const stats = newSourceStats()
   const counted = new RetryingSource(source.inner, source.options, stats)
   try {
-    const bytes = await counted.readRange(task.info, task.start, task.end)
-    const blocks: ArrayBuffer[] = []
-    if (bytes.length <= task.blockSize) blocks.push(ownBuffer(bytes))
-    else for (let o = 0; o < bytes.length; o += task.blockSize) blocks.push(ownBuffer(bytes.slice(o, o + task.blockSize)))
+    const blocks = (await counted.readBlocks(task.info, task.start, task.end, task.blockSize)).map(ownBuffer)
     const result: FetchResult = { blocks, requests: stats.requests, retries: stats.retries, bytes: stats.bytes }
     // Transfer every block buffer with the result instead of cloning it.
     const transferable = { [Piscina.transferableSymbol]: blocks, [Piscina.valueSymbol]: result }

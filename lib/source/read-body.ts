@@ -1,24 +1,31 @@
 /**
- * Drains one HTTP response body into a single exactly-sized buffer: one copy per byte, no
- * intermediate concatenation. Shared by the S3 and HTTP sources.
+ * Drains one HTTP response body into exactly-sized buffers: one copy per byte, no
+ * intermediate concatenation. With a block size, the body is written straight into one
+ * buffer per block, so the cache gets its blocks without a second copy (and each block owns
+ * its memory, which keeps the memory tier's accounting exact). Shared by the S3 and HTTP
+ * sources.
  *
  * `skip` discards a prefix, for stores that ignored the Range header and sent the whole
- * object. A body that ends early is a ShortReadError carrying what did arrive, so the retry
- * layer can ask for only the remainder.
+ * object. A body that ends early is a ShortReadError carrying the complete blocks (and, for
+ * a single buffer, the partial bytes), so the retry layer asks only for the remainder.
  */
 import { ShortReadError } from '../errors.js'
 
-export async function readBody(
+export async function readBodyBlocks(
   body: AsyncIterable<Uint8Array>,
   cancel: () => void,
   url: string,
   start: number,
   length: number,
+  blockSize: number,
   skip: number,
   signal?: AbortSignal,
-): Promise<Uint8Array> {
-  const out = Buffer.allocUnsafe(length)
+): Promise<Uint8Array[]> {
+  const blocks: Buffer[] = []
+  for (let o = 0; o < length; o += blockSize) blocks.push(Buffer.allocUnsafe(Math.min(blockSize, length - o)))
   let filled = 0
+  let block = 0
+  let inBlock = 0
   let toSkip = skip
   const onAbort = () => cancel()
   signal?.addEventListener('abort', onAbort, { once: true })
@@ -33,9 +40,18 @@ export async function readBody(
         c = c.subarray(toSkip)
         toSkip = 0
       }
-      const n = Math.min(c.length, length - filled)
-      out.set(n === c.length ? c : c.subarray(0, n), filled)
-      filled += n
+      while (c.length > 0 && filled < length) {
+        const target = blocks[block]!
+        const n = Math.min(c.length, target.length - inBlock)
+        target.set(n === c.length ? c : c.subarray(0, n), inBlock)
+        inBlock += n
+        filled += n
+        c = c.subarray(n)
+        if (inBlock === target.length) {
+          block++
+          inBlock = 0
+        }
+      }
       if (filled === length) break
     }
   } finally {
@@ -43,6 +59,28 @@ export async function readBody(
     cancel()
   }
   signal?.throwIfAborted()
-  if (filled < length) throw new ShortReadError(url, start, length, filled, out.subarray(0, filled))
-  return out
+  if (filled < length) {
+    const complete = blocks.slice(0, block)
+    const partial = blocks.length === 1 ? blocks[0]!.subarray(0, filled) : undefined
+    throw new ShortReadError(url, start, length, filled, partial, complete)
+  }
+  return blocks
+}
+
+/** The whole range as one buffer. */
+export async function readBody(
+  body: AsyncIterable<Uint8Array>,
+  cancel: () => void,
+  url: string,
+  start: number,
+  length: number,
+  skip: number,
+  signal?: AbortSignal,
+): Promise<Uint8Array> {
+  if (length === 0) {
+    cancel()
+    return new Uint8Array(0)
+  }
+  const [only] = await readBodyBlocks(body, cancel, url, start, length, length, skip, signal)
+  return only!
 }

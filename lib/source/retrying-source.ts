@@ -42,6 +42,14 @@ export function newSourceStats(): SourceStats {
   return { requests: 0, gets: 0, stats: 0, lists: 0, bytes: 0, retries: 0, errors: 0 }
 }
 
+/** Splits one buffer into per-block copies (for sources that cannot fill blocks directly). */
+export function splitBlocks(bytes: Uint8Array, blockSize: number): Uint8Array[] {
+  if (bytes.length <= blockSize) return bytes.length === 0 ? [] : [bytes]
+  const out: Uint8Array[] = []
+  for (let o = 0; o < bytes.length; o += blockSize) out.push(bytes.slice(o, Math.min(o + blockSize, bytes.length)))
+  return out
+}
+
 function isTransient(err: unknown): boolean {
   if (err instanceof ShortReadError || err instanceof TimeoutError || err instanceof SourceUnreachableError) return true
   if (err instanceof SourceError) return err.status === undefined || err.status >= 500 || err.status === 429
@@ -107,6 +115,29 @@ export class RetryingSource implements Source {
       return out
     })
     return bytes
+  }
+
+  /**
+   * The range as `blockSize` buffers. A response cut short keeps its complete blocks and the
+   * next attempt starts at the first missing one.
+   */
+  async readBlocks(info: ObjectInfo, start: number, end: number, blockSize: number, options: RangeReadOptions = {}): Promise<Uint8Array[]> {
+    end = clampRange(info, start, end)
+    const inner = this.inner
+    if (!inner.readBlocks) return splitBlocks(await this.readRange(info, start, end, options), blockSize)
+    const done: Uint8Array[] = []
+    return this.attempt(info.url, options.signal, 'gets', async (signal) => {
+      const from = start + done.length * blockSize
+      const blocks = await inner.readBlocks!(info, from, end, blockSize, { signal }).catch((err: unknown) => {
+        if (err instanceof ShortReadError && err.completeBlocks && err.completeBlocks.length > 0) {
+          done.push(...err.completeBlocks)
+          for (const b of err.completeBlocks) this.stats.bytes += b.length
+        }
+        throw err
+      })
+      for (const b of blocks) this.stats.bytes += b.length
+      return done.length === 0 ? blocks : [...done, ...blocks]
+    })
   }
 
   close(): Promise<void> {

@@ -16,7 +16,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3'
 import type { Readable } from 'node:stream'
-import { readBody } from './read-body.js'
+import { readBodyBlocks } from './read-body.js'
 import {
   AccessDeniedError,
   BucketNotFoundError,
@@ -67,6 +67,18 @@ export class S3Source implements Source {
   async readRange(info: ObjectInfo, start: number, end: number, options: RangeReadOptions = {}): Promise<Uint8Array> {
     end = clampRange(info, start, end)
     if (end === start) return new Uint8Array(0)
+    const [only] = await this.get(info, start, end, end - start, options)
+    return only!
+  }
+
+  async readBlocks(info: ObjectInfo, start: number, end: number, blockSize: number, options: RangeReadOptions = {}): Promise<Uint8Array[]> {
+    end = clampRange(info, start, end)
+    if (end === start) return []
+    return this.get(info, start, end, blockSize, options)
+  }
+
+  /** One ranged GET pinned to the version, its body written into `blockSize` buffers. */
+  private async get(info: ObjectInfo, start: number, end: number, blockSize: number, options: RangeReadOptions): Promise<Uint8Array[]> {
     const { bucket, key } = parseS3Url(info.url)
     const length = end - start
     try {
@@ -86,7 +98,7 @@ export class S3Source implements Source {
       // A store that ignored the Range header answers 200 with the whole object.
       const skip = res.ContentRange === undefined && (res.ContentLength ?? 0) > length ? start : 0
       const body = res.Body as Readable
-      return await readBody(body, () => body.destroy(), info.url, start, length, skip, options.signal)
+      return await readBodyBlocks(body, () => body.destroy(), info.url, start, length, blockSize, skip, options.signal)
     } catch (err) {
       throw await this.translate(err, info.url, bucket, info.version)
     }

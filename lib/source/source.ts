@@ -18,6 +18,12 @@ export interface Source {
   stat(url: string, options?: RangeReadOptions): Promise<ObjectInfo>
   /** Bytes `[start, end)` of exactly `info.version`; `end` is clamped to `info.size`. */
   readRange(info: ObjectInfo, start: number, end: number, options?: RangeReadOptions): Promise<Uint8Array>
+  /**
+   * Optional: the same bytes as `readRange`, delivered as consecutive `blockSize` buffers (the
+   * last may be shorter) filled straight from the response. Sources without it are split by
+   * the caller.
+   */
+  readBlocks?(info: ObjectInfo, start: number, end: number, blockSize: number, options?: RangeReadOptions): Promise<Uint8Array[]>
   /** Every object whose URL starts with `prefix`, all pages, sorted by URL. */
   list(prefix: string, options?: RangeReadOptions): Promise<ObjectInfo[]>
   close?(): Promise<void>
