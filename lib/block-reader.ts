@@ -16,7 +16,7 @@ import { blockKey, keyString, objectId } from './cache/block-key.js'
 import { LmdbBlockStore } from './cache/lmdb-block-store.js'
 import { MemoryBlockStore } from './cache/memory-block-store.js'
 import { TieredBlockCache } from './cache/tiered-block-cache.js'
-import { AbortError, CacheError, ClosedError, SourceError } from './errors.js'
+import { AbortError, CacheError, ClosedError, SourceError, SourceUnreachableError, TimeoutError } from './errors.js'
 import { BlockObjectHandle, type BlockProvider, type PinnedObject } from './object-handle.js'
 import { resolveOptions, type BlockReaderOptions, type ResolvedOptions } from './options.js'
 import { InlineFetchPool, PiscinaFetchPool, type FetchPool } from './prefetch/fetch-pool.js'
@@ -68,6 +68,8 @@ export class BlockReader implements ObjectReader, BlockProvider {
   private readonly idsByUrl = new Map<string, Set<string>>()
   private readonly opened: Promise<void>
   private closed = false
+  /** Metadata answered from the cache during an outage (offline: 'stale-ok'). */
+  private staleAnswers = 0
 
   constructor(options: BlockReaderOptions = {}) {
     this.options = resolveOptions(options)
@@ -124,13 +126,37 @@ export class BlockReader implements ObjectReader, BlockProvider {
   async stat(url: string, options: ReadOptions = {}): Promise<ObjectInfo> {
     this.checkOpen()
     const canonical = canonicalUrl(url)
-    return this.sources.sourceFor(canonical).stat(canonical, options)
+    try {
+      return await this.sources.sourceFor(canonical).stat(canonical, options)
+    } catch (err) {
+      const stale = this.staleAnswer(err, () => this.cache.disk?.lastKnownVersion(canonical))
+      if (stale === undefined) throw err
+      return stale
+    }
   }
 
   async list(prefix: string, options: ReadOptions = {}): Promise<ObjectInfo[]> {
     this.checkOpen()
     const canonical = canonicalUrl(prefix)
-    return this.sources.sourceFor(canonical).list(canonical, options)
+    try {
+      return await this.sources.sourceFor(canonical).list(canonical, options)
+    } catch (err) {
+      const stale = this.staleAnswer(err, () => this.cache.disk?.lastKnownUnder(canonical))
+      if (stale === undefined || stale.length === 0) throw err
+      return stale
+    }
+  }
+
+  /** With `offline: 'stale-ok'`, the cached answer for a store that cannot be reached. */
+  private staleAnswer<T>(err: unknown, lookup: () => T | undefined): T | undefined {
+    if (this.options.offline !== 'stale-ok' || !isStoreOutage(err)) return undefined
+    try {
+      const answer = lookup()
+      if (answer !== undefined) this.staleAnswers++
+      return answer
+    } catch {
+      return undefined
+    }
   }
 
   async open(target: string | ObjectInfo, options: ReadOptions = {}): Promise<ObjectHandle & BlockObjectHandle> {
@@ -151,6 +177,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
     if (!ids) this.idsByUrl.set(info.url, (ids = new Set()))
     if (!ids.has(ks)) {
       ids.add(ks)
+      this.cache.disk?.rememberVersion(info).catch((err: unknown) => this.cache.diskHealth.failure(err))
       this.cache.disk
         ?.noteObject(id, { url: info.url, version: info.version, size: info.size, blockSize: this.blockSize })
         .catch((err: unknown) => this.cache.diskHealth.failure(err))
@@ -191,7 +218,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
   stats(): ReaderStats {
     return {
       tiers: this.cache.stats(),
-      source: { ...this.sources.stats },
+      source: { ...this.sources.stats, staleAnswers: this.staleAnswers },
       prefetch: {
         ...this.prefetchCounters,
         inflightBytes: this.budget.inflightBytes,
@@ -400,6 +427,12 @@ export class BlockReader implements ObjectReader, BlockProvider {
   private checkOpen(): void {
     if (this.closed) throw new ClosedError('BlockReader')
   }
+}
+
+/** Errors that mean the store itself could not be reached or answered, not that the object is bad. */
+function isStoreOutage(err: unknown): boolean {
+  if (err instanceof SourceUnreachableError || err instanceof TimeoutError) return true
+  return err instanceof SourceError && (err.status === undefined || err.status >= 500)
 }
 
 function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, url: string): Promise<T> {

@@ -45,6 +45,13 @@ export interface BlockReaderOptions {
     /** Requests to the source at once, demand and prefetch together. Default 8. */
     maxConcurrentRequests?: number
   }
+  /**
+   * What `open`/`stat`/`list` do when the store cannot be reached (refused, timed out, 5xx
+   * after retries). `'strict'` (default) fails with ERR_SLUICE_UNREACHABLE (or the store's
+   * error); `'stale-ok'` answers from the last version the disk tier saw, so resident data
+   * stays readable through an outage. Blocks that are not resident still fail.
+   */
+  offline?: 'strict' | 'stale-ok'
   /** Retries and timeouts for every source. */
   retry?: RetryOptions
   /** S3 endpoint, region and credentials; default: the AWS SDK's environment and chain. */
@@ -67,6 +74,7 @@ export interface ResolvedOptions {
   maxReadAheadBytes: number
   coalesceBytes: number
   maxConcurrentRequests: number
+  offline: 'strict' | 'stale-ok'
   retry: Required<RetryOptions>
   s3: S3Options
   sources: Source[]
@@ -104,6 +112,10 @@ export function resolveOptions(options: BlockReaderOptions = {}): ResolvedOption
     throw new RangeError(`BlockReader option disk.lowWatermark must be in (0, 1], got ${String(lowWatermark)}`)
   }
   const coalesceBytes = bytesOption(prefetch.coalesceBytes, 'prefetch.coalesceBytes', 16 * MiB, 0, 1 * GiB)
+  const offline = root.offline ?? 'strict'
+  if (offline !== 'strict' && offline !== 'stale-ok') {
+    throw new TypeError(`BlockReader option offline must be 'strict' or 'stale-ok', got ${JSON.stringify(offline)}`)
+  }
   const sources = root.sources ?? []
   if (!Array.isArray(sources)) throw new TypeError('BlockReader option sources must be an array of Source')
   return {
@@ -120,6 +132,7 @@ export function resolveOptions(options: BlockReaderOptions = {}): ResolvedOption
     maxReadAheadBytes: bytesOption(prefetch.maxReadAheadBytes, 'prefetch.maxReadAheadBytes', 64 * MiB, 0),
     coalesceBytes: Math.max(blockSize, coalesceBytes),
     maxConcurrentRequests: bytesOption(prefetch.maxConcurrentRequests, 'prefetch.maxConcurrentRequests', 8, 1, 1024),
+    offline,
     retry: {
       maxAttempts: bytesOption(retry.maxAttempts, 'retry.maxAttempts', RETRY_DEFAULTS.maxAttempts, 1, 100),
       baseDelayMs: bytesOption(retry.baseDelayMs, 'retry.baseDelayMs', RETRY_DEFAULTS.baseDelayMs, 0),

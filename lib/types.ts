@@ -129,6 +129,8 @@ export interface SourceStats {
   bytes: number
   retries: number
   errors: number
+  /** stat/list answered from the cache while the store was unreachable (offline: 'stale-ok'). */
+  staleAnswers?: number
 }
 
 export interface PrefetchStats {

@@ -7,6 +7,7 @@
  * - `blocks`:  block key -> 24-byte header (magic, format, length, CRC32C, insertion seq) + bytes
  * - `order`:   insertion seq (u64 BE) -> block key, the eviction queue
  * - `objects`: object id -> { url, version, size, blockSize }, for eviction by URL and stats
+ * - `latest`:  URL -> the newest ObjectInfo seen, for reading while the store is unreachable
  * - `meta`:    format version, used bytes, entry count, next seq
  *
  * Every read verifies the header and CRC32C; a damaged block is dropped and reported as a
@@ -29,7 +30,7 @@ import { CacheError } from '../errors.js'
 import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION, OBJECT_ID_BYTES } from './block-key.js'
 import { newTierStats, type BlockStore } from './block-store.js'
 import { FrequencySketch, keyHashes } from './frequency-sketch.js'
-import type { TierStats } from '../types.js'
+import type { ObjectInfo, TierStats } from '../types.js'
 
 const MAGIC = 0x534c4231 // "SLB1"
 export const HEADER_BYTES = 24
@@ -74,6 +75,7 @@ export class LmdbBlockStore implements BlockStore {
   private readonly order: Database<Buffer, Buffer>
   private readonly objects: Database<CachedObjectRecord, Buffer>
   private readonly meta: Database<number, string>
+  private readonly latest: Database<ObjectInfo, string>
   private readonly sketch: FrequencySketch
   private readonly counters: TierStats
   private finalUsage: { usedBytes: number; maxBytes: number; entries: number } | undefined
@@ -99,6 +101,7 @@ export class LmdbBlockStore implements BlockStore {
     this.order = this.env.openDB({ name: 'order', encoding: 'binary', keyEncoding: 'binary' })
     this.objects = this.env.openDB({ name: 'objects', keyEncoding: 'binary' })
     this.meta = this.env.openDB({ name: 'meta' })
+    this.latest = this.env.openDB({ name: 'latest' })
     this.sketch = new FrequencySketch(Math.max(16, Math.ceil(options.maxBytes / options.blockSize)))
     this.counters = newTierStats('disk', options.maxBytes)
   }
@@ -112,6 +115,7 @@ export class LmdbBlockStore implements BlockStore {
       this.blocks.clearSync()
       this.order.clearSync()
       this.objects.clearSync()
+      this.latest.clearSync()
       this.meta.clearSync()
       this.meta.putSync('format', CACHE_FORMAT_VERSION)
       this.meta.putSync('usage', 0)
@@ -315,6 +319,30 @@ export class LmdbBlockStore implements BlockStore {
   async noteObject(id: Uint8Array, record: CachedObjectRecord): Promise<void> {
     if (this.objects.doesExist(id as Buffer)) return
     await this.objects.put(Buffer.from(id), record)
+  }
+
+  /**
+   * Remembers the newest version seen for a URL, so `offline: 'stale-ok'` can open it while
+   * the store is unreachable. Written only when the version changes.
+   */
+  async rememberVersion(info: ObjectInfo): Promise<void> {
+    if (this.latest.get(info.url)?.version === info.version) return
+    await this.latest.put(info.url, { url: info.url, size: info.size, version: info.version, ...(info.mtimeMs === undefined ? {} : { mtimeMs: info.mtimeMs }) })
+  }
+
+  /** The last version seen for a URL, if any. */
+  lastKnownVersion(url: string): ObjectInfo | undefined {
+    return this.latest.get(url)
+  }
+
+  /** Last known versions of every URL under a prefix, sorted by URL. */
+  lastKnownUnder(prefix: string): ObjectInfo[] {
+    const out: ObjectInfo[] = []
+    for (const { key, value } of this.latest.getRange({ start: prefix })) {
+      if (!key.startsWith(prefix)) break
+      out.push(value)
+    }
+    return out
   }
 
   /** Object ids recorded for a URL, any version and block size. */
