@@ -45,6 +45,8 @@ interface Inflight {
 
 /** Prefetched blocks remembered for used/wasted accounting, at most. */
 const MAX_TRACKED_PREFETCH = 65_536
+/** Disk-tier blocks remembered as paged in, at most (a hint: a stale entry only costs a stall). */
+const MAX_TRACKED_PAGE_INS = 4096
 
 export class BlockReader implements ObjectReader, BlockProvider {
   readonly options: ResolvedOptions
@@ -62,6 +64,8 @@ export class BlockReader implements ObjectReader, BlockProvider {
   private readonly budget: PrefetchBudget
   private readonly inflight = new Map<string, Inflight>()
   private readonly prefetchedUnused = new Set<string>()
+  /** Disk-tier blocks already paged in (or being paged in) by read-ahead or an earlier read. */
+  private readonly pagedIn = new Map<string, Promise<void>>()
   private readonly prefetchCounters = { issuedBlocks: 0, usedBlocks: 0, wastedBlocks: 0 }
   private readonly handles = new Set<BlockObjectHandle>()
   /** Object ids this reader has pinned, per URL, so evict() can reach the memory tier too. */
@@ -247,7 +251,37 @@ export class BlockReader implements ObjectReader, BlockProvider {
 
   // ---- BlockProvider (used by handles) ----
 
+  async pageIn(obj: PinnedObject, first: number, last: number): Promise<boolean> {
+    const disk = this.cache.disk
+    if (!disk) return false
+    const waits: Promise<unknown>[] = []
+    const fresh: Uint8Array[] = []
+    let all = true
+    for (let i = first; i <= last; i++) {
+      const key = blockKey(obj.id, i)
+      if (this.cache.memory?.has(key)) continue
+      const pending = this.pagedIn.get(keyString(key))
+      if (pending) waits.push(pending)
+      else if (this.cache.diskHealth.usable() && disk.has(key)) fresh.push(key)
+      else all = false
+    }
+    if (fresh.length > 0) waits.push(this.startPageIn(fresh))
+    // Blocks paged in by read-ahead resolve at once; only cold ones wait on LMDB's thread.
+    if (waits.length > 0) await Promise.all(waits)
+    return all
+  }
+
+  /** Pages disk-tier blocks in on LMDB's reader thread and remembers that it did. */
+  private startPageIn(keys: Uint8Array[]): Promise<void> {
+    if (this.pagedIn.size > MAX_TRACKED_PAGE_INS) this.pagedIn.clear()
+    const done = this.cache.disk!.pageIn(keys).catch((err: unknown) => this.cache.diskHealth.failure(err))
+    for (const key of keys) this.pagedIn.set(keyString(key), done)
+    return done
+  }
+
   async getBlocks(obj: PinnedObject, first: number, last: number, signal?: AbortSignal): Promise<Uint8Array[]> {
+    // Disk-tier blocks are paged in off the event loop before the synchronous reads below.
+    if (this.cache.disk) await this.pageIn(obj, first, last)
     const out: Uint8Array[] = new Array(last - first + 1)
     const waits: Promise<void>[] = []
     const maxRun = Math.max(1, Math.floor(this.options.coalesceBytes / this.blockSize))
@@ -296,16 +330,24 @@ export class BlockReader implements ObjectReader, BlockProvider {
     return out
   }
 
-  copyCached(obj: PinnedObject, position: number, end: number, target: Uint8Array, offset: number): boolean {
+  copyCached(obj: PinnedObject, position: number, end: number, target: Uint8Array, offset: number, fromDisk: boolean): boolean {
     const bs = this.blockSize
     const first = Math.floor(position / bs)
     const last = Math.floor((end - 1) / bs)
+    const memory = this.cache.memory
     for (let i = first; i <= last; i++) {
       const blockStart = i * bs
       const from = Math.max(position, blockStart)
       const to = Math.min(end, blockStart + bs)
       const key = blockKey(obj.id, i)
-      if (!this.cache.copyInto(key, target, offset + (from - position), from - blockStart, to - blockStart)) return false
+      if (!fromDisk) {
+        // has() first: a miss here is not a miss yet (the disk pass or a fetch follows).
+        const block = memory?.has(key) ? memory.getSync(key) : undefined
+        if (block === undefined) return false
+        target.set(block.subarray(from - blockStart, to - blockStart), offset + (from - position))
+      } else if (!this.cache.copyInto(key, target, offset + (from - position), from - blockStart, to - blockStart)) {
+        return false
+      }
       if (this.prefetchedUnused.size > 0 && this.prefetchedUnused.delete(keyString(key))) this.prefetchCounters.usedBlocks++
     }
     return true
@@ -318,6 +360,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
     const first = Math.floor(start / bs)
     const last = Math.min(obj.blockCount, Math.ceil(end / bs)) - 1
     let runStart = -1
+    const pageIns: Uint8Array[] = []
     const flush = (endIndex: number): boolean => {
       if (runStart < 0) return true
       const bytes = Math.min(obj.info.size, endIndex * bs) - runStart * bs
@@ -328,14 +371,22 @@ export class BlockReader implements ObjectReader, BlockProvider {
     }
     for (let i = first; i <= last; i++) {
       const key = blockKey(obj.id, i)
-      if (this.inflight.has(keyString(key)) || this.cache.has(key)) {
-        if (!flush(i)) return
+      const ks = keyString(key)
+      if (this.inflight.has(ks) || this.cache.memory?.has(key)) {
+        if (!flush(i)) break
+        continue
+      }
+      if (this.cache.disk && this.cache.has(key)) {
+        // Resident on disk: read ahead by paging it in, so the read that comes finds it in memory.
+        if (!this.pagedIn.has(ks)) pageIns.push(key)
+        if (!flush(i)) break
         continue
       }
       if (runStart < 0) runStart = i
-      if (i - runStart + 1 >= maxRun && !flush(i + 1)) return
+      if (i - runStart + 1 >= maxRun && !flush(i + 1)) break
     }
     flush(last + 1)
+    if (pageIns.length > 0) void this.startPageIn(pageIns)
   }
 
   release(handle: BlockObjectHandle): void {

@@ -29,8 +29,13 @@ export interface BlockProvider {
   readonly coalesceBytes: number
   /** Blocks first..last inclusive, each exactly its block's length. */
   getBlocks(obj: PinnedObject, first: number, last: number, signal?: AbortSignal): Promise<Uint8Array[]>
-  /** Copies `[position, end)` into target if every block is cached; false (maybe partly copied) otherwise. */
-  copyCached(obj: PinnedObject, position: number, end: number, target: Uint8Array, offset: number): boolean
+  /**
+   * Copies `[position, end)` into target if every block is cached (in memory, or on disk too
+   * when `fromDisk`); false (maybe partly copied) otherwise. Synchronous.
+   */
+  copyCached(obj: PinnedObject, position: number, end: number, target: Uint8Array, offset: number, fromDisk: boolean): boolean
+  /** Pages in disk-tier blocks first..last off the event loop; false if some block is in no tier. */
+  pageIn(obj: PinnedObject, first: number, last: number): Promise<boolean>
   /** Starts bounded background fetches for `[start, end)`. */
   prefetchRange(obj: PinnedObject, start: number, end: number): void
   release(handle: BlockObjectHandle): void
@@ -82,14 +87,18 @@ export class BlockObjectHandle implements ObjectHandle {
     }
     const end = Math.min(this.checkRange(position, length), position + (target.length - offset))
     if (end <= position) return 0
-    // Warm path: every block cached, copied straight into the caller's buffer.
-    if (this.provider.copyCached(this.obj, position, end, target, offset)) {
-      this.readAhead(position, end - position)
-      return end - position
-    }
+    // Warm paths: every block cached, copied straight into the caller's buffer; disk-tier
+    // blocks are paged in off the event loop first.
     const bs = this.provider.blockSize
     const first = Math.floor(position / bs)
     const last = Math.floor((end - 1) / bs)
+    if (
+      this.provider.copyCached(this.obj, position, end, target, offset, false) ||
+      ((await this.provider.pageIn(this.obj, first, last)) && this.provider.copyCached(this.obj, position, end, target, offset, true))
+    ) {
+      this.readAhead(position, end - position)
+      return end - position
+    }
     const blocks = await this.provider.getBlocks(this.obj, first, last, options.signal)
     this.readAhead(position, end - position)
     copyBlocks(blocks, first * bs, position, end, target, offset)

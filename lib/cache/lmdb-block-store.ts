@@ -199,6 +199,15 @@ export class LmdbBlockStore implements BlockStore {
     return this.blocks.doesExist(key as Buffer)
   }
 
+  /**
+   * Brings the blocks' pages into memory on LMDB's reader thread, so the synchronous read
+   * that follows does not stall the event loop on disk I/O (the FUSE daemon answers every
+   * request from this loop).
+   */
+  pageIn(keys: Uint8Array[]): Promise<void> {
+    return this.blocks.prefetch(keys as Buffer[]) as Promise<void>
+  }
+
   async put(key: Uint8Array, bytes: Uint8Array): Promise<boolean> {
     const charge = chargedBytes(bytes.length)
     if (charge > this.maxBytes) {
