@@ -80,7 +80,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
     const o = this.options
     this.cacheDir = o.cacheDir
     this.blockSize = o.blockSize
-    this.minReadAheadBytes = Math.min(o.maxReadAheadBytes, 2 * o.blockSize)
+    this.minReadAheadBytes = Math.min(o.maxReadAheadBytes, Math.max(2 * o.blockSize, o.coalesceBytes))
     this.maxReadAheadBytes = o.maxReadAheadBytes
     this.coalesceBytes = o.coalesceBytes
     this.sources = new SourceRegistry(o.s3, o.retry, o.sources)
@@ -252,8 +252,19 @@ export class BlockReader implements ObjectReader, BlockProvider {
   // ---- BlockProvider (used by handles) ----
 
   async pageIn(obj: PinnedObject, first: number, last: number): Promise<boolean> {
+    const { all, wait } = this.planPageIn(obj, first, last)
+    if (wait) await wait
+    return all
+  }
+
+  /**
+   * Which of blocks first..last are in some tier (`all`), and what to wait for so the disk-tier
+   * ones are in memory (`wait`: undefined when nothing needs paging, so callers stay sync).
+   * Blocks paged in by read-ahead resolve at once; only cold ones wait on LMDB's thread.
+   */
+  private planPageIn(obj: PinnedObject, first: number, last: number): { all: boolean; wait: Promise<unknown> | undefined } {
     const disk = this.cache.disk
-    if (!disk) return false
+    if (!disk) return { all: false, wait: undefined }
     const waits: Promise<unknown>[] = []
     const fresh: Uint8Array[] = []
     let all = true
@@ -266,9 +277,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
       else all = false
     }
     if (fresh.length > 0) waits.push(this.startPageIn(fresh))
-    // Blocks paged in by read-ahead resolve at once; only cold ones wait on LMDB's thread.
-    if (waits.length > 0) await Promise.all(waits)
-    return all
+    return { all, wait: waits.length === 0 ? undefined : waits.length === 1 ? waits[0] : Promise.all(waits) }
   }
 
   /** Pages disk-tier blocks in on LMDB's reader thread and remembers that it did. */
@@ -281,7 +290,8 @@ export class BlockReader implements ObjectReader, BlockProvider {
 
   async getBlocks(obj: PinnedObject, first: number, last: number, signal?: AbortSignal): Promise<Uint8Array[]> {
     // Disk-tier blocks are paged in off the event loop before the synchronous reads below.
-    if (this.cache.disk) await this.pageIn(obj, first, last)
+    const paging = this.cache.disk ? this.planPageIn(obj, first, last).wait : undefined
+    if (paging) await paging
     const out: Uint8Array[] = new Array(last - first + 1)
     const waits: Promise<void>[] = []
     const maxRun = Math.max(1, Math.floor(this.options.coalesceBytes / this.blockSize))

@@ -73,8 +73,10 @@ export class BlockObjectHandle implements ObjectHandle {
     const bs = this.provider.blockSize
     const first = Math.floor(position / bs)
     const last = Math.floor((end - 1) / bs)
-    const blocks = await this.provider.getBlocks(this.obj, first, last, options.signal)
+    const pending = this.provider.getBlocks(this.obj, first, last, options.signal)
+    // Read ahead while the demand fetch is in flight, not after it lands.
     this.readAhead(position, end - position)
+    const blocks = await pending
     if (first === last) return blocks[0]!.subarray(position - first * bs, end - first * bs)
     const out = Buffer.allocUnsafe(end - position)
     copyBlocks(blocks, first * bs, position, end, out, 0)
@@ -99,8 +101,9 @@ export class BlockObjectHandle implements ObjectHandle {
       this.readAhead(position, end - position)
       return end - position
     }
-    const blocks = await this.provider.getBlocks(this.obj, first, last, options.signal)
+    const pending = this.provider.getBlocks(this.obj, first, last, options.signal)
     this.readAhead(position, end - position)
+    const blocks = await pending
     copyBlocks(blocks, first * bs, position, end, target, offset)
     return end - position
   }
@@ -154,7 +157,7 @@ export class BlockObjectHandle implements ObjectHandle {
     // coalesced GET (or the object's tail): a window sliding one block per read would
     // otherwise turn into a stream of single-block requests.
     const from = Math.max(end, this.readAheadEnd)
-    if (until - from >= Math.min(window, this.provider.coalesceBytes) || (until === this.size && until > from)) {
+    if (until - from >= Math.min(window / 2, this.provider.coalesceBytes) || (until === this.size && until > from)) {
       this.provider.prefetchRange(this.obj, from, until)
       this.readAheadEnd = until
     }
