@@ -21,6 +21,8 @@ test('stale-ok serves resident objects through an outage; strict reports the sto
     cacheDir: join(dir, 'cache'),
     blockSize: 64 * KiB,
     offline,
+    // No read-ahead, so 'partial' really is only partly resident.
+    prefetch: { maxReadAheadBytes: 0 },
     retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2, requestTimeoutMs: 2000 },
   })
   try {
