@@ -130,14 +130,35 @@ export class LmdbBlockStore implements BlockStore {
 
   /** Reads and verifies one block (LMDB reads are memory-mapped and do not wait on locks). */
   getSync(key: Uint8Array): Uint8Array | undefined {
+    return this.lookup(key, false)
+  }
+
+  /**
+   * Copies `[from, to)` of a verified block into `target` without allocating: LMDB copies the
+   * value into its reusable read buffer, the CRC is checked there, then the slice is copied
+   * out. Returns false on a miss or a damaged block (which is dropped).
+   */
+  copyVerifiedSync(key: Uint8Array, target: Uint8Array, targetOffset: number, from: number, to: number): boolean {
+    const data = this.lookup(key, true)
+    if (data === undefined || to > data.length) return false
+    target.set(data.subarray(from, to), targetOffset)
+    return true
+  }
+
+  /**
+   * One counted, verified lookup. `reuse`: read into LMDB's reusable buffer (valid only until
+   * the next read) instead of a fresh one. A damaged block is dropped and counted as a miss.
+   */
+  private lookup(key: Uint8Array, reuse: boolean): Uint8Array | undefined {
     const [h1, h2] = keyHashes(key)
     this.sketch.increment(h1, h2)
-    const raw = this.blocks.getBinary(key as Buffer)
+    const raw = reuse ? this.blocks.getBinaryFast(key as Buffer) : this.blocks.getBinary(key as Buffer)
     if (raw === undefined) {
       this.counters.misses++
       return undefined
     }
-    const data = this.verify(raw)
+    // The reusable buffer's byteLength exceeds the value; view exactly the value.
+    const data = this.verify(reuse ? Buffer.from(raw.buffer, raw.byteOffset, raw.length) : raw)
     if (data === undefined) {
       this.counters.misses++
       this.counters.errors++
@@ -148,34 +169,6 @@ export class LmdbBlockStore implements BlockStore {
     this.counters.hits++
     this.counters.hitBytes += data.length
     return data
-  }
-
-  /**
-   * Copies `[from, to)` of a verified block into `target` without allocating: LMDB copies the
-   * value into its reusable read buffer, the CRC is checked there, then the slice is copied
-   * out. Returns false on a miss or a damaged block (which is dropped).
-   */
-  copyVerifiedSync(key: Uint8Array, target: Uint8Array, targetOffset: number, from: number, to: number): boolean {
-    const [h1, h2] = keyHashes(key)
-    this.sketch.increment(h1, h2)
-    const raw = this.blocks.getBinaryFast(key as Buffer)
-    if (raw === undefined) {
-      this.counters.misses++
-      return false
-    }
-    // The reusable buffer's byteLength exceeds the value; view exactly the value.
-    const data = this.verify(Buffer.from(raw.buffer, raw.byteOffset, raw.length))
-    if (data === undefined || to > data.length) {
-      this.counters.misses++
-      this.counters.errors++
-      this.counters.lastError = `corrupt block dropped from ${this.path}`
-      void this.delete(key).catch(() => {})
-      return false
-    }
-    target.set(data.subarray(from, to), targetOffset)
-    this.counters.hits++
-    this.counters.hitBytes += to - from
-    return true
   }
 
   /** Reads and verifies a block without counting it as a hit or an access (preload's check). */
