@@ -24,9 +24,9 @@
  * down to `lowWatermark` of capacity so eviction runs in batches, not on every insert.
  */
 import { crc32c } from '@node-rs/crc32'
-import { mkdirSync } from 'node:fs'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import { CacheError } from '../errors.js'
+import { prepareCacheDir } from './cache-dir.js'
 import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION, OBJECT_ID_BYTES } from './block-key.js'
 import { newTierStats, type BlockStore } from './block-store.js'
 import { FrequencySketch, keyHashes } from './frequency-sketch.js'
@@ -90,7 +90,7 @@ export class LmdbBlockStore implements BlockStore {
     this.path = options.path
     this.maxBytes = options.maxBytes
     this.lowWatermark = options.lowWatermark ?? 0.95
-    mkdirSync(options.path, { recursive: true, mode: 0o700 })
+    prepareCacheDir(options.path) // owner-only; refuses a directory others can write or redirect
     // No write map, although it made fills 2-5x cheaper here: writing through a mapping of a
     // sparse file on a full disk kills the process with SIGBUS, where a normal commit fails
     // with an error the tier can survive. No event-turn batching: with it, lmdb-js rejects an

@@ -4,6 +4,12 @@
  *
  * HTTP has no listing, so `list` is an UnsupportedOperationError. As with S3, the response's
  * ETag and length are checked rather than trusted. TLS verification is Node's default (on).
+ *
+ * Redirects are followed here, not by fetch, so that they can be checked: at most
+ * MAX_REDIRECTS hops, and never to another scheme (an https object must not be silently read
+ * over plain http, where anyone on the path can change the bytes and the ETag with them; nor
+ * an http one from https, which is a sign of a misconfigured origin). A refused redirect is a
+ * SourceError naming both URLs.
  */
 import {
   AccessDeniedError,
@@ -17,6 +23,33 @@ import {
 import type { ObjectInfo } from '../types.js'
 import { readBody } from './read-body.js'
 import { clampRange, type RangeReadOptions, type Source } from './source.js'
+
+/** Redirect hops followed per request before giving up. */
+export const MAX_REDIRECTS = 5
+
+/** fetch with redirects followed by hand: same scheme only, bounded hops. */
+async function fetchFollowing(url: string, init: RequestInit): Promise<Response> {
+  let current = url
+  const scheme = new URL(url).protocol
+  for (let hop = 0; ; hop++) {
+    const res = await fetch(current, { ...init, redirect: 'manual' })
+    if (res.status < 300 || res.status > 399 || res.status === 304) return res
+    const location = res.headers.get('location')
+    await res.body?.cancel().catch(() => {})
+    if (location === null) throw new SourceError(url, `HTTP ${res.status} redirect without a Location header`, { status: res.status })
+    let next: URL
+    try {
+      next = new URL(location, current)
+    } catch {
+      throw new SourceError(url, `HTTP ${res.status} redirect to an invalid URL ${JSON.stringify(location)}`, { status: res.status })
+    }
+    if (next.protocol !== scheme) {
+      throw new SourceError(url, `refusing redirect from ${current} to ${next.href}: redirects never change the scheme (${scheme} to ${next.protocol})`, { status: res.status })
+    }
+    if (hop + 1 > MAX_REDIRECTS) throw new SourceError(url, `more than ${MAX_REDIRECTS} redirects (last to ${next.href})`, { status: res.status })
+    current = next.href
+  }
+}
 
 function statusError(url: string, status: number, version?: string): Error {
   if (status === 404 || status === 410) return new NotFoundError(url)
@@ -38,7 +71,7 @@ export class HttpSource implements Source {
   async stat(url: string, options: RangeReadOptions = {}): Promise<ObjectInfo> {
     let res: Response
     try {
-      res = await fetch(url, { method: 'HEAD', ...(options.signal ? { signal: options.signal } : {}) })
+      res = await fetchFollowing(url, { method: 'HEAD', ...(options.signal ? { signal: options.signal } : {}) })
     } catch (err) {
       throw networkError(err, url)
     }
@@ -61,7 +94,7 @@ export class HttpSource implements Source {
     const strongEtag = info.version.startsWith('"') || info.version.startsWith('W/')
     let res: Response
     try {
-      res = await fetch(info.url, {
+      res = await fetchFollowing(info.url, {
         headers: { range: `bytes=${start}-${end - 1}`, ...(strongEtag ? { 'if-match': info.version } : {}) },
         ...(options.signal ? { signal: options.signal } : {}),
       })
