@@ -20,6 +20,8 @@ export class ListingCache {
   private current: TreeSnapshot | undefined
   private refreshing: Promise<TreeSnapshot> | undefined
   private lastRefreshFailed = false
+  /** Hidden keys already logged, so a refresh does not repeat them (bounded). */
+  private readonly reportedSkips = new Set<string>()
 
   constructor(reader: MountReader, prefix: string, ttlMs: number, log: (line: string) => void) {
     this.reader = reader
@@ -33,7 +35,23 @@ export class ListingCache {
     const listedAtMs = Date.now()
     const objects = await this.reader.list(this.prefix)
     this.current = buildTree(this.prefix, objects, listedAtMs)
+    this.reportSkipped(this.current)
     return this.current
+  }
+
+  /**
+   * Logs each key the tree hides, with the reason, once. The key is JSON-quoted: keys may hold
+   * newlines or control bytes, which must not forge or break log lines.
+   */
+  private reportSkipped(snapshot: TreeSnapshot): void {
+    let fresh = 0
+    for (const { url, reason } of snapshot.skipped) {
+      if (this.reportedSkips.has(url)) continue
+      if (this.reportedSkips.size >= 10_000) break
+      this.reportedSkips.add(url)
+      if (++fresh <= 50) this.log(`hiding ${JSON.stringify(url)}: ${reason === 'unrepresentable' ? 'not a safe POSIX path (empty, ".", ".." or NUL segment, or a name over 255 bytes)' : reason}`)
+    }
+    if (fresh > 50) this.log(`hiding ${fresh - 50} more keys under ${this.prefix} (see mount.skipped)`)
   }
 
   /** The snapshot to answer from, re-listed first when older than the TTL. */
