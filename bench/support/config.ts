@@ -33,14 +33,15 @@ export interface HarnessConfig {
   quick: boolean
 }
 
-interface Flag {
+export interface Flag {
   env: string
   help: string
   kind: 'number' | 'string' | 'boolean'
   default: number | string | boolean | undefined
 }
 
-const FLAGS: Record<string, Flag> = {
+/** Every flag the harness accepts; the CLI declares the same names (a test keeps them equal). */
+export const FLAGS: Record<string, Flag> = {
   shards: { env: 'BENCH_SHARDS', kind: 'number', default: 8, help: 'TFRecord shards in the dataset' },
   'shard-mb': { env: 'BENCH_SHARD_MB', kind: 'number', default: 128, help: 'size of each shard, MB (10^6 bytes)' },
   repeat: { env: 'BENCH_REPEAT', kind: 'number', default: 3, help: 'repetitions of every measurement (median and spread reported)' },
@@ -57,7 +58,7 @@ const FLAGS: Record<string, Flag> = {
   'reader-options': { env: 'BENCH_READER_OPTIONS', kind: 'string', default: '{}', help: 'JSON merged over the BlockReader options (tuning experiments)' },
   'results-dir': { env: 'BENCH_RESULTS_DIR', kind: 'string', default: 'bench/results', help: 'where the JSON-lines file goes' },
   svg: { env: 'BENCH_SVG', kind: 'string', default: 'docs/benchmark.svg', help: 'chart output path ("" for none)' },
-  quick: { env: 'BENCH_QUICK', kind: 'boolean', default: false, help: 'short form (the demo): 4 x 64 MB, one repetition' },
+  quick: { env: 'BENCH_QUICK', kind: 'boolean', default: false, help: 'short form (the demo): 6 x 64 MB, one repetition, 2 loop epochs' },
   help: { env: '', kind: 'boolean', default: false, help: 'show this help' },
 }
 
@@ -79,11 +80,12 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     allowPositionals: false,
   })
   if (values.help) return undefined
-  const quick = Boolean(values.quick ?? overrides.quick ?? (env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true'))
-  const quickDefaults: Record<string, number> = { shards: 4, 'shard-mb': 64, repeat: 1, 'loop-epochs': 2 }
+  const quick = Boolean(values.quick ?? (env.BENCH_QUICK !== undefined ? env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true' : overrides.quick))
+  const quickDefaults: Record<string, number> = { shards: 6, 'shard-mb': 64, repeat: 1, 'loop-epochs': 2 }
   const get = (name: string): number | string | boolean | undefined => {
     const f = FLAGS[name]!
-    const raw = values[name] ?? overrides[name] ?? (f.env ? env[f.env] : undefined)
+    // flag, then environment, then the entry point's own defaults (the CLI's, the demo's), then ours
+    const raw = values[name] ?? (f.env ? env[f.env] : undefined) ?? overrides[name]
     if (raw === undefined) return quick && name in quickDefaults ? quickDefaults[name] : f.default
     if (f.kind === 'boolean') return raw === true || raw === 'true' || raw === '1'
     if (f.kind === 'string') return String(raw)

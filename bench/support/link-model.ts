@@ -49,7 +49,9 @@ class Bucket {
   constructor(private readonly bytesPerMs: number) {}
   /** Admits `bytes` at `nowMs`; returns when they will have been sent. */
   admit(bytes: number, nowMs: number): number {
-    this.clockMs = Math.max(this.clockMs, nowMs - SLACK_MS) + bytes / this.bytesPerMs
+    // A new bucket starts at now: no credit before its first byte.
+    const from = this.clockMs === -Infinity ? nowMs : Math.max(this.clockMs, nowMs - SLACK_MS)
+    this.clockMs = from + bytes / this.bytesPerMs
     return this.clockMs
   }
 }
