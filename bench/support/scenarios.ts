@@ -68,6 +68,10 @@ function tier(s: ReaderStats, name: string) {
   return s.tiers.find((t) => t.name === name) ?? { hits: 0, misses: 0, hitBytes: 0 }
 }
 
+function diskCounter(s: ReaderStats, key: 'droppedFills' | 'evictions'): number {
+  return s.tiers.find((t) => t.name === 'disk')?.[key] ?? 0
+}
+
 /** What the reader did during one epoch: bytes and requests to the store, hits per tier. */
 function readerDelta(before: ReaderStats, after: ReaderStats, datasetBytes: number): Record<string, number> {
   const sourceBytes = after.source.bytes - before.source.bytes
@@ -84,6 +88,11 @@ function readerDelta(before: ReaderStats, after: ReaderStats, datasetBytes: numb
     hitShare: 1 - sourceBytes / datasetBytes,
     memoryHitRatio: ratio('memory'),
     diskHitRatio: ratio('disk'),
+    // Why a tier missed: fills it refused (admission, write-behind bound) and blocks it evicted.
+    diskDroppedFills: diskCounter(after, 'droppedFills') - diskCounter(before, 'droppedFills'),
+    diskEvictions: diskCounter(after, 'evictions') - diskCounter(before, 'evictions'),
+    memoryEvictions: (after.tiers.find((t) => t.name === 'memory')?.evictions ?? 0) - (before.tiers.find((t) => t.name === 'memory')?.evictions ?? 0),
+    prefetchWastedBlocks: after.prefetch.wastedBlocks - before.prefetch.wastedBlocks,
   }
 }
 

@@ -28,8 +28,8 @@ function niceMax(x: number): number {
 export function renderChart(summaries: Summary[], model: RemoteStoreModel, subtitle: string): string {
   const rows = summaries.filter((s) => s.kind === 'scenario' && Number.isFinite(s.seconds.median))
   const baselines = summaries.filter((s) => s.kind === 'baseline')
-  const W = 1000
-  const labelW = 260
+  const W = 1060
+  const labelW = 300
   const panelW = (W - labelW - 60) / 2
   const rowH = 24
   const top = 70

@@ -28,7 +28,7 @@ function notes(s: Summary): string {
 
 export function renderTable(summaries: Summary[]): string {
   const head = [
-    pad('measurement', 44),
+    pad('measurement', 48),
     pad('epoch s', 8, true),
     pad('MB/s', 7, true),
     pad('(min-max)', 12, true),
@@ -44,7 +44,7 @@ export function renderTable(summaries: Summary[]): string {
   for (const s of summaries) {
     lines.push(
       [
-        pad(s.label.slice(0, 44), 44),
+        pad(s.label.slice(0, 48), 48),
         pad(fmt(s.seconds.median, 2), 8, true),
         pad(fmt(s.mbPerSecond.median), 7, true),
         pad(s.mbPerSecond.n > 1 ? `(${fmt(s.mbPerSecond.min)}-${fmt(s.mbPerSecond.max)})` : '', 12, true),
