@@ -72,6 +72,9 @@ export class BlockReader implements ObjectReader, BlockProvider {
   private readonly idsByUrl = new Map<string, Set<string>>()
   private readonly opened: Promise<void>
   private closed = false
+  private closing: Promise<void> | undefined
+  /** Reads and preloads under way, which close() waits for. */
+  private readonly active = new Set<Promise<unknown>>()
   /** Metadata answered from the cache during an outage (offline: 'stale-ok'). */
   private staleAnswers = 0
 
@@ -112,7 +115,11 @@ export class BlockReader implements ObjectReader, BlockProvider {
         : new InlineFetchPool(this.sources)
     this.opened =
       diskError !== undefined
-        ? Promise.reject(new CacheError('disk', `cannot open cache directory ${o.cacheDir}: ${(diskError as Error).message}`, diskError))
+        ? Promise.reject(
+            diskError instanceof CacheError
+              ? diskError
+              : new CacheError('disk', `cannot open cache directory ${o.cacheDir}: ${(diskError as Error).message}`, diskError),
+          )
         : (disk?.init() ?? Promise.resolve())
     // Reported by the first call that awaits it; avoid an unhandled rejection before then.
     this.opened.catch(() => {})
@@ -175,7 +182,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
 
   /** @internal The pinned form of an object version (also used by preload). */
   pin(info: ObjectInfo): PinnedObject {
-    const id = objectId(info.url, info.version, this.blockSize)
+    const id = objectId(info.url, info.version, this.blockSize, info.size)
     const ks = keyString(id)
     let ids = this.idsByUrl.get(info.url)
     if (!ids) this.idsByUrl.set(info.url, (ids = new Set()))
@@ -193,7 +200,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
   async preload(targets: string[], options: PreloadOptions = {}): Promise<PreloadResult> {
     this.checkOpen()
     await this.opened
-    return preload(this, targets, options)
+    return this.track(preload(this, targets, options))
   }
 
   /** Drops every cached block of `url` (all versions known to the cache). Resolves to blocks removed. */
@@ -237,19 +244,55 @@ export class BlockReader implements ObjectReader, BlockProvider {
     await this.cache.flush()
   }
 
-  /** Waits for queued disk fills, then releases threads, sockets and the LMDB environment. */
-  async close(): Promise<void> {
-    if (this.closed) return
+  /**
+   * Refuses new work, waits for reads and fetches under way and for queued disk fills, then
+   * releases threads, sockets and the LMDB environment. Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown()
+    return this.closing
+  }
+
+  private async shutDown(): Promise<void> {
     this.closed = true
     for (const h of [...this.handles]) await h.close()
+    // A read past its handle's checks may still be awaiting a page-in or a fetch: let it
+    // finish against open tiers rather than find the LMDB environment closed under it.
+    while (this.active.size > 0) await Promise.allSettled([...this.active])
     await Promise.allSettled([...this.inflight.values()].map((f) => f.promise))
     await this.opened.catch(() => {})
-    await this.cache.close()
-    await this.pool.close()
-    await this.sources.close()
+    try {
+      await this.cache.close()
+    } finally {
+      await this.pool.close()
+      await this.sources.close()
+    }
+  }
+
+  /** Registers an operation that close() must wait for. */
+  track<T>(work: Promise<T>): Promise<T> {
+    this.active.add(work)
+    const forget = () => void this.active.delete(work)
+    work.then(forget, forget)
+    return work
   }
 
   // ---- BlockProvider (used by handles) ----
+
+  /** Length block `i` of the object must have. */
+  private blockLength(obj: PinnedObject, i: number): number {
+    return Math.min(this.blockSize, obj.info.size - i * this.blockSize)
+  }
+
+  /**
+   * A cached block, if it has the length its position demands; one that does not (it cannot
+   * be served: it would make a short or padded read) is dropped from the tiers as a miss.
+   */
+  private verifiedLength(obj: PinnedObject, i: number, key: Uint8Array, block: Uint8Array | undefined): Uint8Array | undefined {
+    if (block === undefined || block.length === this.blockLength(obj, i)) return block
+    void this.cache.deletePrefix(key).catch(() => {})
+    return undefined
+  }
 
   async pageIn(obj: PinnedObject, first: number, last: number): Promise<boolean> {
     const { all, wait } = this.planPageIn(obj, first, last)
@@ -304,7 +347,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
     for (let i = first; i <= last; i++) {
       const key = blockKey(obj.id, i)
       const ks = keyString(key)
-      const hit = this.cache.get(key)
+      const hit = this.verifiedLength(obj, i, key, this.cache.get(key))
       if (hit !== undefined) {
         flushRun(i)
         out[i - first] = hit
@@ -324,7 +367,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
       const f = this.inflight.get(keyString(blockKey(obj.id, i)))
       if (!f) {
         // Landed in the cache between the two passes.
-        const block = this.cache.get(blockKey(obj.id, i))
+        const block = this.verifiedLength(obj, i, blockKey(obj.id, i), this.cache.get(blockKey(obj.id, i)))
         if (block === undefined) throw new SourceError(obj.info.url, `block ${i} vanished from the cache before it was read`)
         out[i - first] = block
         continue
@@ -352,10 +395,10 @@ export class BlockReader implements ObjectReader, BlockProvider {
       const key = blockKey(obj.id, i)
       if (!fromDisk) {
         // has() first: a miss here is not a miss yet (the disk pass or a fetch follows).
-        const block = memory?.has(key) ? memory.getSync(key) : undefined
+        const block = memory?.has(key) ? this.verifiedLength(obj, i, key, memory.getSync(key)) : undefined
         if (block === undefined) return false
         target.set(block.subarray(from - blockStart, to - blockStart), offset + (from - position))
-      } else if (!this.cache.copyInto(key, target, offset + (from - position), from - blockStart, to - blockStart)) {
+      } else if (!this.cache.copyInto(key, target, offset + (from - position), from - blockStart, to - blockStart, this.blockLength(obj, i))) {
         return false
       }
       if (this.prefetchedUnused.size > 0 && this.prefetchedUnused.delete(keyString(key))) this.prefetchCounters.usedBlocks++
@@ -363,33 +406,47 @@ export class BlockReader implements ObjectReader, BlockProvider {
     return true
   }
 
-  prefetchRange(obj: PinnedObject, start: number, end: number): void {
-    if (this.closed || end <= start) return
+  /**
+   * Offers `[start, end)` to prefetch and returns how far it got: the end of the last block
+   * fetched, in flight or resident before the budget ran out (callers offer the rest later).
+   */
+  prefetchRange(obj: PinnedObject, start: number, end: number): number {
+    if (this.closed || end <= start) return start
     const bs = this.blockSize
     const maxRun = Math.max(1, Math.floor(this.options.coalesceBytes / bs))
     const first = Math.floor(start / bs)
     const last = Math.min(obj.blockCount, Math.ceil(end / bs)) - 1
     let runStart = -1
+    let covered = first
     const pageIns: Uint8Array[] = []
+    // Issues the pending run, shrunk to what the budget still allows; false once it is spent.
     const flush = (endIndex: number): boolean => {
       if (runStart < 0) return true
-      const bytes = Math.min(obj.info.size, endIndex * bs) - runStart * bs
+      let count = endIndex - runStart
+      const room = Math.floor((this.budget.maxBytes - this.budget.inflightBytes) / bs)
+      if (room < count) count = room
+      if (count <= 0) return false
+      const bytes = Math.min(obj.info.size, (runStart + count) * bs) - runStart * bs
       if (!this.budget.tryAcquire(bytes)) return false
-      this.startRun(obj, runStart, endIndex - runStart, 'prefetch', bytes)
+      this.startRun(obj, runStart, count, 'prefetch', bytes)
+      covered = runStart + count
+      const complete = runStart + count === endIndex
       runStart = -1
-      return true
+      return complete
     }
     for (let i = first; i <= last; i++) {
       const key = blockKey(obj.id, i)
       const ks = keyString(key)
       if (this.inflight.has(ks) || this.cache.memory?.has(key)) {
         if (!flush(i)) break
+        covered = i + 1
         continue
       }
       if (this.cache.disk && this.cache.has(key)) {
         // Resident on disk: read ahead by paging it in, so the read that comes finds it in memory.
         if (!this.pagedIn.has(ks)) pageIns.push(key)
         if (!flush(i)) break
+        covered = i + 1
         continue
       }
       if (runStart < 0) runStart = i
@@ -397,6 +454,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
     }
     flush(last + 1)
     if (pageIns.length > 0) void this.startPageIn(pageIns)
+    return Math.max(start, Math.min(end, covered * bs))
   }
 
   release(handle: BlockObjectHandle): void {

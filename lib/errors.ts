@@ -34,15 +34,38 @@ export interface SluiceErrorOptions {
   url?: string
 }
 
+/** Query parameters that carry credentials in presigned URLs (AWS, GCS, Azure SAS). */
+const SECRET_PARAMS = /^(x-amz-(credential|signature|security-token)|x-goog-(credential|signature)|signature|sig|token|access_token)$/i
+
+/** A URL safe to print: no userinfo, credential-bearing query parameters masked. */
+export function redactUrl(url: string): string {
+  if (!/^https?:\/\//i.test(url) || (!url.includes('@') && !url.includes('?'))) return url
+  try {
+    const u = new URL(url)
+    u.username = ''
+    u.password = ''
+    for (const key of [...u.searchParams.keys()]) if (SECRET_PARAMS.test(key)) u.searchParams.set(key, 'REDACTED')
+    return u.href
+  } catch {
+    return url.replace(/\/\/[^/@]*@/, '//').replace(/\?.*$/, '?REDACTED')
+  }
+}
+
 export class SluiceError extends Error {
   readonly code: SluiceErrorCode
+  /** The object concerned, with any credentials in the URL redacted. */
   readonly url: string | undefined
 
   constructor(code: SluiceErrorCode, message: string, options: SluiceErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    // Every message names its URL; redact it here once, whoever built the message.
+    const safe = options.url === undefined ? undefined : redactUrl(options.url)
+    super(
+      safe === undefined || safe === options.url ? message : message.split(options.url!).join(safe),
+      options.cause === undefined ? undefined : { cause: options.cause },
+    )
     this.name = new.target.name
     this.code = code
-    this.url = options.url
+    this.url = safe
   }
 }
 

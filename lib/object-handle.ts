@@ -36,8 +36,10 @@ export interface BlockProvider {
   copyCached(obj: PinnedObject, position: number, end: number, target: Uint8Array, offset: number, fromDisk: boolean): boolean
   /** Pages in disk-tier blocks first..last off the event loop; false if some block is in no tier. */
   pageIn(obj: PinnedObject, first: number, last: number): Promise<boolean>
-  /** Starts bounded background fetches for `[start, end)`. */
-  prefetchRange(obj: PinnedObject, start: number, end: number): void
+  /** Registers a read that close() must wait for. */
+  track<T>(work: Promise<T>): Promise<T>
+  /** Starts bounded background fetches for `[start, end)`; returns how far they reach. */
+  prefetchRange(obj: PinnedObject, start: number, end: number): number
   release(handle: BlockObjectHandle): void
 }
 
@@ -67,7 +69,15 @@ export class BlockObjectHandle implements ObjectHandle {
     return this.obj.info.version
   }
 
-  async read(position: number, length: number, options: ReadOptions = {}): Promise<Uint8Array> {
+  read(position: number, length: number, options: ReadOptions = {}): Promise<Uint8Array> {
+    return this.provider.track(this.readBlocks(position, length, options))
+  }
+
+  readInto(target: Uint8Array, offset: number, position: number, length: number, options: ReadOptions = {}): Promise<number> {
+    return this.provider.track(this.readBlocksInto(target, offset, position, length, options))
+  }
+
+  private async readBlocks(position: number, length: number, options: ReadOptions): Promise<Uint8Array> {
     const end = this.checkRange(position, length)
     if (end <= position) return new Uint8Array(0)
     const bs = this.provider.blockSize
@@ -83,7 +93,7 @@ export class BlockObjectHandle implements ObjectHandle {
     return out
   }
 
-  async readInto(target: Uint8Array, offset: number, position: number, length: number, options: ReadOptions = {}): Promise<number> {
+  private async readBlocksInto(target: Uint8Array, offset: number, position: number, length: number, options: ReadOptions): Promise<number> {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset > target.length) {
       throw new RangeError(`readInto: offset ${offset} is outside the target buffer (length ${target.length})`)
     }
@@ -128,7 +138,7 @@ export class BlockObjectHandle implements ObjectHandle {
 
   prefetch(position: number, length: number): void {
     if (this.closed || length <= 0) return
-    this.provider.prefetchRange(this.obj, Math.max(0, position), Math.min(this.size, position + length))
+    void this.provider.prefetchRange(this.obj, Math.max(0, position), Math.min(this.size, position + length))
   }
 
   async close(): Promise<void> {
@@ -158,8 +168,8 @@ export class BlockObjectHandle implements ObjectHandle {
     // otherwise turn into a stream of single-block requests.
     const from = Math.max(end, this.readAheadEnd)
     if (until - from >= Math.min(window / 2, this.provider.coalesceBytes) || (until === this.size && until > from)) {
-      this.provider.prefetchRange(this.obj, from, until)
-      this.readAheadEnd = until
+      // Only as far as the budget allowed; the rest is offered again on a later read.
+      this.readAheadEnd = this.provider.prefetchRange(this.obj, from, until)
     }
   }
 }

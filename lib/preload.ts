@@ -6,7 +6,7 @@
  * fetch that failed shows up as missing bytes with a reason.
  */
 import { blockKey } from './cache/block-key.js'
-import { NotFoundError, isSluiceError } from './errors.js'
+import { AbortError, NotFoundError, isSluiceError } from './errors.js'
 import type { BlockReader } from './block-reader.js'
 import type { PinnedObject } from './object-handle.js'
 import type { ObjectInfo, PreloadOptions, PreloadResult, PreloadedObject } from './types.js'
@@ -14,9 +14,10 @@ import type { ObjectInfo, PreloadOptions, PreloadResult, PreloadedObject } from 
 type Failure = PreloadResult['failed'][number]
 
 function failureOf(url: string, err: unknown): Failure {
+  const code = (err as { code?: unknown })?.code
   return {
     url,
-    code: isSluiceError(err) ? err.code : ((err as { code?: string })?.code ?? 'ERR_UNKNOWN'),
+    code: isSluiceError(err) ? err.code : typeof code === 'string' ? code : 'ERR_UNKNOWN',
     message: (err as Error)?.message ?? String(err),
   }
 }
@@ -41,6 +42,7 @@ async function expand(reader: BlockReader, targets: string[], failed: Failure[],
       if (infos.length === 0) failed.push({ url: target, code: 'ERR_SLUICE_NOT_FOUND', message: `nothing under ${target}` })
       for (const info of infos) seen.set(info.url, info)
     } catch (err) {
+      if (signal?.aborted) throw new AbortError(target, signal.reason)
       failed.push(failureOf(target, err))
     }
   }
@@ -98,6 +100,8 @@ export async function preload(reader: BlockReader, targets: string[], options: P
           options.onProgress?.({ url: info.url, objectsDone, objectsTotal: infos.length, bytesDone, bytesTotal: requestedBytes })
         }
       } catch (err) {
+        // An abort ends the whole preload; it is not one object's failure.
+        if (options.signal?.aborted) throw new AbortError(info.url, options.signal.reason)
         failed.push(failureOf(info.url, err))
       }
     }

@@ -28,8 +28,9 @@ export interface ObjectHandle {
   readonly info: ObjectInfo
   /**
    * Reads `length` bytes at `position`. Short only at the end of the object. The result may be
-   * a view of a cached block: treat it as read-only. The cache never reuses or mutates a block
-   * it has handed out, so the view stays valid after later reads and evictions.
+   * a view of a cached block: it must not be written to (that would change the bytes every
+   * other reader of the block gets; copy first, or use readInto). The cache never reuses or
+   * mutates a block it has handed out, so the view stays valid after later reads and evictions.
    */
   read(position: number, length: number, options?: ReadOptions): Promise<Uint8Array>
   /** Reads into `target[offset..]`; resolves to the number of bytes written (short only at EOF). */

@@ -42,7 +42,7 @@ contract.after(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-const id = objectId('s3://b/k', '"etag"', 64 * KB)
+const id = objectId('s3://b/k', '"etag"', 64 * KB, 1 << 30)
 
 for (const [name, make] of makers) {
   contract(`${name}: put, get, has, delete`, async () => {
@@ -63,7 +63,7 @@ for (const [name, make] of makers) {
 
   contract(`${name}: deletePrefix removes one object's blocks only`, async () => {
     const store = await make(8 * 1024 * KB)
-    const other = objectId('s3://b/other', '"e"', 64 * KB)
+    const other = objectId('s3://b/other', '"e"', 64 * KB, 1 << 30)
     for (let i = 0; i < 5; i++) await store.put(blockKey(id, i), patternBytes(1000, i))
     await store.put(blockKey(other, 0), patternBytes(1000, 'o'))
     assert.is(await store.deletePrefix(id), 5)

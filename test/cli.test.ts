@@ -65,9 +65,9 @@ test('usage errors exit 2 with one line', async () => {
   const noCache = await sluice(d, ['preload', 's3://sluice/ds/'])
   assert.is(noCache.code, 2)
   assert.match(oneErrorLine(noCache.stderr, 'preload'), /--cache-dir/)
-  const bench = await sluice(d, ['bench'])
+  const bench = await sluice(d, ['bench', '--shards', 'many'])
   assert.is(bench.code, 2)
-  assert.match(bench.stderr, /not available yet/)
+  assert.match(oneErrorLine(bench.stderr, 'bench'), /--shards must be a non-negative number/)
 })
 
 test('bad URLs exit 2, missing objects and buckets exit 3, stack only with --debug', async () => {

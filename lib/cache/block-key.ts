@@ -4,20 +4,21 @@
  * them all).
  *
  * The object part hashes the cache format version, the canonical URL, the version (ETag or
- * size-mtime-inode) and the block size. A changed object therefore can never hit old blocks,
+ * size-mtime-inode), the object's size and the block size. A changed object therefore can never hit old blocks,
  * and two readers with different block sizes never confuse each other's blocks.
  */
 import { createHash } from 'node:crypto'
 
 /** Bump when the meaning of stored bytes or keys changes; old entries then simply miss. */
-export const CACHE_FORMAT_VERSION = 1
+export const CACHE_FORMAT_VERSION = 2
 
 export const OBJECT_ID_BYTES = 16
 export const BLOCK_KEY_BYTES = OBJECT_ID_BYTES + 4
 
-export function objectId(url: string, version: string, blockSize: number): Uint8Array {
+/** `size`: an ObjectInfo with a wrong size (a stale listing) then gets keys of its own and can never plant a short block under the true object's keys. */
+export function objectId(url: string, version: string, blockSize: number, size: number): Uint8Array {
   return createHash('sha256')
-    .update(`sluice-block/${CACHE_FORMAT_VERSION}\n${url}\n${version}\n${blockSize}`)
+    .update(`sluice-block/${CACHE_FORMAT_VERSION}\n${url}\n${version}\n${size}\n${blockSize}`)
     .digest()
     .subarray(0, OBJECT_ID_BYTES)
 }

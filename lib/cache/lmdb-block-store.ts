@@ -5,6 +5,8 @@
  *
  * Layout (named databases):
  * - `blocks`:  block key -> 24-byte header (magic, format, length, CRC32C, insertion seq) + bytes
+ * - `sizes`:   block key -> data length (u32) + insertion seq (f64): what `has`, eviction and
+ *              deletion need, without reading the multi-MiB value (which would stall the loop)
  * - `order`:   insertion seq (u64 BE) -> block key, the eviction queue
  * - `objects`: object id -> { url, version, size, blockSize }, for eviction by URL and stats
  * - `latest`:  URL -> the newest ObjectInfo seen, for reading while the store is unreachable
@@ -73,6 +75,7 @@ export class LmdbBlockStore implements BlockStore {
   private readonly env: RootDatabase
   private readonly blocks: Database<Buffer, Buffer>
   private readonly order: Database<Buffer, Buffer>
+  private readonly sizes: Database<Buffer, Buffer>
   private readonly objects: Database<CachedObjectRecord, Buffer>
   private readonly meta: Database<number, string>
   private readonly latest: Database<ObjectInfo, string>
@@ -99,6 +102,7 @@ export class LmdbBlockStore implements BlockStore {
     this.env = open({ path: options.path, maxDbs: 8, compression: false, eventTurnBatching: false })
     this.blocks = this.env.openDB({ name: 'blocks', encoding: 'binary', keyEncoding: 'binary' })
     this.order = this.env.openDB({ name: 'order', encoding: 'binary', keyEncoding: 'binary' })
+    this.sizes = this.env.openDB({ name: 'sizes', encoding: 'binary', keyEncoding: 'binary' })
     this.objects = this.env.openDB({ name: 'objects', keyEncoding: 'binary' })
     this.meta = this.env.openDB({ name: 'meta' })
     this.latest = this.env.openDB({ name: 'latest' })
@@ -113,6 +117,7 @@ export class LmdbBlockStore implements BlockStore {
     await this.write(() => {
       if (this.meta.get('format') === CACHE_FORMAT_VERSION) return
       this.blocks.clearSync()
+      this.sizes.clearSync()
       this.order.clearSync()
       this.objects.clearSync()
       this.latest.clearSync()
@@ -138,9 +143,9 @@ export class LmdbBlockStore implements BlockStore {
    * value into its reusable read buffer, the CRC is checked there, then the slice is copied
    * out. Returns false on a miss or a damaged block (which is dropped).
    */
-  copyVerifiedSync(key: Uint8Array, target: Uint8Array, targetOffset: number, from: number, to: number): boolean {
+  copyVerifiedSync(key: Uint8Array, target: Uint8Array, targetOffset: number, from: number, to: number, expectedLength: number): boolean {
     const data = this.lookup(key, true)
-    if (data === undefined || to > data.length) return false
+    if (data === undefined || data.length !== expectedLength) return false
     target.set(data.subarray(from, to), targetOffset)
     return true
   }
@@ -189,7 +194,13 @@ export class LmdbBlockStore implements BlockStore {
   }
 
   has(key: Uint8Array): boolean {
-    return this.blocks.doesExist(key as Buffer)
+    return this.sizes.doesExist(key as Buffer)
+  }
+
+  /** Data length and insertion seq of a stored block, from the small index. */
+  private sizeOf(key: Buffer): { length: number; seq: number } | undefined {
+    const v = this.sizes.getBinary(key)
+    return v === undefined || v.length < 12 ? undefined : { length: v.readUInt32LE(0), seq: v.readDoubleLE(4) }
   }
 
   /**
@@ -211,7 +222,7 @@ export class LmdbBlockStore implements BlockStore {
     const crc = crc32c(bytes as Buffer)
     let admitted = false
     await this.write(() => {
-      if (this.blocks.doesExist(key as Buffer)) {
+      if (this.sizes.doesExist(key as Buffer)) {
         admitted = true
         return
       }
@@ -229,8 +240,8 @@ export class LmdbBlockStore implements BlockStore {
         let freed = 0
         for (const { key: seq, value: victimKey } of this.order.getRange({})) {
           if (usage - freed <= target) break
-          const raw = this.blocks.getBinary(victimKey)
-          const bytes = raw === undefined ? 0 : chargedBytes(raw.length - HEADER_BYTES)
+          const size = this.sizeOf(victimKey)
+          const bytes = size === undefined ? 0 : chargedBytes(size.length)
           victims.push([seq, victimKey, bytes])
           freed += bytes
         }
@@ -238,6 +249,7 @@ export class LmdbBlockStore implements BlockStore {
           this.order.removeSync(seq)
           if (bytes === 0) continue
           this.blocks.removeSync(victimKey)
+          this.sizes.removeSync(victimKey)
           usage -= bytes
           entries--
           this.counters.evictions++
@@ -255,6 +267,10 @@ export class LmdbBlockStore implements BlockStore {
       value.writeDoubleLE(seq, 16)
       value.set(bytes, HEADER_BYTES)
       this.blocks.putSync(key as Buffer, value)
+      const size = Buffer.allocUnsafe(12)
+      size.writeUInt32LE(bytes.length, 0)
+      size.writeDoubleLE(seq, 4)
+      this.sizes.putSync(key as Buffer, size)
       this.order.putSync(seqKey(seq), Buffer.from(key))
       this.meta.putSync('seq', seq + 1)
       this.meta.putSync('usage', usage + charge)
@@ -296,11 +312,12 @@ export class LmdbBlockStore implements BlockStore {
   }
 
   private removeInTxn(key: Buffer): boolean {
-    const raw = this.blocks.getBinary(key)
-    if (raw === undefined) return false
+    const size = this.sizeOf(key)
+    if (size === undefined) return false
     this.blocks.removeSync(key)
-    if (raw.length >= HEADER_BYTES) this.order.removeSync(seqKey(raw.readDoubleLE(16)))
-    this.meta.putSync('usage', (this.meta.get('usage') ?? 0) - chargedBytes(raw.length - HEADER_BYTES))
+    this.sizes.removeSync(key)
+    this.order.removeSync(seqKey(size.seq))
+    this.meta.putSync('usage', (this.meta.get('usage') ?? 0) - chargedBytes(size.length))
     this.meta.putSync('entries', (this.meta.get('entries') ?? 0) - 1)
     return true
   }
@@ -310,7 +327,7 @@ export class LmdbBlockStore implements BlockStore {
     const end = Buffer.concat([start, Buffer.alloc(BLOCK_KEY_BYTES - start.length + 1, 0xff)])
     let n = 0
     await this.write(() => {
-      const keys = [...this.blocks.getKeys({ start, end })] as Buffer[]
+      const keys = [...this.sizes.getKeys({ start, end })] as Buffer[]
       for (const k of keys) if (this.removeInTxn(k)) n++
       if (start.length === OBJECT_ID_BYTES) this.objects.removeSync(start)
     })
@@ -361,8 +378,10 @@ export class LmdbBlockStore implements BlockStore {
   async clear(): Promise<void> {
     await this.write(() => {
       this.blocks.clearSync()
+      this.sizes.clearSync()
       this.order.clearSync()
       this.objects.clearSync()
+      this.latest.clearSync()
       this.meta.putSync('usage', 0)
       this.meta.putSync('entries', 0)
     })

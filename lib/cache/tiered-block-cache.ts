@@ -56,16 +56,16 @@ export class TieredBlockCache {
    * Copies `[from, to)` of a cached block into `target`. With no memory tier to promote into,
    * a disk hit is copied straight out of LMDB's read buffer (no allocation). False on a miss.
    */
-  copyInto(key: Uint8Array, target: Uint8Array, targetOffset: number, from: number, to: number): boolean {
+  copyInto(key: Uint8Array, target: Uint8Array, targetOffset: number, from: number, to: number, expectedLength: number): boolean {
     if (this.memory || !this.disk) {
       const block = this.get(key)
-      if (block === undefined) return false
+      if (block === undefined || block.length !== expectedLength) return false
       target.set(block.subarray(from, to), targetOffset)
       return true
     }
     if (!this.diskHealth.usable()) return false
     try {
-      const copied = this.disk.copyVerifiedSync(key, target, targetOffset, from, to)
+      const copied = this.disk.copyVerifiedSync(key, target, targetOffset, from, to, expectedLength)
       this.diskHealth.success()
       return copied
     } catch (err) {
@@ -119,9 +119,9 @@ export class TieredBlockCache {
     return write
   }
 
-  /** Waits for every disk fill queued so far. */
+  /** Waits for every disk fill queued so far (not those queued meanwhile: it must return under load). */
   async flush(): Promise<void> {
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending])
+    await Promise.allSettled([...this.pending])
   }
 
   async deletePrefix(prefix: Uint8Array): Promise<number> {

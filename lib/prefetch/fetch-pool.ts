@@ -15,7 +15,20 @@ import type { SourceRegistry } from '../source/registry.js'
 import type { ObjectInfo, SourceStats } from '../types.js'
 import { schemeOf } from '../url.js'
 import type { FetchTask, FetchResult, SerializedError } from './fetch-worker.js'
-import { SluiceError, type SluiceErrorCode } from '../errors.js'
+import {
+  AbortError,
+  AccessDeniedError,
+  BucketNotFoundError,
+  NotFoundError,
+  ObjectChangedError,
+  ShortReadError,
+  SluiceError,
+  SourceError,
+  SourceUnreachableError,
+  TimeoutError,
+  UnsupportedOperationError,
+  type SluiceErrorCode,
+} from '../errors.js'
 
 export interface FetchRequest {
   info: ObjectInfo
@@ -31,11 +44,20 @@ export interface FetchPool {
   close(): Promise<void>
 }
 
-/** Rebuilds a worker's error on this thread, keeping its code, URL and message. */
+/** Error classes by name, so errors from a worker keep their class (`instanceof` works). */
+const CLASSES: Record<string, { prototype: SluiceError }> = {
+  NotFoundError, BucketNotFoundError, AccessDeniedError, ObjectChangedError, SourceUnreachableError,
+  TimeoutError, SourceError, ShortReadError, AbortError, UnsupportedOperationError,
+}
+
+/** Rebuilds a worker's error on this thread, keeping its class, code, URL, status and message. */
 function reviveError(e: SerializedError): Error {
   if (e.code?.startsWith('ERR_SLUICE_')) {
     const err = new SluiceError(e.code as SluiceErrorCode, e.message, e.url === undefined ? {} : { url: e.url })
+    const cls = CLASSES[e.name]
+    if (cls) Object.setPrototypeOf(err, cls.prototype)
     err.name = e.name
+    if (e.status !== undefined) Object.defineProperty(err, 'status', { value: e.status, enumerable: true })
     return err
   }
   const err = new Error(e.message)

@@ -64,7 +64,8 @@ export class FetchScheduler {
     while (this.active < this.maxConcurrent && this.queue.length > 0) {
       let i = this.queue.findIndex((t) => t.priority === 'demand')
       if (i < 0) {
-        if (this.activePrefetch >= Math.max(1, this.maxConcurrent - 1)) return
+        // One slot stays free for demand; with a single slot, prefetch waits until it is idle.
+        if (this.maxConcurrent === 1 ? this.active > 0 : this.activePrefetch >= this.maxConcurrent - 1) return
         i = 0
       }
       const [task] = this.queue.splice(i, 1)

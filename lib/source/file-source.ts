@@ -66,6 +66,9 @@ export class FileSource implements Source {
         if (bytesRead === 0) throw new ShortReadError(info.url, start, length, filled, out.subarray(0, filled))
         filled += bytesRead
       }
+      // A rewrite in place during the read would mix versions under the old one's key.
+      const after = versionOf(await fh.stat())
+      if (after !== info.version) throw new ObjectChangedError(info.url, info.version, after)
       return out
     } catch (err) {
       throw translate(err, info.url)

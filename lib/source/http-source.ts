@@ -19,9 +19,11 @@ import {
   SourceUnreachableError,
   UnsupportedOperationError,
   isSluiceError,
+  redactUrl,
 } from '../errors.js'
 import type { ObjectInfo } from '../types.js'
 import { readBody } from './read-body.js'
+import { checkResponseRange } from './response-range.js'
 import { clampRange, type RangeReadOptions, type Source } from './source.js'
 
 /** Redirect hops followed per request before giving up. */
@@ -41,12 +43,12 @@ async function fetchFollowing(url: string, init: RequestInit): Promise<Response>
     try {
       next = new URL(location, current)
     } catch {
-      throw new SourceError(url, `HTTP ${res.status} redirect to an invalid URL ${JSON.stringify(location)}`, { status: res.status })
+      throw new SourceError(url, `HTTP ${res.status} redirect to an invalid URL ${JSON.stringify(redactUrl(location))}`, { status: res.status })
     }
     if (next.protocol !== scheme) {
-      throw new SourceError(url, `refusing redirect from ${current} to ${next.href}: redirects never change the scheme (${scheme} to ${next.protocol})`, { status: res.status })
+      throw new SourceError(url, `refusing redirect from ${redactUrl(current)} to ${redactUrl(next.href)}: redirects never change the scheme (${scheme} to ${next.protocol})`, { status: res.status })
     }
-    if (hop + 1 > MAX_REDIRECTS) throw new SourceError(url, `more than ${MAX_REDIRECTS} redirects (last to ${next.href})`, { status: res.status })
+    if (hop + 1 > MAX_REDIRECTS) throw new SourceError(url, `more than ${MAX_REDIRECTS} redirects (last to ${redactUrl(next.href)})`, { status: res.status })
     current = next.href
   }
 }
@@ -56,6 +58,11 @@ function statusError(url: string, status: number, version?: string): Error {
   if (status === 401 || status === 403) return new AccessDeniedError(url, `HTTP ${status}`)
   if (status === 412) return new ObjectChangedError(url, version ?? '')
   return new SourceError(url, `HTTP ${status}`, { status })
+}
+
+/** An entity tag without its weakness marker, for weak comparison. */
+function weakTag(tag: string): string {
+  return tag.startsWith('W/') ? tag.slice(2) : tag
 }
 
 function networkError(err: unknown, url: string): unknown {
@@ -91,29 +98,45 @@ export class HttpSource implements Source {
     end = clampRange(info, start, end)
     if (end === start) return new Uint8Array(0)
     const length = end - start
-    const strongEtag = info.version.startsWith('"') || info.version.startsWith('W/')
+    const version = info.version
+    // If-Match compares strongly: send it only for strong ETags; weak ones are compared here.
+    const isEtag = version.startsWith('"') || version.startsWith('W/')
+    const strongEtag = version.startsWith('"')
     let res: Response
     try {
       res = await fetchFollowing(info.url, {
-        headers: { range: `bytes=${start}-${end - 1}`, ...(strongEtag ? { 'if-match': info.version } : {}) },
+        headers: { range: `bytes=${start}-${end - 1}`, ...(strongEtag ? { 'if-match': version } : {}) },
         ...(options.signal ? { signal: options.signal } : {}),
       })
     } catch (err) {
       throw networkError(err, info.url)
     }
-    if (res.status !== 206 && res.status !== 200) {
-      await res.body?.cancel()
-      throw statusError(info.url, res.status, info.version)
+    const refuse = async (err: Error): Promise<never> => {
+      await res.body?.cancel().catch(() => {})
+      throw err
     }
+    if (res.status !== 206 && res.status !== 200) return refuse(statusError(info.url, res.status, version))
     const etag = res.headers.get('etag')
-    if (strongEtag && etag !== null && etag !== info.version) {
-      await res.body?.cancel()
-      throw new ObjectChangedError(info.url, info.version, etag)
+    if (isEtag) {
+      if (etag !== null && weakTag(etag) !== weakTag(version)) return refuse(new ObjectChangedError(info.url, version, etag))
+    } else {
+      // No ETag: the version is size and Last-Modified; check what the response says of both.
+      const modified = res.headers.get('last-modified')
+      if (etag !== null || (modified !== null && version !== `${info.size}-${modified}`)) {
+        return refuse(new ObjectChangedError(info.url, version, etag ?? `${info.size}-${modified}`))
+      }
+    }
+    let skip: number
+    try {
+      const lengthHeader = res.headers.get('content-length')
+      skip = checkResponseRange(info, start, end, res.headers.get('content-range'), lengthHeader === null ? undefined : Number(lengthHeader))
+    } catch (err) {
+      return refuse(err as Error)
     }
     const body = res.body
     if (!body) throw new SourceError(info.url, 'response has no body')
     try {
-      return await readBody(body, () => void body.cancel().catch(() => {}), info.url, start, length, res.status === 200 ? start : 0, options.signal)
+      return await readBody(body, () => void body.cancel().catch(() => {}), info.url, start, length, skip, options.signal)
     } catch (err) {
       throw networkError(err, info.url)
     }

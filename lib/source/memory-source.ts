@@ -46,7 +46,7 @@ export class MemorySource implements Source {
     if (!o) throw new NotFoundError(info.url)
     if (o.version !== info.version) throw new ObjectChangedError(info.url, info.version, o.version)
     this.bytesRead += end - start
-    return o.bytes.slice(start, end)
+    return new Uint8Array(o.bytes.subarray(start, end)) // a copy, as a store would give
   }
 
   async list(prefix: string): Promise<ObjectInfo[]> {

@@ -46,7 +46,8 @@ export function newSourceStats(): SourceStats {
 export function splitBlocks(bytes: Uint8Array, blockSize: number): Uint8Array[] {
   if (bytes.length <= blockSize) return bytes.length === 0 ? [] : [bytes]
   const out: Uint8Array[] = []
-  for (let o = 0; o < bytes.length; o += blockSize) out.push(bytes.slice(o, Math.min(o + blockSize, bytes.length)))
+  // new Uint8Array(view) copies; Buffer#slice would return a view pinning the whole run.
+  for (let o = 0; o < bytes.length; o += blockSize) out.push(new Uint8Array(bytes.subarray(o, Math.min(o + blockSize, bytes.length))))
   return out
 }
 

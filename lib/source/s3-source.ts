@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-s3'
 import type { Readable } from 'node:stream'
 import { readBodyBlocks } from './read-body.js'
+import { checkResponseRange } from './response-range.js'
 import {
   AccessDeniedError,
   BucketNotFoundError,
@@ -34,7 +35,24 @@ import { clampRange, type RangeReadOptions, type Source } from './source.js'
 interface SdkError {
   name?: string
   code?: string
-  $metadata?: { httpStatusCode?: number }
+  Code?: string
+  message?: string
+  $metadata?: { httpStatusCode?: number; requestId?: string }
+  cause?: { code?: string }
+}
+
+/** What is worth keeping of an SDK error: no request, no headers, no credentials. */
+function summarizeSdkError(raw: unknown): Error & SdkError {
+  const e = (raw ?? {}) as SdkError
+  const out = new Error(typeof e.message === 'string' ? e.message : String(raw)) as Error & SdkError
+  out.name = e.name ?? 'Error'
+  const code = e.code ?? e.cause?.code
+  if (code !== undefined) out.code = code
+  if (e.Code !== undefined) out.Code = e.Code
+  const status = e.$metadata?.httpStatusCode
+  const requestId = e.$metadata?.requestId
+  out.$metadata = { ...(status === undefined ? {} : { httpStatusCode: status }), ...(requestId === undefined ? {} : { requestId }) }
+  return out
 }
 
 export class S3Source implements Source {
@@ -95,9 +113,14 @@ export class S3Source implements Source {
         ;(res.Body as Readable | undefined)?.destroy()
         throw new ObjectChangedError(info.url, info.version, res.ETag)
       }
-      // A store that ignored the Range header answers 200 with the whole object.
-      const skip = res.ContentRange === undefined && (res.ContentLength ?? 0) > length ? start : 0
       const body = res.Body as Readable
+      let skip: number
+      try {
+        skip = checkResponseRange(info, start, end, res.ContentRange, res.ContentLength)
+      } catch (err) {
+        body?.destroy()
+        throw err
+      }
       return await readBodyBlocks(body, () => body.destroy(), info.url, start, length, blockSize, skip, options.signal)
     } catch (err) {
       throw await this.translate(err, info.url, bucket, info.version)
@@ -135,11 +158,16 @@ export class S3Source implements Source {
     this.client.destroy()
   }
 
-  /** Maps SDK and socket failures onto sluice's error codes. */
-  private async translate(err: unknown, url: string, bucket: string, version?: string): Promise<unknown> {
-    if (isSluiceError(err)) return err
-    const e = err as SdkError
-    if (e?.name === 'AbortError') return err
+  /**
+   * Maps SDK and socket failures onto sluice's error codes. The SDK's error object is never
+   * kept as `cause`: it holds the signed request, session token included; a plain summary
+   * (name, code, status, request id) is kept instead.
+   */
+  private async translate(raw: unknown, url: string, bucket: string, version?: string): Promise<unknown> {
+    if (isSluiceError(raw)) return raw
+    const e = raw as SdkError
+    if (e?.name === 'AbortError') return raw
+    const err = summarizeSdkError(raw)
     const status = e?.$metadata?.httpStatusCode
     const name = e?.name ?? 'Error'
     if (name === 'NoSuchBucket') return new BucketNotFoundError(url, bucket, err)
@@ -152,7 +180,7 @@ export class S3Source implements Source {
     if (status === 403 || name === 'AccessDenied' || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch') {
       return new AccessDeniedError(url, `${name}${status ? ` (HTTP ${status})` : ''}; check the credentials and the bucket policy`, err)
     }
-    const code = e?.code ?? (err as { cause?: { code?: string } })?.cause?.code
+    const code = err.code
     if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new SourceUnreachableError(url, 1, err)
     return new SourceError(url, `${name}${status ? ` (HTTP ${status})` : ''}${code ? ` ${code}` : ''}`, {
       ...(status === undefined ? {} : { status }),
@@ -164,8 +192,8 @@ export class S3Source implements Source {
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: bucket }))
       return true
-    } catch (err) {
-      return (err as SdkError)?.$metadata?.httpStatusCode !== 404
+    } catch (error) {
+      return (error as SdkError)?.$metadata?.httpStatusCode !== 404
     }
   }
 }
