@@ -592,12 +592,10 @@ class Run implements AsyncIterator<unknown> {
     if (!p) {
       const item = plan.items[k]!
       p = (async () => {
-        const handle = await this.reader.open(item.shard.url, { signal: this.options.signal })
+        // Open at the listed version, without another metadata request per shard and epoch;
+        // if the shard changed since, its reads fail with ERR_SLUICE_OBJECT_CHANGED.
+        const handle = await this.reader.open(item.shard, { signal: this.options.signal })
         this.stats.shardsOpened++
-        if (handle.version !== item.shard.version) {
-          await handle.close()
-          throw new RangeError(`tfrecords: ${item.shard.url} changed since it was listed (version ${item.shard.version} → ${handle.version})`)
-        }
         if (this.stopped) {
           await handle.close()
           throw new ClosedError('TFRecord iteration')

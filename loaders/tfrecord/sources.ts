@@ -23,13 +23,16 @@ export function isGlob(url: string): boolean {
 /** Resolves `source` to shards with sizes and versions, in a stable order. */
 export async function resolveSources(reader: ObjectReader, source: TFRecordSource, options: ReadOptions = {}): Promise<ObjectInfo[]> {
   const items = typeof source === 'string' ? [source] : [...source]
-  const out: ObjectInfo[] = []
-  for (const item of items) {
-    if (isGlob(item)) out.push(...(await expandGlob(reader, item, options)))
-    else if (item.endsWith('/')) out.push(...(await expandPrefix(reader, item, options)))
-    else out.push(await reader.stat(item, options))
-  }
-  return out
+  // Concurrently: against a store 20 ms away, eight shards stated one by one cost 160 ms
+  // before the first record. Order is kept by the array, not by completion.
+  const resolved = await Promise.all(
+    items.map(async (item): Promise<ObjectInfo[]> => {
+      if (isGlob(item)) return expandGlob(reader, item, options)
+      if (item.endsWith('/')) return expandPrefix(reader, item, options)
+      return [await reader.stat(item, options)]
+    }),
+  )
+  return resolved.flat()
 }
 
 async function expandPrefix(reader: ObjectReader, prefix: string, options: ReadOptions): Promise<ObjectInfo[]> {

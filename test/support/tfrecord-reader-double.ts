@@ -86,7 +86,8 @@ export class ReaderDouble implements ObjectReader {
     return out
   }
 
-  async open(url: string, options?: ReadOptions): Promise<ObjectHandle> {
+  async open(target: string | ObjectInfo, options?: ReadOptions): Promise<ObjectHandle> {
+    const url = typeof target === 'string' ? target : target.url
     const info = await this.stat(url, options)
     this.log.opens.push(info.url)
     this.openHandles++
