@@ -44,7 +44,7 @@ export interface BlockReaderOptions {
     maxReadAheadBytes?: number
     /** Consecutive missing blocks are fetched in one GET of up to this many bytes. Default 8 MiB. */
     coalesceBytes?: number
-    /** Requests to the source at once, demand and prefetch together. Default 8. */
+    /** Requests to the source at once, demand and prefetch together. Default 16. */
     maxConcurrentRequests?: number
   }
   /**
@@ -133,7 +133,7 @@ export function resolveOptions(options: BlockReaderOptions = {}): ResolvedOption
     maxInflightBytes: bytesOption(prefetch.maxInflightBytes, 'prefetch.maxInflightBytes', 256 * MiB, 0),
     maxReadAheadBytes: bytesOption(prefetch.maxReadAheadBytes, 'prefetch.maxReadAheadBytes', 128 * MiB, 0),
     coalesceBytes: Math.max(blockSize, coalesceBytes),
-    maxConcurrentRequests: bytesOption(prefetch.maxConcurrentRequests, 'prefetch.maxConcurrentRequests', 8, 1, 1024),
+    maxConcurrentRequests: bytesOption(prefetch.maxConcurrentRequests, 'prefetch.maxConcurrentRequests', 16, 1, 1024),
     offline,
     retry: {
       maxAttempts: bytesOption(retry.maxAttempts, 'retry.maxAttempts', RETRY_DEFAULTS.maxAttempts, 1, 100),
