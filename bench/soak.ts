@@ -50,6 +50,7 @@ import { runInNewContext } from 'node:vm'
 import { BlockReader, GiB, KiB, MiB, makeS3Client, parseS3Url, type ObjectHandle, type ReaderStats } from '../lib/index.js'
 import { startS3Server } from '../lib/testing/index.js'
 import { generatedBytes, putDataset } from '../examples/dataset.js'
+import { seededRandom as rng } from '../lib/testing/seeded-random.js'
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 120)
 const OBJECTS = Number(process.env.SOAK_OBJECTS ?? 16)
@@ -72,17 +73,6 @@ const FD_SLACK = 4
 const MAX_SOCKETS = 64
 const WARMUP_MS = Math.min(10_000, (SECONDS * 1000) / 10)
 
-/** mulberry32: a small deterministic generator, so a run can be repeated with SOAK_SEED. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function forceGc(): void {
   setFlagsFromString('--expose-gc')

@@ -14,6 +14,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { encodeExample, encodeTFRecords } from '../../loaders/tfrecord/index.js'
 import { generatedBytes } from '../../examples/dataset.js'
+import { seededRandom as rng } from '../../lib/testing/seeded-random.js'
 
 export interface DatasetSpec {
   shards: number
@@ -40,17 +41,6 @@ export interface Dataset {
   records: number
 }
 
-/** mulberry32, deterministic per seed. */
-function rng(seed: number): () => number {
-  let s = seed | 0
-  return () => {
-    s = (s + 0x6d2b79f5) | 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Log-normal with sigma 0.5, so the mean is median * e^(0.125); clamped to [8 KB, 1 MB]. */
 function imageSize(random: () => number, mean: number): number {

@@ -9,6 +9,7 @@
  */
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
+import { seededRandom } from './seeded-random.js'
 
 export type FaultKind = 'status500' | 'slowdown503' | 'throttle429' | 'stall' | 'stallBody' | 'reset' | 'short' | 'etag'
 
@@ -48,15 +49,7 @@ const ERROR_STATUS: Partial<Record<FaultKind, [number, string]>> = {
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
   const target = new URL(options.target)
   let faults = options.faults ?? []
-  let seed = options.seed ?? 1
-  const random = () => {
-    // mulberry32: deterministic per seed, good enough to spread faults.
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = seed
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const random = seededRandom(options.seed ?? 1)
   const matched = new Map<Fault, number>()
   const sockets = new Set<Socket>()
   const state: FaultProxy = {

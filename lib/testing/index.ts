@@ -6,3 +6,4 @@
 export { MemorySource } from '../source/memory-source.js'
 export { startS3Server, type S3Server, type S3ServerOptions } from './s3-server.js'
 export { startFaultProxy, type FaultProxy, type FaultProxyOptions, type Fault } from './fault-proxy.js'
+export { seededRandom } from './seeded-random.js'

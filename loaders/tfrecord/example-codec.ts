@@ -130,8 +130,17 @@ export function decodeSequenceExample(bytes: Uint8Array, options: ResolvedDecode
   return { context, featureLists }
 }
 
-/** `Features { map<string, Feature> feature = 1; }` in `[r.pos, end)`, merged into `out`. */
-function decodeFeatures(r: protobuf.Reader, end: number, out: Example, opts: ResolvedDecodeOptions): void {
+/**
+ * Walks the entries of a protobuf `map<string, message>` field 1 in `[r.pos, end)`, calling
+ * `visit(key, valueStart, valueEnd)` for each key the filter keeps (`valueStart` is -1 when
+ * the entry has no value). Entries may come in any order and unknown fields are skipped.
+ */
+function forEachMapEntry(
+  r: protobuf.Reader,
+  end: number,
+  opts: ResolvedDecodeOptions,
+  visit: (key: string, valueStart: number, valueEnd: number) => void,
+): void {
   while (r.pos < end) {
     const tag = r.uint32()
     if (tag !== 10) {
@@ -153,38 +162,22 @@ function decodeFeatures(r: protobuf.Reader, end: number, out: Example, opts: Res
         r.pos = valueEnd
       } else skip(r, t)
     }
+    if (opts.filter === undefined || opts.filter.has(key)) visit(key, valueStart, valueEnd)
     r.pos = entryEnd
-    if (opts.filter !== undefined && !opts.filter.has(key)) continue
-    out[key] = valueStart < 0 ? { kind: 'none', value: [] } : decodeFeature(r, valueStart, valueEnd, opts, key)
   }
   r.pos = end
 }
 
+/** `Features { map<string, Feature> feature = 1; }` in `[r.pos, end)`, merged into `out`. */
+function decodeFeatures(r: protobuf.Reader, end: number, out: Example, opts: ResolvedDecodeOptions): void {
+  forEachMapEntry(r, end, opts, (key, valueStart, valueEnd) => {
+    out[key] = valueStart < 0 ? { kind: 'none', value: [] } : decodeFeature(r, valueStart, valueEnd, opts, key)
+  })
+}
+
 /** `FeatureLists { map<string, FeatureList> feature_list = 1; }`, FeatureList = repeated Feature. */
 function decodeFeatureLists(r: protobuf.Reader, end: number, out: Record<string, Feature[]>, opts: ResolvedDecodeOptions): void {
-  while (r.pos < end) {
-    const tag = r.uint32()
-    if (tag !== 10) {
-      skip(r, tag)
-      continue
-    }
-    const entryEnd = r.uint32() + r.pos
-    checkEnd(r, entryEnd)
-    let key = ''
-    let valueStart = -1
-    let valueEnd = -1
-    while (r.pos < entryEnd) {
-      const t = r.uint32()
-      if (t === 10) key = r.string()
-      else if (t === 18) {
-        valueEnd = r.uint32() + r.pos
-        checkEnd(r, valueEnd)
-        valueStart = r.pos
-        r.pos = valueEnd
-      } else skip(r, t)
-    }
-    r.pos = entryEnd
-    if (opts.filter !== undefined && !opts.filter.has(key)) continue
+  forEachMapEntry(r, end, opts, (key, valueStart, valueEnd) => {
     const list: Feature[] = []
     if (valueStart >= 0) {
       r.pos = valueStart
@@ -197,11 +190,9 @@ function decodeFeatureLists(r: protobuf.Reader, end: number, out: Record<string,
           r.pos = fEnd
         } else skip(r, t)
       }
-      r.pos = entryEnd
     }
     out[key] = list
-  }
-  r.pos = end
+  })
 }
 
 /** `Feature { oneof kind { BytesList = 1; FloatList = 2; Int64List = 3 } }` in `[start, end)` of `r`; the last kind seen wins. */

@@ -3,6 +3,7 @@
  * (no per-byte JS loop) and any two runs agree.
  */
 import { createCipheriv, createHash } from 'node:crypto'
+import { seededRandom } from '../../lib/testing/seeded-random.js'
 
 export function patternBytes(size: number, seed: string | number = 1): Buffer {
   const key = createHash('sha256').update(`sluice-test-${seed}`).digest().subarray(0, 16)
@@ -11,13 +12,4 @@ export function patternBytes(size: number, seed: string | number = 1): Buffer {
 }
 
 /** A small seeded PRNG for choosing offsets in randomized tests. */
-export function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1
-  return () => {
-    s = (s + 0x6d2b79f5) | 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export const prng = seededRandom

@@ -9,18 +9,10 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { RecordFramer, type FramerOptions } from '../../loaders/tfrecord/framing.js'
+import { seededRandom } from '../../lib/testing/seeded-random.js'
 
 /** Small deterministic PRNG (mulberry32) for fixture contents. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export const prng = seededRandom
 
 /** `count` payloads with sizes from `sizes` (cycled), each starting with its index so content is checkable. */
 export function makeRecords(count: number, sizes: readonly number[] = [0, 1, 7, 100, 1000, 5000], seed = 1): Uint8Array[] {
