@@ -91,12 +91,43 @@ function bytesOption(value: unknown, path: string, fallback: number, min: number
   return value
 }
 
+/** Option names per group: a misspelt option is an error, not a silently kept default. */
+const KNOWN: Record<string, readonly string[]> = {
+  options: ['cacheDir', 'memory', 'disk', 'blockSize', 'prefetch', 'offline', 'retry', 's3', 'sources'],
+  memory: ['maxBytes'],
+  disk: ['maxBytes', 'lowWatermark', 'maxPendingWriteBytes', 'maxConsecutiveErrors', 'retryAfterMs'],
+  prefetch: ['threads', 'maxInflightBytes', 'maxReadAheadBytes', 'coalesceBytes', 'maxConcurrentRequests'],
+  retry: ['maxAttempts', 'baseDelayMs', 'maxDelayMs', 'requestTimeoutMs'],
+  s3: ['endpoint', 'region', 'forcePathStyle', 'credentials', 'maxSockets', 'listPageSize'],
+}
+
 function object(value: unknown, path: string): Record<string, unknown> {
   if (value === undefined) return {}
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new TypeError(`BlockReader option ${path} must be an object`)
   }
+  const known = KNOWN[path]
+  if (known) {
+    for (const key of Object.keys(value)) {
+      if (!known.includes(key)) {
+        const where = path === 'options' ? key : `${path}.${key}`
+        throw new TypeError(`BlockReader: unknown option ${where} (known: ${known.map((k) => (path === 'options' ? k : `${path}.${k}`)).join(', ')})`)
+      }
+    }
+  }
   return value as Record<string, unknown>
+}
+
+function checkSources(sources: unknown[]): void {
+  sources.forEach((source, i) => {
+    const s = source as Partial<Source> | null
+    const ok =
+      typeof s === 'object' && s !== null && Array.isArray(s.schemes) && s.schemes.every((x) => typeof x === 'string') &&
+      typeof s.stat === 'function' && typeof s.readRange === 'function' && typeof s.list === 'function'
+    if (!ok) {
+      throw new TypeError(`BlockReader option sources[${i}] must be a Source (schemes: string[], stat, readRange, list), got ${source === null ? 'null' : typeof source}`)
+    }
+  })
 }
 
 export function resolveOptions(options: BlockReaderOptions = {}): ResolvedOptions {
@@ -120,6 +151,7 @@ export function resolveOptions(options: BlockReaderOptions = {}): ResolvedOption
   }
   const sources = root.sources ?? []
   if (!Array.isArray(sources)) throw new TypeError('BlockReader option sources must be an array of Source')
+  checkSources(sources)
   return {
     cacheDir: root.cacheDir as string | undefined,
     memoryMaxBytes: bytesOption(memory.maxBytes, 'memory.maxBytes', 512 * MiB, 0),

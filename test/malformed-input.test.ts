@@ -63,6 +63,12 @@ test('BlockReader options: wrong types and ranges name the option path', () => {
     [{ cacheDir: 42 }, 'cacheDir', 'TypeError'],
     [{ sources: new MemorySource('mem') }, 'sources', 'TypeError'],
     [{ sources: 'mem' }, 'sources', 'TypeError'],
+    [{ sources: [42] }, 'sources[0]', 'TypeError'],
+    [{ sources: [new MemorySource('mem'), null] }, 'sources[1]', 'TypeError'],
+    // Misspelt options are errors, not silently kept defaults.
+    [{ memroy: { maxBytes: 1 } }, 'memroy', 'TypeError'],
+    [{ prefetch: { thread: 2 } }, 'prefetch.thread', 'TypeError'],
+    [{ s3: { endpont: 'http://x' } }, 's3.endpont', 'TypeError'],
   ]
   for (const [options, path, kind] of cases) throwsNaming(options, path, kind)
   // The options object itself.
