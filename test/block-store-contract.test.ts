@@ -138,6 +138,16 @@ contract('LmdbBlockStore: a cache of another format version is emptied, not misr
   await again.close()
 })
 
+contract('LmdbBlockStore: filling past the LMDB map size grows the map; blocks and usage stay exact', async () => {
+  const path = await freshDir()
+  const store = new LmdbBlockStore({ path, maxBytes: 64 * 1024 * KB, blockSize: 1024 * KB, mapBytes: 4 * 1024 * KB })
+  await store.init()
+  for (let i = 0; i < 8; i++) assert.ok(await store.put(blockKey(id, i), patternBytes(1024 * KB, i)), `put ${i} past the map size`)
+  assert.is(store.usage().usedBytes, 8 * chargedBytes(1024 * KB))
+  for (let i = 0; i < 8; i++) assert.ok(Buffer.from((await store.get(blockKey(id, i)))!).equals(patternBytes(1024 * KB, i)))
+  await store.close()
+})
+
 contract('LmdbBlockStore: a loop over twice the capacity keeps hitting (no LRU collapse)', async () => {
   const store = await lmdb(64 * 64 * KB + 64 * 4 * KB)
   const blocks = 128 // twice what fits

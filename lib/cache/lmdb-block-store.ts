@@ -47,6 +47,8 @@ export interface LmdbBlockStoreOptions {
   lowWatermark?: number
   /** Expected block size in bytes; sizes the admission sketch. */
   blockSize: number
+  /** LMDB map size in bytes. Default 1.5 × maxBytes + 256 MiB (room for B-tree and free pages). */
+  mapBytes?: number
 }
 
 export interface CachedObjectRecord {
@@ -107,7 +109,7 @@ export class LmdbBlockStore implements BlockStore {
       maxDbs: 8,
       compression: false,
       eventTurnBatching: false,
-      mapSize: Math.ceil((options.maxBytes * 1.5 + 256 * 1024 * 1024) / 65536) * 65536,
+      mapSize: Math.ceil((options.mapBytes ?? options.maxBytes * 1.5 + 256 * 1024 * 1024) / 65536) * 65536,
     })
     this.blocks = this.env.openDB({ name: 'blocks', encoding: 'binary', keyEncoding: 'binary' })
     this.order = this.env.openDB({ name: 'order', encoding: 'binary', keyEncoding: 'binary' })
