@@ -457,27 +457,31 @@ class Run implements AsyncIterator<unknown> {
     for (;;) {
       const record = this.nextRecord()
       if (record === WAIT) return WAIT
-      if (record === undefined) {
-        if (this.pendingBatch.length > 0 && !this.dropRemainder) {
-          const value = this.pendingBatch
-          this.pendingBatch = []
-          return { value, done: false }
-        }
-        this.pendingBatch = []
-        return { value: undefined, done: true }
-      }
-      this.delivered++
-      this.stats.records++
-      this.stats.bytes += record.length
-      const value = this.mapper(record, this.delivered - 1)
-      if (this.batchSize === 1) return { value, done: false }
-      this.pendingBatch.push(value)
-      if (this.pendingBatch.length === this.batchSize) {
-        const batch = this.pendingBatch
-        this.pendingBatch = []
-        return { value: batch, done: false }
-      }
+      if (record === undefined) return this.remainder() ?? { value: undefined, done: true }
+      const out = this.deliver(record, this.delivered)
+      if (out) return out
     }
+  }
+
+  /** Counts and maps one record; the value to yield, or undefined while a batch is filling. */
+  private deliver(record: Uint8Array, index: number): IteratorResult<unknown> | undefined {
+    this.delivered++
+    this.stats.records++
+    this.stats.bytes += record.length
+    const value = this.mapper(record, index)
+    if (this.batchSize === 1) return { value, done: false }
+    this.pendingBatch.push(value)
+    if (this.pendingBatch.length < this.batchSize) return undefined
+    const batch = this.pendingBatch
+    this.pendingBatch = []
+    return { value: batch, done: false }
+  }
+
+  /** At the end of the records: the last partial batch (unless dropped), else undefined. */
+  private remainder(): IteratorResult<unknown> | undefined {
+    const batch = this.pendingBatch
+    this.pendingBatch = []
+    return batch.length > 0 && !this.dropRemainder ? { value: batch, done: false } : undefined
   }
 
   /** Next record to deliver through the shuffle buffer; undefined at the end; WAIT to await. */
@@ -639,11 +643,8 @@ class Run implements AsyncIterator<unknown> {
     for (;;) {
       if (this.stopped) throw new ClosedError('TFRecord iteration')
       if (this.delivered >= plan.order.length) {
-        if (this.pendingBatch.length > 0 && !this.dropRemainder) {
-          const value = this.pendingBatch
-          this.pendingBatch = []
-          return { value, done: false }
-        }
+        const last = this.remainder()
+        if (last) return last
         await this.stop()
         return { value: undefined, done: true }
       }
@@ -655,17 +656,8 @@ class Run implements AsyncIterator<unknown> {
       const record = await pending
       this.stats.waitMs += performance.now() - t0
       this.globalReads.delete(pos)
-      this.delivered++
-      this.stats.records++
-      this.stats.bytes += record.length
-      const value = this.mapper(record, pos)
-      if (this.batchSize === 1) return { value, done: false }
-      this.pendingBatch.push(value)
-      if (this.pendingBatch.length === this.batchSize) {
-        const batch = this.pendingBatch
-        this.pendingBatch = []
-        return { value: batch, done: false }
-      }
+      const out = this.deliver(record, pos)
+      if (out) return out
     }
   }
 
