@@ -480,12 +480,14 @@ export class BlockReader implements ObjectReader, BlockProvider {
     const { promise, task } = this.scheduler.schedule(priority, () =>
       this.pool.fetch({ info: obj.info, start, end, blockSize: bs }),
     )
+    const keys = Array.from({ length: count }, (_, j) => blockKey(obj.id, first + j))
+    const names = keys.map(keyString)
     const entries: Inflight[] = []
     for (let j = 0; j < count; j++) {
+      const expected = this.blockLength(obj, first + j)
       const entry: Inflight = {
         promise: promise.then((blocks) => {
           const block = blocks[j]
-          const expected = Math.min(bs, obj.info.size - (first + j) * bs)
           if (block === undefined || block.length !== expected) {
             throw new SourceError(obj.info.url, `fetch of block ${first + j} returned ${block?.length ?? 0} bytes, expected ${expected}`)
           }
@@ -497,7 +499,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
       }
       entry.promise.catch(() => {})
       entries.push(entry)
-      this.inflight.set(keyString(blockKey(obj.id, first + j)), entry)
+      this.inflight.set(names[j]!, entry)
     }
     if (priority === 'prefetch') this.prefetchCounters.issuedBlocks += count
     const done = promise.then(
@@ -505,13 +507,12 @@ export class BlockReader implements ObjectReader, BlockProvider {
         const stored: Promise<boolean>[] = []
         for (let j = 0; j < count; j++) {
           const block = blocks[j]
-          if (block === undefined || block.length !== Math.min(bs, obj.info.size - (first + j) * bs)) {
+          if (block === undefined || block.length !== this.blockLength(obj, first + j)) {
             stored.push(Promise.resolve(false))
             continue
           }
-          const key = blockKey(obj.id, first + j)
-          stored.push(this.cache.put(key, block, fill))
-          if (entries[j]!.prefetch && !entries[j]!.claimed) this.trackPrefetched(keyString(key))
+          stored.push(this.cache.put(keys[j]!, block, fill))
+          if (entries[j]!.prefetch && !entries[j]!.claimed) this.trackPrefetched(names[j]!)
         }
         return fill.waitForDisk ? Promise.all(stored) : stored.map(() => true)
       },
@@ -519,10 +520,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
     )
     void done.finally(() => {
       if (budgetBytes > 0) this.budget.release(budgetBytes)
-      for (let j = 0; j < count; j++) {
-        const ks = keyString(blockKey(obj.id, first + j))
-        if (this.inflight.get(ks) === entries[j]) this.inflight.delete(ks)
-      }
+      for (let j = 0; j < count; j++) if (this.inflight.get(names[j]!) === entries[j]) this.inflight.delete(names[j]!)
     })
     if (fill.waitForDisk) {
       // Preload wants the fetch error itself, not just "not stored".
