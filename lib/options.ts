@@ -24,7 +24,7 @@ export interface BlockReaderOptions {
   disk?: {
     /** Disk tier bound in bytes (keys, headers and data in 4 KiB pages). Default 10 GiB. */
     maxBytes?: number
-    /** Eviction brings usage down to this fraction of maxBytes. Default 0.95. */
+    /** Up to this fraction of maxBytes every fill is admitted; above it a fill must have been asked for more often than the oldest block. Default 0.95. */
     lowWatermark?: number
     /** Disk fills allowed in flight behind readers, in bytes; past it fills are dropped. Default 256 MiB. */
     maxPendingWriteBytes?: number
@@ -40,7 +40,7 @@ export interface BlockReaderOptions {
     threads?: number
     /** Speculative bytes in flight across all handles. Default 256 MiB. */
     maxInflightBytes?: number
-    /** Largest read-ahead window per handle, in bytes. Default 128 MiB. */
+    /** Largest read-ahead window per handle, in bytes; at most a quarter of the memory tier. Default 128 MiB. */
     maxReadAheadBytes?: number
     /** Consecutive missing blocks are fetched in one GET of up to this many bytes. Default 8 MiB. */
     coalesceBytes?: number

@@ -169,4 +169,31 @@ contract('LmdbBlockStore: a loop over twice the capacity keeps hitting (no LRU c
   await store.close()
 })
 
+contract('LmdbBlockStore: a loop keeps its resident half however often a missing block is looked up', async () => {
+  // How a reader drives the tier: resident blocks are read once per epoch; a missing block is
+  // looked up by every small read that arrives while its fetch is in flight (here 0 to 3
+  // times: some are prefetched and never looked up), then filled once. Misses must not count
+  // as popularity, or the non-resident half outweighs the resident half every epoch and
+  // displaces it; and a fill that wins must not free room for others to enter uncontested.
+  const store = await lmdb(64 * 64 * KB + 64 * 4 * KB)
+  const blocks = 128
+  const perEpoch: number[] = []
+  for (let epoch = 0; epoch < 5; epoch++) {
+    let hits = 0
+    for (let i = 0; i < blocks; i++) {
+      const key = blockKey(id, i)
+      if (store.has(key) && (await store.get(key)) !== undefined) {
+        hits++
+        continue
+      }
+      for (let lookups = (i * 7 + epoch) % 4; lookups > 0; lookups--) await store.get(key)
+      await store.put(key, patternBytes(64 * KB - 100, i))
+    }
+    perEpoch.push(hits / blocks)
+  }
+  const shown = perEpoch.map((x) => x.toFixed(2)).join(' ')
+  for (const ratio of perEpoch.slice(1)) assert.ok(ratio >= 0.4, `hit ratio per epoch: ${shown}`)
+  await store.close()
+})
+
 contract.run()

@@ -22,8 +22,13 @@
  * block is admitted over the oldest one only if it has been asked for more often than that
  * victim (TinyLFU, frequencies from a per-process sketch that decays). A loop over twice the
  * capacity therefore keeps the first part resident and hits it every epoch, while a new
- * working set, asked for repeatedly as the old one fades, replaces it. Admitted blocks evict
- * down to `lowWatermark` of capacity so eviction runs in batches, not on every insert.
+ * working set, asked for repeatedly as the old one fades, replaces it. Until usage reaches
+ * `lowWatermark` of capacity every fill is admitted; above it every fill is contested, and a
+ * winner evicts only the room it needs.
+ *
+ * The sketch counts a block once when it is filled and once per verified hit, not per miss:
+ * a block the reader fetched ahead (and so never missed) and a block it found resident then
+ * weigh the same per epoch, so a loop's resident half is not displaced by its other half.
  */
 import { crc32c } from '@node-rs/crc32'
 import { open, type Database, type RootDatabase } from 'lmdb'
@@ -43,7 +48,7 @@ export interface LmdbBlockStoreOptions {
   path: string
   /** Bound on stored bytes (keys, headers and data rounded up to 4 KiB pages). */
   maxBytes: number
-  /** After admitting past capacity, evict until usage is at most this fraction. Default 0.95. */
+  /** Fills are admitted freely up to this fraction of maxBytes, contested above it. Default 0.95. */
   lowWatermark?: number
   /** Expected block size in bytes; sizes the admission sketch. */
   blockSize: number
@@ -73,7 +78,8 @@ export class LmdbBlockStore implements BlockStore {
   readonly name = 'disk'
   readonly maxBytes: number
   readonly path: string
-  private readonly lowWatermark: number
+  /** Usage above which a fill must beat the oldest block to get in. */
+  private readonly contestedBytes: number
   private readonly env: RootDatabase
   private readonly blocks: Database<Buffer, Buffer>
   private readonly order: Database<Buffer, Buffer>
@@ -94,7 +100,7 @@ export class LmdbBlockStore implements BlockStore {
   constructor(options: LmdbBlockStoreOptions) {
     this.path = options.path
     this.maxBytes = options.maxBytes
-    this.lowWatermark = options.lowWatermark ?? 0.95
+    this.contestedBytes = Math.floor(options.maxBytes * (options.lowWatermark ?? 0.95))
     prepareCacheDir(options.path) // owner-only; refuses a directory others can write or redirect
     // No write map, although it made fills 2-5x cheaper here: writing through a mapping of a
     // sparse file on a full disk kills the process with SIGBUS, where a normal commit fails
@@ -166,8 +172,6 @@ export class LmdbBlockStore implements BlockStore {
    * the next read) instead of a fresh one. A damaged block is dropped and counted as a miss.
    */
   private lookup(key: Uint8Array, reuse: boolean): Uint8Array | undefined {
-    const [h1, h2] = keyHashes(key)
-    this.sketch.increment(h1, h2)
     const raw = reuse ? this.blocks.getBinaryFast(key as Buffer) : this.blocks.getBinary(key as Buffer)
     if (raw === undefined) {
       this.counters.misses++
@@ -182,6 +186,8 @@ export class LmdbBlockStore implements BlockStore {
       void this.delete(key).catch(() => {})
       return undefined
     }
+    const [h1, h2] = keyHashes(key)
+    this.sketch.increment(h1, h2)
     this.counters.hits++
     this.counters.hitBytes += data.length
     return data
@@ -230,6 +236,7 @@ export class LmdbBlockStore implements BlockStore {
       return false
     }
     const [h1, h2] = keyHashes(key)
+    this.sketch.increment(h1, h2)
     const crc = crc32c(bytes as Buffer)
     let admitted = false
     await this.write(() => {
@@ -239,18 +246,20 @@ export class LmdbBlockStore implements BlockStore {
       }
       let usage = this.meta.get('usage') ?? 0
       let entries = this.meta.get('entries') ?? 0
-      if (usage + charge > this.maxBytes) {
+      if (usage + charge > this.contestedBytes) {
+        // Past the watermark every fill must beat the oldest block, and a winner evicts only
+        // the room it needs: freeing more would let the next fills in uncontested and erode
+        // the resident set that a looping reader keeps hitting.
         const victim = this.oldest()
         if (victim !== undefined) {
           const [v1, v2] = keyHashes(victim)
           if (this.sketch.estimate(h1, h2) <= this.sketch.estimate(v1, v2)) return
         }
-        const target = Math.min(this.maxBytes - charge, Math.floor(this.maxBytes * this.lowWatermark))
         // Collect victims first: deleting under a live cursor is not something to rely on.
         const victims: [Buffer, Buffer, number][] = []
         let freed = 0
         for (const { key: seq, value: victimKey } of this.order.getRange({})) {
-          if (usage - freed <= target) break
+          if (usage - freed + charge <= this.maxBytes) break
           const size = this.sizeOf(victimKey)
           const bytes = size === undefined ? 0 : chargedBytes(size.length)
           victims.push([seq, victimKey, bytes])
