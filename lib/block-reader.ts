@@ -83,8 +83,8 @@ export class BlockReader implements ObjectReader, BlockProvider {
     const o = this.options
     this.cacheDir = o.cacheDir
     this.blockSize = o.blockSize
-    this.minReadAheadBytes = Math.min(o.maxReadAheadBytes, Math.max(2 * o.blockSize, o.coalesceBytes))
-    this.maxReadAheadBytes = o.maxReadAheadBytes
+    this.maxReadAheadBytes = readAheadCap(o)
+    this.minReadAheadBytes = Math.min(this.maxReadAheadBytes, Math.max(2 * o.blockSize, o.coalesceBytes))
     this.coalesceBytes = o.coalesceBytes
     this.sources = new SourceRegistry(o.s3, o.retry, o.sources)
     const memory = o.memoryMaxBytes > 0 ? new MemoryBlockStore(o.memoryMaxBytes) : undefined
@@ -457,6 +457,12 @@ export class BlockReader implements ObjectReader, BlockProvider {
     return Math.max(start, Math.min(end, covered * bs))
   }
 
+  passBlocks(obj: PinnedObject, first: number, end: number): void {
+    const memory = this.cache.memory
+    if (!memory) return
+    for (let i = first; i < end; i++) memory.markPassed(blockKey(obj.id, i))
+  }
+
   release(handle: BlockObjectHandle): void {
     this.handles.delete(handle)
   }
@@ -544,6 +550,18 @@ export class BlockReader implements ObjectReader, BlockProvider {
   private checkOpen(): void {
     if (this.closed) throw new ClosedError('BlockReader')
   }
+}
+
+/**
+ * The read-ahead window per handle: the configured maximum, but at most a quarter of the
+ * memory tier, where prefetched blocks wait for their reader. A window as large as the tier
+ * (two handles read ahead at a shard boundary, and disk hits are promoted into the same tier)
+ * evicts prefetched blocks before they are read, and they are fetched twice.
+ */
+function readAheadCap(o: ResolvedOptions): number {
+  if (o.memoryMaxBytes === 0) return o.maxReadAheadBytes
+  const quarter = Math.floor(o.memoryMaxBytes / 4 / o.blockSize) * o.blockSize
+  return Math.min(o.maxReadAheadBytes, Math.max(o.blockSize, quarter))
 }
 
 /** Errors that mean the store itself could not be reached or answered, not that the object is bad. */

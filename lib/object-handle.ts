@@ -40,6 +40,8 @@ export interface BlockProvider {
   track<T>(work: Promise<T>): Promise<T>
   /** Starts bounded background fetches for `[start, end)`; returns how far they reach. */
   prefetchRange(obj: PinnedObject, start: number, end: number): number
+  /** Blocks first..end-1 were read past by a sequential reader: evict them before others. */
+  passBlocks(obj: PinnedObject, first: number, end: number): void
   release(handle: BlockObjectHandle): void
 }
 
@@ -48,6 +50,8 @@ export class BlockObjectHandle implements ObjectHandle {
   private closed = false
   /** End of the range already handed to prefetch, so a sequential reader checks only new blocks. */
   private readAheadEnd = 0
+  /** Blocks before this index have been reported as read past (drop-behind). */
+  private passedBlocks = 0
 
   constructor(
     private readonly provider: BlockProvider,
@@ -158,9 +162,15 @@ export class BlockObjectHandle implements ObjectHandle {
   private readAhead(position: number, length: number): void {
     const window = this.pattern.observe(position, length)
     const end = position + length
+    const block = Math.floor(position / this.provider.blockSize)
     if (window === 0) {
       this.readAheadEnd = 0
+      this.passedBlocks = block
       return
+    }
+    if (block > this.passedBlocks) {
+      this.provider.passBlocks(this.obj, this.passedBlocks, block)
+      this.passedBlocks = block
     }
     const until = Math.min(this.size, end + window)
     // Offer only what lies beyond what was offered before, and only in pieces worth one

@@ -229,6 +229,44 @@ test('repeated epochs over a dataset twice the disk tier keep hitting at least 4
   await r.close()
 })
 
+test('with read-ahead and a small memory tier, every epoch over twice the disk tier skips at least 40% of the bytes', async () => {
+  // The benchmark's loop: prefetched blocks wait in a memory tier an eighth of the dataset,
+  // the disk tier holds half. Prefetched blocks must not be evicted before they are read, and
+  // the blocks the reader fetched ahead must not displace the resident half of the disk tier.
+  const src = new MemorySource('mem')
+  const objects = 2
+  const size = 8 * MiB
+  const urls = Array.from({ length: objects }, (_, i) => src.put(`mem://loop/${i}`, patternBytes(size, `loop${i}`)).url)
+  const r = new BlockReader({
+    sources: [src],
+    cacheDir: cacheDir(),
+    blockSize: 64 * KiB,
+    memory: { maxBytes: 2 * MiB },
+    disk: { maxBytes: 8 * MiB },
+    prefetch: { coalesceBytes: 128 * KiB, maxReadAheadBytes: 2 * MiB },
+  })
+  const buf = Buffer.alloc(48 * KiB)
+  const notFetched: number[] = []
+  for (let epoch = 0; epoch < 4; epoch++) {
+    const before = src.bytesRead
+    for (const url of urls) {
+      const h = await r.open(url)
+      for (let pos = 0; pos < h.size; ) {
+        const n = await h.readInto(buf, 0, pos, buf.length)
+        if (!buf.subarray(0, n).equals(patternBytes(size, url.replace('mem://loop/', 'loop')).subarray(pos, pos + n))) assert.unreachable(`wrong bytes at ${url} ${pos}`)
+        pos += n
+      }
+      await h.close()
+      await r.cache.flush()
+    }
+    notFetched.push(1 - (src.bytesRead - before) / (objects * size))
+  }
+  const shown = notFetched.map((x) => x.toFixed(2)).join(' ')
+  for (const share of notFetched.slice(1)) assert.ok(share >= 0.4, `bytes not fetched per epoch: ${shown}`)
+  assert.ok(notFetched[0]! >= -0.01, `the first epoch fetched more than the dataset (${shown}): prefetched blocks were evicted unread`)
+  await r.close()
+})
+
 test('options are validated with messages that name the option', () => {
   const cases: [BlockReaderOptions, RegExp][] = [
     [{ blockSize: 100 }, /blockSize/],

@@ -1,10 +1,15 @@
 /**
- * The memory tier: a byte-bounded LRU of blocks. A JS Map keeps insertion order, so moving a
- * hit to the end is a delete and a set, and the oldest entry is the first one iterated.
+ * The memory tier: a byte-bounded LRU of blocks, with drop-behind. A JS Map keeps insertion
+ * order, so moving a hit to the end is a delete and a set, and the oldest entry is the first
+ * one iterated.
  *
- * Plain LRU is right here: the memory tier is small, holds what is being read now and what
- * prefetch put just ahead of the reader, and the disk tier below it is the one that has to
- * survive looping epochs (see lmdb-block-store.ts). Blocks are held by reference (no copy);
+ * LRU is right for what the tier holds: what is being read now and what prefetch put just
+ * ahead of the reader; the disk tier below is the one that has to survive looping epochs
+ * (see lmdb-block-store.ts). But in a sequential scan the block just read is the most
+ * recently used one, so plain LRU would evict the prefetched blocks the reader has not
+ * reached yet before the ones it has finished with, and fetch them twice. Blocks a
+ * sequential reader has moved past are therefore `markPassed` into a second queue that is
+ * evicted first; a later hit moves a block back. Blocks are held by reference (no copy);
  * callers never mutate them.
  */
 import { keyString } from './block-key.js'
@@ -14,6 +19,8 @@ import type { TierStats } from '../types.js'
 export class MemoryBlockStore implements BlockStore {
   readonly name = 'memory'
   private readonly map = new Map<string, Uint8Array>()
+  /** Blocks a sequential reader has moved past, oldest first: evicted before `map`. */
+  private readonly passed = new Map<string, Uint8Array>()
   private used = 0
   private readonly counters: TierStats
   /** Called with each key string evicted to make room (not on explicit deletes). */
@@ -26,12 +33,12 @@ export class MemoryBlockStore implements BlockStore {
   /** Synchronous lookup, for the hot path. */
   getSync(key: Uint8Array): Uint8Array | undefined {
     const k = keyString(key)
-    const v = this.map.get(k)
+    const v = this.map.get(k) ?? this.passed.get(k)
     if (v === undefined) {
       this.counters.misses++
       return undefined
     }
-    this.map.delete(k)
+    if (!this.map.delete(k)) this.passed.delete(k)
     this.map.set(k, v)
     this.counters.hits++
     this.counters.hitBytes += v.length
@@ -40,7 +47,17 @@ export class MemoryBlockStore implements BlockStore {
 
   /** Lookup without touching recency or counters. */
   peek(key: Uint8Array): Uint8Array | undefined {
-    return this.map.get(keyString(key))
+    const k = keyString(key)
+    return this.map.get(k) ?? this.passed.get(k)
+  }
+
+  /** Marks a block as read past by a sequential reader: it becomes the first to be evicted. */
+  markPassed(key: Uint8Array): void {
+    const k = keyString(key)
+    const v = this.map.get(k)
+    if (v === undefined) return
+    this.map.delete(k)
+    this.passed.set(k, v)
   }
 
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
@@ -48,7 +65,8 @@ export class MemoryBlockStore implements BlockStore {
   }
 
   has(key: Uint8Array): boolean {
-    return this.map.has(keyString(key))
+    const k = keyString(key)
+    return this.map.has(k) || this.passed.has(k)
   }
 
   putSync(key: Uint8Array, bytes: Uint8Array): boolean {
@@ -57,16 +75,13 @@ export class MemoryBlockStore implements BlockStore {
       return false
     }
     const k = keyString(key)
-    const old = this.map.get(k)
-    if (old !== undefined) {
-      this.used -= old.length
-      this.map.delete(k)
-    }
+    this.remove(k)
     while (this.used + bytes.length > this.maxBytes) {
-      const oldest = this.map.keys().next()
+      const queue = this.passed.size > 0 ? this.passed : this.map
+      const oldest = queue.keys().next()
       if (oldest.done) break
-      const victim = this.map.get(oldest.value)!
-      this.map.delete(oldest.value)
+      const victim = queue.get(oldest.value)!
+      queue.delete(oldest.value)
       this.used -= victim.length
       this.counters.evictions++
       this.onEvict?.(oldest.value)
@@ -81,10 +96,13 @@ export class MemoryBlockStore implements BlockStore {
   }
 
   async delete(key: Uint8Array): Promise<boolean> {
-    const k = keyString(key)
-    const v = this.map.get(k)
+    return this.remove(keyString(key))
+  }
+
+  private remove(k: string): boolean {
+    const v = this.map.get(k) ?? this.passed.get(k)
     if (v === undefined) return false
-    this.map.delete(k)
+    if (!this.map.delete(k)) this.passed.delete(k)
     this.used -= v.length
     return true
   }
@@ -92,25 +110,28 @@ export class MemoryBlockStore implements BlockStore {
   async deletePrefix(prefix: Uint8Array): Promise<number> {
     const p = keyString(prefix)
     let n = 0
-    for (const [k, v] of this.map) {
-      if (!k.startsWith(p)) continue
-      this.map.delete(k)
-      this.used -= v.length
-      n++
+    for (const queue of [this.map, this.passed]) {
+      for (const [k, v] of queue) {
+        if (!k.startsWith(p)) continue
+        queue.delete(k)
+        this.used -= v.length
+        n++
+      }
     }
     return n
   }
 
   usage() {
-    return { usedBytes: this.used, maxBytes: this.maxBytes, entries: this.map.size }
+    return { usedBytes: this.used, maxBytes: this.maxBytes, entries: this.map.size + this.passed.size }
   }
 
   stats(): TierStats {
-    return { ...this.counters, usedBytes: this.used, entries: this.map.size }
+    return { ...this.counters, usedBytes: this.used, entries: this.map.size + this.passed.size }
   }
 
   async close(): Promise<void> {
     this.map.clear()
+    this.passed.clear()
     this.used = 0
   }
 }
