@@ -4,8 +4,10 @@
  * Every operation is an async function whose result or failure is turned into one callback:
  * nothing here may block the event loop or throw into fuse-native, because each FUSE request
  * holds a libfuse thread until JavaScript answers it, and a synchronous wait in this process
- * on a path under the mount would wait for itself. Reads go straight into the kernel's buffer
- * through `ObjectHandle.readInto`; many reads are in flight at once, one per libfuse thread.
+ * on a path under the mount would wait for itself. Reads are copied into the kernel's buffer
+ * from block-sized read windows (read-windows.ts): synchronously when the window is already
+ * fetched, so a warm read costs one copy and no promise. Many reads are in flight at once,
+ * one per libfuse thread, but JavaScript answers them one at a time.
  */
 import type { MountReader } from './reader.js'
 import { Errno, FuseOperationError, errnoFor, errnoNameFor } from './errno.js'
@@ -115,6 +117,31 @@ export function createOperations(ctx: OperationsContext): FuseOperations {
     cb(Errno.EROFS)
   }
 
+  /**
+   * One read: the bytes copied (or -errno) when it can be answered at once, which is every
+   * read of a window already fetched; otherwise a promise of that number (never rejected).
+   */
+  function serveRead(path: string, fd: number, buffer: Uint8Array, length: number, position: number): number | Promise<number> {
+    counters.operations.read = (counters.operations.read ?? 0) + 1
+    const file = handles.get(fd)
+    if (file === undefined) return fail('read', path, new FuseOperationError('EBADF', `bad file handle ${fd}`))
+    const size = file.handle.size
+    if (position >= size || length === 0) return 0
+    const want = Math.min(length, size - position)
+    const n = windows.copyReady(fd, file.handle, buffer, position, want)
+    if (n >= 0) {
+      counters.bytesRead += n
+      return n
+    }
+    return windows.readInto(fd, file.handle, buffer, position, want).then(
+      (copied) => {
+        counters.bytesRead += copied
+        return copied
+      },
+      (err) => fail('read', path, err),
+    )
+  }
+
   return {
     init(cb: Callback) {
       cb(0)
@@ -167,19 +194,9 @@ export function createOperations(ctx: OperationsContext): FuseOperations {
     },
 
     read(path: string, fd: number, buffer: Buffer, length: number, position: number, cb: Callback) {
-      counters.operations.read = (counters.operations.read ?? 0) + 1
-      const file = handles.get(fd)
-      if (file === undefined) return cb(fail('read', path, new FuseOperationError('EBADF', `bad file handle ${fd}`)))
-      const size = file.handle.size
-      if (position >= size || length === 0) return cb(0)
-      const want = Math.min(length, size - position)
-      windows.readInto(fd, file.handle, buffer, position, want).then(
-        (n) => {
-          counters.bytesRead += n
-          cb(n)
-        },
-        (err) => cb(fail('read', path, err)),
-      )
+      const result = serveRead(path, fd, buffer, length, position)
+      if (typeof result === 'number') cb(result)
+      else void result.then(cb)
     },
 
     release(path: string, fd: number, cb: Callback) {

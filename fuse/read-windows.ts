@@ -6,40 +6,100 @@
  * A window is exactly one cache block, fetched with `handle.read`, which returns a view of
  * the verified block (zero copy on a memory-tier hit, one verified read on a disk-tier hit).
  * Without windows, every 128 KiB read of a disk-tier block would re-read and re-verify the
- * whole 4 MiB block: 32 checksums of the same bytes. Each open file keeps its two most recent
- * windows (the kernel's read-ahead straddles block boundaries), concurrent reads of one
- * window share one fetch, and all windows together are bounded by `maxWindows`, evicting the
- * least recently used.
+ * whole 4 MiB block: 32 checksums of the same bytes.
+ *
+ * - Once a window's bytes are there, reads of it are answered synchronously (`copyReady`):
+ *   no promise, no microtask, no allocation but a subarray, so a warm 128 KiB read costs the
+ *   copy into the kernel's buffer and little else.
+ * - A sequential reader that is past the middle of window i has window i + 1 fetched ahead,
+ *   so the kernel's read-ahead does not stall on a disk-tier block at every block boundary.
+ * - Each open file keeps its three most recent windows (the previous one, because the kernel's
+ *   read-ahead straddles block boundaries, the current and the next), concurrent reads of one
+ *   window share one fetch, and all windows together are bounded by `maxWindows`, evicting
+ *   the least recently used.
  */
 import type { ObjectHandle } from '../lib/index.js'
 
 interface Window {
-  fd: number
-  index: number
-  bytes: Promise<Uint8Array>
+  readonly index: number
+  readonly bytes: Promise<Uint8Array>
+  /** The fetched bytes, once there: reads of the window are then answered synchronously. */
+  ready: Uint8Array | undefined
+  /** Recency tick of the last use. */
+  used: number
 }
 
-const PER_FILE = 2
+interface FileWindows {
+  windows: Window[]
+  /** Where the furthest read of the current sequential run ended. */
+  lastEnd: number
+}
+
+const PER_FILE = 3
 
 export class ReadWindows {
   readonly windowBytes: number
   private readonly maxWindows: number
-  /** Insertion order is recency order: re-inserted on every use. */
-  private readonly lru = new Map<string, Window>()
+  private readonly files = new Map<number, FileWindows>()
+  private count = 0
+  private tick = 0
 
   constructor(windowBytes: number, maxWindows: number) {
     this.windowBytes = windowBytes
     this.maxWindows = Math.max(PER_FILE, maxWindows)
   }
 
+  /**
+   * Copies `[position, position + length)` of the file into `target` if every window it
+   * touches is already fetched, and returns the bytes copied; otherwise starts the missing
+   * fetches and returns -1 (then call `readInto`). Never throws for a fetch failure.
+   */
+  copyReady(fd: number, handle: ObjectHandle, target: Uint8Array, position: number, length: number): number {
+    const end = Math.min(position + length, handle.size)
+    if (end <= position) return 0
+    const file = this.fileOf(fd)
+    const ws = this.windowBytes
+    const first = Math.floor(position / ws)
+    const last = Math.floor((end - 1) / ws)
+    this.readAhead(file, fd, handle, position, end)
+    // Fast path: one window, already there (every read but one or two per block).
+    if (first === last) {
+      const w = this.window(file, fd, handle, first)
+      const bytes = w.ready
+      if (bytes === undefined) return -1
+      const start = first * ws
+      const to = Math.min(end, start + bytes.length)
+      if (to <= position) return 0 // short object: nothing to copy
+      target.set(bytes.subarray(position - start, to - start), 0)
+      return to - position
+    }
+    let ready = true
+    for (let i = first; i <= last; i++) if (this.window(file, fd, handle, i).ready === undefined) ready = false
+    if (!ready) return -1
+    let copied = 0
+    for (let pos = position, i = first; pos < end; i++) {
+      const start = i * ws
+      const bytes = this.window(file, fd, handle, i).ready!
+      const to = Math.min(end, start + bytes.length)
+      if (to <= pos) break
+      target.set(bytes.subarray(pos - start, to - start), copied)
+      copied += to - pos
+      pos = to
+    }
+    return copied
+  }
+
   /** Copies `[position, position + length)` of the file into `target`; resolves to bytes copied. */
   async readInto(fd: number, handle: ObjectHandle, target: Uint8Array, position: number, length: number): Promise<number> {
     const end = Math.min(position + length, handle.size)
+    const file = this.fileOf(fd)
+    if (end > position) this.readAhead(file, fd, handle, position, end)
     let copied = 0
     for (let pos = position; pos < end; ) {
       const index = Math.floor(pos / this.windowBytes)
       const start = index * this.windowBytes
-      const bytes = await this.window(fd, handle, index)
+      const w = this.window(file, fd, handle, index)
+      const bytes = w.ready ?? (await w.bytes)
       const to = Math.min(end, start + bytes.length)
       if (to <= pos) break // short object: nothing more to copy
       target.set(bytes.subarray(pos - start, to - start), copied)
@@ -51,39 +111,105 @@ export class ReadWindows {
 
   /** Forgets a file's windows (on release). */
   drop(fd: number): void {
-    for (const [key, w] of this.lru) if (w.fd === fd) this.lru.delete(key)
+    const file = this.files.get(fd)
+    if (file === undefined) return
+    this.count -= file.windows.length
+    this.files.delete(fd)
   }
 
-  private window(fd: number, handle: ObjectHandle, index: number): Promise<Uint8Array> {
-    const key = `${fd}:${index}`
-    const hit = this.lru.get(key)
-    if (hit !== undefined) {
-      this.lru.delete(key)
-      this.lru.set(key, hit)
-      return hit.bytes
+  /** How many windows are held (for tests). */
+  get size(): number {
+    return this.count
+  }
+
+  private fileOf(fd: number): FileWindows {
+    let file = this.files.get(fd)
+    if (file === undefined) {
+      file = { windows: [], lastEnd: 0 }
+      this.files.set(fd, file)
     }
+    return file
+  }
+
+  /**
+   * A sequential reader past the middle of its window gets the next window fetched ahead.
+   * The kernel's read-ahead requests reach JavaScript in no fixed order (one libfuse thread
+   * each), so "sequential" means within half a window of where the furthest read ended.
+   */
+  private readAhead(file: FileWindows, fd: number, handle: ObjectHandle, position: number, end: number): void {
+    const ws = this.windowBytes
+    const sequential = Math.abs(position - file.lastEnd) <= ws / 2
+    file.lastEnd = sequential ? Math.max(file.lastEnd, end) : end
+    if (!sequential) return
+    const index = Math.floor((end - 1) / ws)
+    if ((end - 1) % ws < ws / 2 || (index + 1) * ws >= handle.size) return
+    if (find(file, index + 1) === undefined) this.fetch(file, fd, handle, index + 1, index)
+  }
+
+  /** The window, fetched or being fetched; starts the fetch if it has neither. */
+  private window(file: FileWindows, fd: number, handle: ObjectHandle, index: number): Window {
+    const hit = find(file, index)
+    if (hit !== undefined) {
+      hit.used = ++this.tick
+      return hit
+    }
+    return this.fetch(file, fd, handle, index, index)
+  }
+
+  /** Starts fetching window `index`, making room first without evicting window `keep`. */
+  private fetch(file: FileWindows, fd: number, handle: ObjectHandle, index: number, keep: number): Window {
+    while (file.windows.length >= PER_FILE) this.evictFrom(file, keep)
+    while (this.count >= this.maxWindows && this.evictOldest()) {}
     const start = index * this.windowBytes
     const bytes = handle.read(start, Math.min(this.windowBytes, handle.size - start))
-    const w: Window = { fd, index, bytes }
-    this.lru.set(key, w)
-    // A failed fetch must not stay cached: the next read tries again (and reports its own error).
-    bytes.catch(() => {
-      if (this.lru.get(key) === w) this.lru.delete(key)
-    })
-    this.evict(fd)
-    return bytes
+    const w: Window = { index, bytes, ready: undefined, used: ++this.tick }
+    file.windows.push(w)
+    this.count++
+    bytes.then(
+      (b) => {
+        w.ready = b
+      },
+      // A failed fetch must not stay cached: the next read tries again (and reports its own error).
+      () => {
+        const at = file.windows.indexOf(w)
+        if (at >= 0 && this.files.get(fd) === file) {
+          file.windows.splice(at, 1)
+          this.count--
+        }
+      },
+    )
+    return w
   }
 
-  private evict(fd: number): void {
-    let mine = 0
-    for (const w of this.lru.values()) if (w.fd === fd) mine++
-    for (const [key, w] of this.lru) {
-      if (mine <= PER_FILE) break
-      if (w.fd === fd) {
-        this.lru.delete(key)
-        mine--
+  /** Evicts the file's least recently used window other than `keep`. */
+  private evictFrom(file: FileWindows, keep: number): void {
+    let victim = -1
+    for (let i = 0; i < file.windows.length; i++) {
+      const w = file.windows[i]!
+      if (w.index === keep) continue
+      if (victim < 0 || w.used < file.windows[victim]!.used) victim = i
+    }
+    file.windows.splice(victim < 0 ? 0 : victim, 1)
+    this.count--
+  }
+
+  /** Evicts the least recently used window of all files; false if there is none. */
+  private evictOldest(): boolean {
+    let oldest: { file: FileWindows; at: number; used: number } | undefined
+    for (const file of this.files.values()) {
+      for (let i = 0; i < file.windows.length; i++) {
+        const used = file.windows[i]!.used
+        if (oldest === undefined || used < oldest.used) oldest = { file, at: i, used }
       }
     }
-    while (this.lru.size > this.maxWindows) this.lru.delete(this.lru.keys().next().value!)
+    if (oldest === undefined) return false
+    oldest.file.windows.splice(oldest.at, 1)
+    this.count--
+    return true
   }
+}
+
+function find(file: FileWindows, index: number): Window | undefined {
+  for (const w of file.windows) if (w.index === index) return w
+  return undefined
 }

@@ -123,10 +123,71 @@ test('read windows: reads across window boundaries match, one fetch per window, 
     assert.equal(target.subarray(0, n), want)
   }
   const before = reader.counts.reads
-  await Promise.all([0, 128, 256, 512].map((p) => windows.readInto(2, handle, new Uint8Array(128), p, 128)))
+  await Promise.all([0, 128, 256, 384].map((p) => windows.readInto(2, handle, new Uint8Array(128), p, 128)))
   assert.is(reader.counts.reads - before, 1, 'concurrent reads of one window share one fetch')
   windows.drop(1)
   windows.drop(2)
+  assert.is(windows.size, 0)
+})
+
+test('read windows: a fetched window answers synchronously; sequential readers fetch the next window ahead', async () => {
+  const reader = new FuseReaderDouble()
+  const bytes = patternBytes(4096 + 100, 7)
+  const handle = await reader.open(reader.put('s3://b/seq', bytes))
+  const windows = new ReadWindows(1024, 64)
+  const target = new Uint8Array(256)
+  assert.is(windows.copyReady(1, handle, target, 0, 256), -1, 'nothing fetched yet: starts the fetch, answers later')
+  assert.is(await windows.readInto(1, handle, target, 0, 256), 256)
+  assert.is(reader.counts.reads, 1)
+  // In the first half of window 0: served at once, nothing fetched ahead yet.
+  assert.is(windows.copyReady(1, handle, target, 256, 256), 256)
+  assert.equal(target, bytes.subarray(256, 512))
+  assert.is(reader.counts.reads, 1)
+  // Past the middle of window 0, sequentially: window 1 is fetched ahead of the reader.
+  assert.is(windows.copyReady(1, handle, target, 512, 256), 256)
+  assert.is(reader.counts.reads, 2, 'window 1 fetched ahead')
+  await new Promise((r) => setImmediate(r))
+  assert.is(windows.copyReady(1, handle, target, 768, 256), 256)
+  assert.is(windows.copyReady(1, handle, target, 1024, 256), 256, 'window 1 was there when the reader got to it')
+  assert.equal(target, bytes.subarray(1024, 1280))
+  // A read straddling two fetched windows is copied from both.
+  const straddle = new Uint8Array(300)
+  assert.is(windows.copyReady(1, handle, straddle, 900, 300), 300)
+  assert.equal(straddle, bytes.subarray(900, 1200))
+  // The short last window: a read past it copies what there is.
+  assert.is(await windows.readInto(1, handle, target, 4096, 256), 100)
+  assert.equal(target.subarray(0, 100), bytes.subarray(4096))
+  // A random reader (a jump) fetches no neighbour.
+  const fetched = reader.counts.reads
+  const random = new Uint8Array(16)
+  assert.is(await windows.readInto(2, handle, random, 2048 + 900, 16), 16)
+  assert.is(reader.counts.reads, fetched + 1)
+  assert.equal(random, bytes.subarray(2048 + 900, 2048 + 916))
+})
+
+test('read windows: at most three per file and maxWindows overall; a failed fetch is not kept', async () => {
+  const reader = new FuseReaderDouble()
+  const bytes = patternBytes(64 * 1024, 8)
+  const info = reader.put('s3://b/many', bytes)
+  const handle = await reader.open(info)
+  const windows = new ReadWindows(1024, 5)
+  const target = new Uint8Array(1024)
+  for (let pos = 0; pos < 16 * 1024; pos += 512) await windows.readInto(1, handle, target, pos, 512)
+  assert.ok(windows.size <= 3, `one file holds ${windows.size} windows`)
+  for (let fd = 2; fd < 6; fd++) await windows.readInto(fd, handle, target, 0, 1024)
+  assert.ok(windows.size <= 5, `${windows.size} windows held`)
+  for (let fd = 1; fd < 6; fd++) windows.drop(fd)
+  assert.is(windows.size, 0)
+
+  reader.failReads = { match: /many$/, code: 'ERR_SLUICE_SOURCE' }
+  await windows.readInto(7, handle, target, 0, 100).then(
+    () => assert.unreachable('the read should fail'),
+    (err: { code?: string }) => assert.is(err.code, 'ERR_SLUICE_SOURCE'),
+  )
+  assert.is(windows.size, 0, 'the failed window was dropped')
+  reader.failReads = undefined
+  assert.is(await windows.readInto(7, handle, target, 0, 100), 100, 'the next read fetches again')
+  assert.equal(target.subarray(0, 100), bytes.subarray(0, 100))
 })
 
 test.run()
