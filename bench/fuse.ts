@@ -15,12 +15,19 @@
  * (every byte reached the daemon) or really was kept (none did). This process serves the
  * mount, so children are spawned asynchronously only.
  *
+ * For the dropped passes it also prints where the CPU time of one FUSE read request goes
+ * (each is at most 128 KiB with libfuse 2): this process's main thread (JavaScript, N-API,
+ * libuv), its other threads (libfuse workers writing the reply into the kernel, V8 and libuv
+ * helpers), and the reading process (system + user), from /proc/<tid>/schedstat and the
+ * reader's rusage; and the request rate and throughput those costs would allow with every
+ * CPU busy, which bounds what the mount can reach on this machine.
+ *
  * Env: BENCH_OBJECTS (4), BENCH_OBJECT_MB (64), BENCH_REPEAT (3), BENCH_BLOCK_MB (4).
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
 import { execFile } from 'node:child_process'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { cpus, release, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { mount } from '../fuse/index.js'
@@ -36,13 +43,14 @@ const READ = 4 * MiB
 const TOTAL = OBJECTS * OBJECT_BYTES
 
 const PY_READ = `
-import os, sys, time
+import os, resource, sys, time
 drop = sys.argv[1] == 'drop'
 paths = sys.argv[2:]
 if drop:
     for p in paths:
         fd = os.open(p, os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED); os.close(fd)
 buf = bytearray(${READ}); view = memoryview(buf); total = 0
+r0 = resource.getrusage(resource.RUSAGE_SELF)
 t = time.perf_counter()
 for p in paths:
     with open(p, 'rb', buffering=0) as f:
@@ -50,7 +58,9 @@ for p in paths:
             n = f.readinto(view)
             if not n: break
             total += n
-print(total, time.perf_counter() - t)
+dt = time.perf_counter() - t
+r1 = resource.getrusage(resource.RUSAGE_SELF)
+print(total, dt, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime))
 `
 
 function median(xs: number[]): number {
@@ -58,15 +68,31 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!
 }
 
+/** CPU seconds the reader spent in its read loop, summed over the python() calls. */
+let readerCpuSeconds = 0
+
 function python(mode: 'drop' | 'keep', paths: string[]): Promise<number> {
   return new Promise((done, fail) => {
     execFile('python3', ['-c', PY_READ, mode, ...paths], { timeout: 600_000 }, (err, stdout, stderr) => {
       if (err) return fail(new Error(`python reader failed: ${stderr || err.message}`))
-      const [bytes, seconds] = stdout.trim().split(' ').map(Number) as [number, number]
+      const [bytes, seconds, cpu] = stdout.trim().split(' ').map(Number) as [number, number, number]
       if (bytes !== TOTAL) return fail(new Error(`python read ${bytes} bytes, expected ${TOTAL}`))
+      readerCpuSeconds += cpu
       done(bytes / MiB / seconds)
     })
   })
+}
+
+/** CPU time (ns) of this process's main thread and of all its other threads, from schedstat. */
+async function threadCpuNs(): Promise<{ main: number; others: number }> {
+  let main = 0
+  let others = 0
+  for (const tid of await readdir('/proc/self/task')) {
+    const ns = Number((await readFile(`/proc/self/task/${tid}/schedstat`, 'utf8').catch(() => '0')).split(' ')[0])
+    if (Number(tid) === process.pid) main += ns
+    else others += ns
+  }
+  return { main, others }
 }
 
 /** Opens by listed ObjectInfo, as the mount does, so neither side pays a HEAD per open. */
@@ -94,6 +120,37 @@ async function repeat(fn: () => Promise<number>): Promise<number> {
 }
 
 const round = (x: number) => Math.round(x * 10) / 10
+
+interface PerRequest {
+  requests: number
+  kib: number
+  mainThreadUs: number
+  otherThreadsUs: number
+  readerUs: number
+  cpuBoundRequestsPerS: number
+  cpuBoundMiBps: number
+  mainThreadBoundMiBps: number
+}
+
+/** CPU per FUSE read request and the throughput those costs allow with every CPU busy. */
+function breakdown(requests: number, bytes: number, mainNs: number, othersNs: number, readerS: number): PerRequest {
+  const n = Math.max(1, requests)
+  const mainUs = mainNs / 1000 / n
+  const othersUs = othersNs / 1000 / n
+  const readerUs = (readerS * 1e6) / n
+  const perRequestBytes = bytes / n
+  const rate = (cpus().length * 1e6) / (mainUs + othersUs + readerUs)
+  return {
+    requests,
+    kib: round(perRequestBytes / 1024),
+    mainThreadUs: round(mainUs),
+    otherThreadsUs: round(othersUs),
+    readerUs: round(readerUs),
+    cpuBoundRequestsPerS: Math.round(rate),
+    cpuBoundMiBps: Math.round((rate * perRequestBytes) / MiB),
+    mainThreadBoundMiBps: Math.round(((1e6 / mainUs) * perRequestBytes) / MiB),
+  }
+}
 const work = await mkdtemp(join(tmpdir(), 'sluice-bench-fuse-'))
 const server = await startS3Server({ buckets: ['sluice'] })
 const cleanups: (() => Promise<unknown>)[] = []
@@ -113,7 +170,7 @@ try {
     localPaths.push(p)
   }
 
-  const tiers: Record<string, { inProcessMiBps: number; mountMiBps: number; ratio: number }> = {}
+  const tiers: Record<string, { inProcessMiBps: number; mountMiBps: number; ratio: number; perRequest: PerRequest }> = {}
   let pageCache = { mountMiBps: 0, localFileMiBps: 0, ratio: 0 }
   for (const tier of ['memory', 'disk'] as const) {
     const reader = new BlockReader({
@@ -139,12 +196,22 @@ try {
     const inProcessMiBps = await repeat(() => inProcess(reader, infos))
 
     const before = m.stats().bytesRead
+    const readsBefore = m.stats().operations.read ?? 0
+    const cpuBefore = await threadCpuNs()
+    readerCpuSeconds = 0
     const mountMiBps = await repeat(() => python('drop', mounted))
+    const cpuAfter = await threadCpuNs()
+    const requests = (m.stats().operations.read ?? 0) - readsBefore
     const crossed = m.stats().bytesRead - before
     if (crossed < REPEAT * TOTAL) throw new Error(`page cache was not dropped: only ${crossed} of ${REPEAT * TOTAL} bytes reached the daemon`)
     if (reader.stats().source.requests !== requestsBefore) throw new Error('the warm passes made source requests')
-    tiers[tier] = { inProcessMiBps: round(inProcessMiBps), mountMiBps: round(mountMiBps), ratio: round((mountMiBps / inProcessMiBps) * 100) / 100 }
+    const perRequest = breakdown(requests, crossed, cpuAfter.main - cpuBefore.main, cpuAfter.others - cpuBefore.others, readerCpuSeconds)
+    tiers[tier] = { inProcessMiBps: round(inProcessMiBps), mountMiBps: round(mountMiBps), ratio: round((mountMiBps / inProcessMiBps) * 100) / 100, perRequest }
     console.log(`${tier} tier, page cache dropped: mount ${round(mountMiBps)} MiB/s vs in-process BlockReader ${round(inProcessMiBps)} MiB/s (${Math.round((100 * mountMiBps) / inProcessMiBps)}%)`)
+    console.log(`  per request (${perRequest.requests} requests of ${perRequest.kib} KiB on average): daemon main thread ${perRequest.mainThreadUs} us, ` +
+      `daemon other threads ${perRequest.otherThreadsUs} us, reader ${perRequest.readerUs} us of CPU; ` +
+      `with all ${cpus().length} CPUs busy at most ${perRequest.cpuBoundRequestsPerS} requests/s = ${perRequest.cpuBoundMiBps} MiB/s ` +
+      `(${Math.round((100 * perRequest.cpuBoundMiBps) / inProcessMiBps)}% of in-process); main thread alone at most ${perRequest.mainThreadBoundMiBps} MiB/s`)
 
     if (tier === 'memory') {
       await python('keep', mounted) // pages in
