@@ -236,18 +236,26 @@ test('corruption: records before it are delivered, then the error; skip mode cou
   assert.is(ds.stats().corruptSkipped, 1)
 })
 
-test('read-ahead: the next shards are opened and hinted before the current one ends', async () => {
-  const { reader } = makeShards([50, 50, 50, 50])
+test('read-ahead: the next shards are opened early and hinted piece by piece as the current one ends', async () => {
+  const { reader } = makeShards([50, 50, 50, 50]) // about 1.3 KB each
   const ds = tfrecords(reader, PREFIX, { readAhead: { shards: 2, bytes: 1000 } })
+  const hintedInto = (k: number) => reader.log.prefetches.filter((p) => p.url === PREFIX + `shard-0000${k}.tfrecord`)
   let n = 0
+  let early: { opened: string[]; hinted: number } | undefined
+  let nearEnd: { shard1: number; shard2: number; pieces: number } | undefined
   for await (const _ of ds) {
-    if (++n === 10) break // still in shard 0
+    n++
+    if (n === 3) early = { opened: [...reader.log.opens], hinted: reader.log.prefetches.length }
+    if (n === 49) nearEnd = { shard1: hintedInto(1).reduce((a, p) => a + p.length, 0), shard2: hintedInto(2).length, pieces: hintedInto(1).length }
+    if (n === 99) break // near the end of shard 1
   }
-  const urls = reader.log.prefetches.map((p) => p.url)
-  assert.ok(urls.includes(PREFIX + 'shard-00001.tfrecord'), 'shard 1 prefetched')
-  assert.ok(urls.includes(PREFIX + 'shard-00002.tfrecord'), 'shard 2 prefetched')
-  assert.ok(!urls.includes(PREFIX + 'shard-00003.tfrecord'), 'bounded to 2 shards')
-  assert.ok(reader.log.prefetches.every((p) => p.length <= 500), 'bytes budget shared')
+  assert.ok(early!.opened.includes(PREFIX + 'shard-00001.tfrecord') && early!.opened.includes(PREFIX + 'shard-00002.tfrecord'), 'the next two shards are opened early')
+  assert.is(early!.hinted, 0, 'nothing is hinted while the current shard has more than readAhead.bytes left')
+  assert.ok(nearEnd!.shard1 > 500 && nearEnd!.shard1 <= 1000, `near the end of shard 0, up to readAhead.bytes of shard 1 is hinted (${nearEnd!.shard1})`)
+  assert.ok(nearEnd!.pieces > 1, 'in several pieces, not one burst')
+  assert.is(nearEnd!.shard2, 0, 'shard 2 waits until shard 1 is within readAhead.bytes of its end')
+  assert.ok(hintedInto(2).length > 0, 'and is hinted near the end of shard 1')
+  assert.ok(!reader.log.prefetches.some((p) => p.url === PREFIX + 'shard-00003.tfrecord' && p.position > 1000), 'never more than readAhead.bytes into a shard')
   assert.is(reader.openHandles, 0)
 })
 
