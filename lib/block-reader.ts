@@ -21,6 +21,7 @@ import { BlockObjectHandle, type BlockProvider, type PinnedObject } from './obje
 import { resolveOptions, type BlockReaderOptions, type ResolvedOptions } from './options.js'
 import { InlineFetchPool, PiscinaFetchPool, type FetchPool } from './prefetch/fetch-pool.js'
 import { FetchScheduler, type Priority, type ScheduledTask } from './prefetch/fetch-scheduler.js'
+import { Arrival } from './prefetch/arrival.js'
 import { PrefetchBudget } from './prefetch/prefetch-budget.js'
 import { SourceRegistry } from './source/registry.js'
 import type {
@@ -38,6 +39,8 @@ import { preload } from './preload.js'
 interface Inflight {
   promise: Promise<Uint8Array>
   task: ScheduledTask
+  /** How far the run's body has arrived (inline fetches). */
+  arrival: Arrival
   prefetch: boolean
   /** A reader started waiting on this prefetched block before it landed. */
   claimed: boolean
@@ -383,6 +386,23 @@ export class BlockReader implements ObjectReader, BlockProvider {
     return out
   }
 
+  async readArriving(obj: PinnedObject, position: number, end: number, minBytes: number, signal?: AbortSignal): Promise<Uint8Array> {
+    const bs = this.blockSize
+    const i = Math.floor(position / bs)
+    // Starts (or joins) the fetch synchronously when the block is in no tier.
+    const pending = this.getBlocks(obj, i, i, signal)
+    const f = this.inflight.get(keyString(blockKey(obj.id, i)))
+    if (f) {
+      pending.catch(() => {}) // a failure reaches the next read; these bytes are final already
+      const need = Math.min(end, position + minBytes)
+      await abortable(Promise.race([pending.then(() => {}), f.arrival.reached(need)]), signal, obj.info.url)
+      const arrived = f.arrival.view(position, end, need)
+      if (arrived !== undefined) return arrived
+    }
+    const [block] = await pending
+    return block!.subarray(position - i * bs, end - i * bs)
+  }
+
   copyCached(obj: PinnedObject, position: number, end: number, target: Uint8Array, offset: number, fromDisk: boolean): boolean {
     const bs = this.blockSize
     const first = Math.floor(position / bs)
@@ -483,8 +503,13 @@ export class BlockReader implements ObjectReader, BlockProvider {
     const bs = this.blockSize
     const start = first * bs
     const end = Math.min(obj.info.size, (first + count) * bs)
+    const arrival = new Arrival(bs)
     const { promise, task } = this.scheduler.schedule(priority, () =>
-      this.pool.fetch({ info: obj.info, start, end, blockSize: bs }),
+      this.pool.fetch({ info: obj.info, start, end, blockSize: bs, onProgress: arrival.progress }),
+    )
+    void promise.then(
+      () => arrival.settle(),
+      () => arrival.settle(),
     )
     const keys = Array.from({ length: count }, (_, j) => blockKey(obj.id, first + j))
     const names = keys.map(keyString)
@@ -500,6 +525,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
           return block
         }),
         task,
+        arrival,
         prefetch: priority === 'prefetch',
         claimed: false,
       }

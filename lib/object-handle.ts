@@ -30,6 +30,12 @@ export interface BlockProvider {
   /** Blocks first..last inclusive, each exactly its block's length. */
   getBlocks(obj: PinnedObject, first: number, last: number, signal?: AbortSignal): Promise<Uint8Array[]>
   /**
+   * `[position, end)` (inside one block) as far as it has arrived, once at least `minBytes` of
+   * it have (or all of it): a view of the cached or still-arriving block. Starts the fetch
+   * synchronously if the block is in no tier.
+   */
+  readArriving(obj: PinnedObject, position: number, end: number, minBytes: number, signal?: AbortSignal): Promise<Uint8Array>
+  /**
    * Copies `[position, end)` into target if every block is cached (in memory, or on disk too
    * when `fromDisk`); false (maybe partly copied) otherwise. Synchronous.
    */
@@ -52,6 +58,8 @@ export class BlockObjectHandle implements ObjectHandle {
   private readAheadEnd = 0
   /** Blocks before this index have been reported as read past (drop-behind). */
   private passedBlocks = 0
+  /** The block `chunks()` last judged read-ahead for (its later pieces are not new reads). */
+  private chunkBlock = -1
 
   constructor(
     private readonly provider: BlockProvider,
@@ -87,11 +95,16 @@ export class BlockObjectHandle implements ObjectHandle {
     const bs = this.provider.blockSize
     const first = Math.floor(position / bs)
     const last = Math.floor((end - 1) / bs)
+    if (first === last) {
+      // Inside one block: served as soon as these bytes have arrived, not the whole block.
+      const pending = this.provider.readArriving(this.obj, position, end, end - position, options.signal)
+      this.readAhead(position, end - position)
+      return pending
+    }
     const pending = this.provider.getBlocks(this.obj, first, last, options.signal)
     // Read ahead while the demand fetch is in flight, not after it lands.
     this.readAhead(position, end - position)
     const blocks = await pending
-    if (first === last) return blocks[0]!.subarray(position - first * bs, end - first * bs)
     const out = Buffer.allocUnsafe(end - position)
     copyBlocks(blocks, first * bs, position, end, out, 0)
     return out
@@ -128,11 +141,28 @@ export class BlockObjectHandle implements ObjectHandle {
     const end = Math.min(options.end ?? this.size, this.size)
     this.pattern.assumeSequential(position)
     while (position < end) {
-      const blockEnd = Math.min(end, (Math.floor(position / bs) + 1) * bs)
-      const chunk = await this.read(position, blockEnd - position, options.signal ? { signal: options.signal } : {})
-      position = blockEnd
+      const chunk = await this.provider.track(this.nextChunk(position, end, options.signal))
+      position += chunk.length
       yield chunk
     }
+  }
+
+  /**
+   * The next chunk of `chunks()`: the rest of the block at `position`, or, while that block is
+   * still arriving, what has arrived (at least STREAM_PIECE_BYTES), so a consumer starts on a
+   * cold object after one round trip and a few kilobytes, not after a whole block.
+   */
+  private nextChunk(position: number, end: number, signal: AbortSignal | undefined): Promise<Uint8Array> {
+    this.checkRange(position, end - position)
+    const bs = this.provider.blockSize
+    const block = Math.floor(position / bs)
+    const blockEnd = Math.min(end, (block + 1) * bs)
+    const pending = this.provider.readArriving(this.obj, position, blockEnd, STREAM_PIECE_BYTES, signal)
+    if (block !== this.chunkBlock) {
+      this.chunkBlock = block
+      this.readAhead(position, blockEnd - position)
+    }
+    return pending
   }
 
   /** A Node Readable over `chunks()`. */
@@ -183,6 +213,9 @@ export class BlockObjectHandle implements ObjectHandle {
     }
   }
 }
+
+/** Smallest piece of a still-arriving block that `chunks()` yields. */
+const STREAM_PIECE_BYTES = 256 * 1024
 
 /** Copies `[start, end)` of the object, held in consecutive blocks from `base`, into target. */
 function copyBlocks(blocks: Uint8Array[], base: number, start: number, end: number, target: Uint8Array, offset: number): void {

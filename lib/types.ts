@@ -35,7 +35,11 @@ export interface ObjectHandle {
   read(position: number, length: number, options?: ReadOptions): Promise<Uint8Array>
   /** Reads into `target[offset..]`; resolves to the number of bytes written (short only at EOF). */
   readInto(target: Uint8Array, offset: number, position: number, length: number, options?: ReadOptions): Promise<number>
-  /** Sequential chunks from `start` (block-aligned views, never reused or mutated), with read-ahead. */
+  /**
+   * Sequential chunks from `start`, with read-ahead: views (never reused or mutated) of the
+   * rest of each block, or, while a block is still arriving from the store, of what has
+   * arrived (at least 256 KiB), so a consumer starts on a cold object after one round trip.
+   */
   chunks(options?: { start?: number; end?: number; signal?: AbortSignal }): AsyncIterable<Uint8Array>
   /** Hint: fetch `[position, position+length)` into the cache in the background (bounded, never awaited). */
   prefetch(position: number, length: number): void

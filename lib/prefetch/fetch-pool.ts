@@ -12,6 +12,7 @@ import { Piscina } from 'piscina'
 import type { RetryOptions } from '../source/retrying-source.js'
 import type { S3Options } from '../source/s3-client.js'
 import type { SourceRegistry } from '../source/registry.js'
+import type { BlockProgress } from '../source/source.js'
 import type { ObjectInfo, SourceStats } from '../types.js'
 import { schemeOf } from '../url.js'
 import type { FetchTask, FetchResult, SerializedError } from './fetch-worker.js'
@@ -36,6 +37,8 @@ export interface FetchRequest {
   end: number
   blockSize: number
   signal?: AbortSignal
+  /** Hears the body arrive (inline fetches from sources that stream blocks; workers do not). */
+  onProgress?: BlockProgress
 }
 
 export interface FetchPool {
@@ -68,8 +71,11 @@ function reviveError(e: SerializedError): Error {
 export class InlineFetchPool implements FetchPool {
   constructor(private readonly sources: SourceRegistry) {}
 
-  async fetch({ info, start, end, blockSize, signal }: FetchRequest): Promise<Uint8Array[]> {
-    return this.sources.sourceFor(info.url).readBlocks(info, start, end, blockSize, signal === undefined ? {} : { signal })
+  async fetch({ info, start, end, blockSize, signal, onProgress }: FetchRequest): Promise<Uint8Array[]> {
+    return this.sources.sourceFor(info.url).readBlocks(info, start, end, blockSize, {
+      ...(signal === undefined ? {} : { signal }),
+      ...(onProgress === undefined ? {} : { onProgress }),
+    })
   }
 
   async close(): Promise<void> {}

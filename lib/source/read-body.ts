@@ -6,10 +6,11 @@
  * sources.
  *
  * `skip` discards a prefix, for stores that ignored the Range header and sent the whole
- * object. A body that ends early is a ShortReadError carrying the complete blocks (and, for
+ * object. `onProgress` hears after every chunk how far the blocks are filled. A body that ends early is a ShortReadError carrying the complete blocks (and, for
  * a single buffer, the partial bytes), so the retry layer asks only for the remainder.
  */
 import { ShortReadError } from '../errors.js'
+import type { BlockProgress } from './source.js'
 
 export async function readBodyBlocks(
   body: AsyncIterable<Uint8Array>,
@@ -20,6 +21,7 @@ export async function readBodyBlocks(
   blockSize: number,
   skip: number,
   signal?: AbortSignal,
+  onProgress?: BlockProgress,
 ): Promise<Uint8Array[]> {
   const blocks: Buffer[] = []
   for (let o = 0; o < length; o += blockSize) blocks.push(Buffer.allocUnsafe(Math.min(blockSize, length - o)))
@@ -52,6 +54,7 @@ export async function readBodyBlocks(
           inBlock = 0
         }
       }
+      onProgress?.(start, blocks, filled)
       if (filled === length) break
     }
   } finally {

@@ -129,7 +129,7 @@ export class RetryingSource implements Source {
     const done: Uint8Array[] = []
     return this.attempt(info.url, options.signal, 'gets', async (signal) => {
       const from = start + done.length * blockSize
-      const blocks = await inner.readBlocks!(info, from, end, blockSize, { signal }).catch((err: unknown) => {
+      const blocks = await inner.readBlocks!(info, from, end, blockSize, options.onProgress ? { signal, onProgress: options.onProgress } : { signal }).catch((err: unknown) => {
         if (err instanceof ShortReadError && err.completeBlocks && err.completeBlocks.length > 0) {
           done.push(...err.completeBlocks)
           for (const b of err.completeBlocks) this.stats.bytes += b.length

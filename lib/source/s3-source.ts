@@ -121,7 +121,7 @@ export class S3Source implements Source {
         body?.destroy()
         throw err
       }
-      return await readBodyBlocks(body, () => body.destroy(), info.url, start, length, blockSize, skip, options.signal)
+      return await readBodyBlocks(body, () => body.destroy(), info.url, start, length, blockSize, skip, options.signal, options.onProgress)
     } catch (err) {
       throw await this.translate(err, info.url, bucket, info.version)
     }

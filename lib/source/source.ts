@@ -10,7 +10,16 @@ import type { ObjectInfo } from '../types.js'
 
 export interface RangeReadOptions {
   signal?: AbortSignal
+  /**
+   * `readBlocks` only, optional for a source: called as the body arrives with the buffers
+   * being filled for `[start, end)` and how many bytes from `start` are final, so a reader can
+   * use the front of a block before the rest of it lands.
+   */
+  onProgress?: BlockProgress
 }
+
+/** Progress of one response: `blocks` cover the range from `start`; its first `filled` bytes are final. */
+export type BlockProgress = (start: number, blocks: readonly Uint8Array[], filled: number) => void
 
 export interface Source {
   /** URL schemes this source serves, without the colon (`s3`, `file`, ...). */
