@@ -5,7 +5,7 @@
  */
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { open as openLmdb } from 'lmdb'
@@ -98,6 +98,18 @@ contract('LmdbBlockStore: survives reopening with exact usage', async () => {
   for (let i = 0; i < sizes.length; i++) {
     assert.ok(Buffer.from((await again.get(blockKey(id, i)))!).equals(patternBytes(sizes[i]!, i)), `block ${i} after reopen`)
   }
+  await again.close()
+})
+
+contract('LmdbBlockStore: a cache directory with a dot in its name is a directory, not a file', async () => {
+  const path = join(await freshDir(), 'cache.v1')
+  const store = await lmdb(4 * 1024 * KB, path)
+  await store.put(blockKey(id, 0), patternBytes(1000, 'dot'))
+  await store.close()
+  const files = await readdir(path)
+  assert.ok(files.includes('data.mdb'), `LMDB files inside ${path}: ${files.join(', ')}`)
+  const again = await lmdb(4 * 1024 * KB, path)
+  assert.ok(Buffer.from((await again.get(blockKey(id, 0)))!).equals(patternBytes(1000, 'dot')))
   await again.close()
 })
 

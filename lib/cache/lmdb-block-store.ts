@@ -112,6 +112,8 @@ export class LmdbBlockStore implements BlockStore {
     // the soak benchmark. Address space only; the file grows as blocks are written.
     this.env = open({
       path: options.path,
+      // lmdb-js takes a path with an extension ("cache.v1") for a file, not a directory.
+      noSubdir: false,
       maxDbs: 8,
       compression: false,
       eventTurnBatching: false,
