@@ -1,5 +1,5 @@
 /**
- * Conformance with files written by TensorFlow itself (../shared/testdata/tfrecord, see its
+ * Conformance with files written by TensorFlow itself (test/fixtures/tensorflow-tfrecord, see its
  * README for provenance): record boundaries, CRCs, Example decoding, and that our writer
  * reproduces TensorFlow's uncompressed bytes exactly.
  */
@@ -28,7 +28,7 @@ interface Expected {
 
 const dir = tensorflowTestdata()
 if (dir === undefined) {
-  console.log('  skip: TensorFlow-written fixtures not found at ../shared/testdata/tfrecord (relative to the repo root)')
+  console.log('  skip: TensorFlow-written fixtures not found at test/fixtures/tensorflow-tfrecord or ../shared/testdata/tfrecord')
 } else {
   const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as Expected
   for (const file of expected.files) {
