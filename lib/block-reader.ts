@@ -598,7 +598,11 @@ function isStoreOutage(err: unknown): boolean {
 
 function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, url: string): Promise<T> {
   if (!signal) return promise
-  if (signal.aborted) return Promise.reject(new AbortError(url, signal.reason))
+  if (signal.aborted) {
+    // The abandoned promise may still reject (with the same abort): observe it.
+    promise.catch(() => {})
+    return Promise.reject(new AbortError(url, signal.reason))
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(new AbortError(url, signal.reason))
     signal.addEventListener('abort', onAbort, { once: true })

@@ -69,4 +69,30 @@ test('chunks() yields what has arrived of a cold block, then the rest, byte for 
   await r.close()
 })
 
+test('an already-aborted signal rejects read() and chunks() with AbortError and leaves no unhandled rejection', async () => {
+  proxy.setFaults([])
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown) => void unhandled.push(reason)
+  process.on('unhandledRejection', onUnhandled)
+  try {
+    const r = reader()
+    const h = await r.open('s3://data/obj')
+    const signal = AbortSignal.abort()
+    const read = await h.read(100, 10, { signal }).then(() => 'resolved', (e: { code?: string }) => e.code)
+    assert.is(read, 'ERR_SLUICE_ABORTED', 'read() rejects with AbortError')
+    let chunked = 'resolved'
+    try {
+      for await (const _ of h.chunks({ start: MiB, signal })) break
+    } catch (e) {
+      chunked = (e as { code?: string }).code ?? String(e)
+    }
+    assert.is(chunked, 'ERR_SLUICE_ABORTED', 'chunks() rejects with AbortError')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    await r.close()
+    assert.equal(unhandled, [], 'no unhandled rejection')
+  } finally {
+    process.off('unhandledRejection', onUnhandled)
+  }
+})
+
 test.run()
