@@ -99,7 +99,6 @@ export class BlockReader implements ObjectReader, BlockProvider {
         disk = new LmdbBlockStore({
           path: o.cacheDir,
           maxBytes: o.diskMaxBytes,
-          lowWatermark: o.diskLowWatermark,
           blockSize: o.blockSize,
         })
       } catch (err) {

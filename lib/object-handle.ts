@@ -140,6 +140,8 @@ export class BlockObjectHandle implements ObjectHandle {
     let position = options.start ?? 0
     const end = Math.min(options.end ?? this.size, this.size)
     this.pattern.assumeSequential(position)
+    // Drop-behind covers what this run reads, not the blocks before where it starts.
+    this.passedBlocks = Math.floor(position / bs)
     while (position < end) {
       const chunk = await this.provider.track(this.nextChunk(position, end, options.signal))
       position += chunk.length

@@ -24,8 +24,6 @@ export interface BlockReaderOptions {
   disk?: {
     /** Disk tier bound in bytes (keys, headers and data in 4 KiB pages). Default 10 GiB. */
     maxBytes?: number
-    /** Up to this fraction of maxBytes every fill is admitted; above it a fill must have been asked for more often than the oldest block. Default 0.95. */
-    lowWatermark?: number
     /** Disk fills allowed in flight behind readers, in bytes; past it fills are dropped. Default 256 MiB. */
     maxPendingWriteBytes?: number
     /** Consecutive errors after which the tier is bypassed. Default 3. */
@@ -66,7 +64,6 @@ export interface ResolvedOptions {
   cacheDir: string | undefined
   memoryMaxBytes: number
   diskMaxBytes: number
-  diskLowWatermark: number
   maxPendingWriteBytes: number
   diskMaxConsecutiveErrors: number
   diskRetryAfterMs: number
@@ -95,7 +92,7 @@ function bytesOption(value: unknown, path: string, fallback: number, min: number
 const KNOWN: Record<string, readonly string[]> = {
   options: ['cacheDir', 'memory', 'disk', 'blockSize', 'prefetch', 'offline', 'retry', 's3', 'sources'],
   memory: ['maxBytes'],
-  disk: ['maxBytes', 'lowWatermark', 'maxPendingWriteBytes', 'maxConsecutiveErrors', 'retryAfterMs'],
+  disk: ['maxBytes', 'maxPendingWriteBytes', 'maxConsecutiveErrors', 'retryAfterMs'],
   prefetch: ['threads', 'maxInflightBytes', 'maxReadAheadBytes', 'coalesceBytes', 'maxConcurrentRequests'],
   retry: ['maxAttempts', 'baseDelayMs', 'maxDelayMs', 'requestTimeoutMs'],
   s3: ['endpoint', 'region', 'forcePathStyle', 'credentials', 'maxSockets', 'listPageSize'],
@@ -140,10 +137,6 @@ export function resolveOptions(options: BlockReaderOptions = {}): ResolvedOption
     throw new TypeError('BlockReader option cacheDir must be a non-empty string (a directory path)')
   }
   const blockSize = bytesOption(root.blockSize, 'blockSize', 4 * MiB, 4 * KiB, 256 * MiB)
-  const lowWatermark = disk.lowWatermark ?? 0.95
-  if (typeof lowWatermark !== 'number' || !(lowWatermark > 0 && lowWatermark <= 1)) {
-    throw new RangeError(`BlockReader option disk.lowWatermark must be in (0, 1], got ${String(lowWatermark)}`)
-  }
   const coalesceBytes = bytesOption(prefetch.coalesceBytes, 'prefetch.coalesceBytes', 8 * MiB, 0, 1 * GiB)
   const offline = root.offline ?? 'strict'
   if (offline !== 'strict' && offline !== 'stale-ok') {
@@ -156,7 +149,6 @@ export function resolveOptions(options: BlockReaderOptions = {}): ResolvedOption
     cacheDir: root.cacheDir as string | undefined,
     memoryMaxBytes: bytesOption(memory.maxBytes, 'memory.maxBytes', 512 * MiB, 0),
     diskMaxBytes: bytesOption(disk.maxBytes, 'disk.maxBytes', 10 * GiB, 1 * MiB),
-    diskLowWatermark: lowWatermark,
     maxPendingWriteBytes: bytesOption(disk.maxPendingWriteBytes, 'disk.maxPendingWriteBytes', 256 * MiB, 0),
     diskMaxConsecutiveErrors: bytesOption(disk.maxConsecutiveErrors, 'disk.maxConsecutiveErrors', 3, 1, 1_000_000),
     diskRetryAfterMs: bytesOption(disk.retryAfterMs, 'disk.retryAfterMs', 10_000, 0),

@@ -267,12 +267,32 @@ test('with read-ahead and a small memory tier, every epoch over twice the disk t
   await r.close()
 })
 
+test('drop-behind evicts the blocks a stream has read past, not blocks before where it started', async () => {
+  const bs = 64 * KiB
+  const src = new MemorySource('mem')
+  const url = src.put('mem://drop/obj', patternBytes(64 * bs, 'drop')).url
+  const r = new BlockReader({ sources: [src], blockSize: bs, memory: { maxBytes: 16 * bs }, prefetch: { coalesceBytes: bs } })
+  // Handle A reads blocks 0..3 out of order (no read-ahead, nothing of its own passed).
+  const a = await r.open(url)
+  for (const i of [3, 1, 2, 0]) await a.read(i * bs + 10, 100)
+  // Handle B streams 13 blocks from block 32: the tier must evict, and it should evict B's.
+  const b = await r.open(url)
+  const it = b.chunks({ start: 32 * bs })[Symbol.asyncIterator]()
+  for (let k = 0; k < 13; k++) await it.next()
+  const before = src.bytesRead
+  for (const i of [0, 1, 2, 3]) await a.read(i * bs + 10, 100)
+  assert.is((src.bytesRead - before) / bs, 0, "A's blocks are still in memory")
+  assert.ok(r.stats().tiers[0]!.evictions > 0, 'the tier did evict')
+  await it.return?.()
+  await r.close()
+})
+
 test('options are validated with messages that name the option', () => {
   const cases: [BlockReaderOptions, RegExp][] = [
     [{ blockSize: 100 }, /blockSize/],
     [{ blockSize: 1.5 * MiB + 0.5 }, /blockSize/],
     [{ memory: { maxBytes: -1 } }, /memory\.maxBytes/],
-    [{ disk: { lowWatermark: 2 } }, /disk\.lowWatermark/],
+    [{ disk: { lowWatermark: 0.9 } } as BlockReaderOptions, /unknown option disk\.lowWatermark/],
     [{ prefetch: { threads: -1 } }, /prefetch\.threads/],
     [{ retry: { maxAttempts: 0 } }, /retry\.maxAttempts/],
     [{ cacheDir: '' }, /cacheDir/],

@@ -181,6 +181,24 @@ contract('LmdbBlockStore: a loop over twice the capacity keeps hitting (no LRU c
   await store.close()
 })
 
+contract('LmdbBlockStore: a dataset that fits fills the tier and is all resident the next time', async () => {
+  // 67 blocks of 64 KiB (charged) where 68 fit: every fill is admitted while there is room
+  // (an earlier version contested fills above 95% of capacity and kept the last ones out).
+  const store = await lmdb(64 * 64 * KB + 64 * 4 * KB)
+  const blocks = 67
+  for (let i = 0; i < blocks; i++) await store.put(blockKey(id, i), patternBytes(64 * KB - 100, i))
+  let hits = 0
+  for (let epoch = 0; epoch < 2; epoch++) {
+    for (let i = 0; i < blocks; i++) {
+      const key = blockKey(id, i)
+      if ((await store.get(key)) !== undefined) hits++
+      else await store.put(key, patternBytes(64 * KB - 100, i))
+    }
+  }
+  assert.is(hits, 2 * blocks, `hits over two epochs: ${hits} of ${2 * blocks}`)
+  await store.close()
+})
+
 contract('LmdbBlockStore: a loop keeps its resident half however often a missing block is looked up', async () => {
   // How a reader drives the tier: resident blocks are read once per epoch; a missing block is
   // looked up by every small read that arrives while its fetch is in flight (here 0 to 3

@@ -22,9 +22,10 @@
  * block is admitted over the oldest one only if it has been asked for more often than that
  * victim (TinyLFU, frequencies from a per-process sketch that decays). A loop over twice the
  * capacity therefore keeps the first part resident and hits it every epoch, while a new
- * working set, asked for repeatedly as the old one fades, replaces it. Until usage reaches
- * `lowWatermark` of capacity every fill is admitted; above it every fill is contested, and a
- * winner evicts only the room it needs.
+ * working set, asked for repeatedly as the old one fades, replaces it. While there is room
+ * every fill is admitted; once the tier is full every fill is contested, and a winner evicts
+ * only the room it needs (evicting more would let the next fills in uncontested and erode the
+ * resident set).
  *
  * The sketch counts a block once when it is filled and once per verified hit, not per miss:
  * a block the reader fetched ahead (and so never missed) and a block it found resident then
@@ -48,8 +49,6 @@ export interface LmdbBlockStoreOptions {
   path: string
   /** Bound on stored bytes (keys, headers and data rounded up to 4 KiB pages). */
   maxBytes: number
-  /** Fills are admitted freely up to this fraction of maxBytes, contested above it. Default 0.95. */
-  lowWatermark?: number
   /** Expected block size in bytes; sizes the admission sketch. */
   blockSize: number
   /** LMDB map size in bytes. Default 1.5 × maxBytes + 256 MiB (room for B-tree and free pages). */
@@ -78,8 +77,6 @@ export class LmdbBlockStore implements BlockStore {
   readonly name = 'disk'
   readonly maxBytes: number
   readonly path: string
-  /** Usage above which a fill must beat the oldest block to get in. */
-  private readonly contestedBytes: number
   private readonly env: RootDatabase
   private readonly blocks: Database<Buffer, Buffer>
   private readonly order: Database<Buffer, Buffer>
@@ -100,7 +97,6 @@ export class LmdbBlockStore implements BlockStore {
   constructor(options: LmdbBlockStoreOptions) {
     this.path = options.path
     this.maxBytes = options.maxBytes
-    this.contestedBytes = Math.floor(options.maxBytes * (options.lowWatermark ?? 0.95))
     prepareCacheDir(options.path) // owner-only; refuses a directory others can write or redirect
     // No write map, although it made fills 2-5x cheaper here: writing through a mapping of a
     // sparse file on a full disk kills the process with SIGBUS, where a normal commit fails
@@ -248,10 +244,9 @@ export class LmdbBlockStore implements BlockStore {
       }
       let usage = this.meta.get('usage') ?? 0
       let entries = this.meta.get('entries') ?? 0
-      if (usage + charge > this.contestedBytes) {
-        // Past the watermark every fill must beat the oldest block, and a winner evicts only
-        // the room it needs: freeing more would let the next fills in uncontested and erode
-        // the resident set that a looping reader keeps hitting.
+      if (usage + charge > this.maxBytes) {
+        // A full tier: the fill must beat the oldest block, and a winner evicts only the room
+        // it needs, so the next fills meet a full tier too and are contested as well.
         const victim = this.oldest()
         if (victim !== undefined) {
           const [v1, v2] = keyHashes(victim)
