@@ -578,15 +578,16 @@ export class BlockReader implements ObjectReader, BlockProvider {
 }
 
 /**
- * The read-ahead window per handle: the configured maximum, but at most a quarter of the
- * memory tier, where prefetched blocks wait for their reader. A window as large as the tier
- * (two handles read ahead at a shard boundary, and disk hits are promoted into the same tier)
- * evicts prefetched blocks before they are read, and they are fetched twice.
+ * The read-ahead window per handle. Without a disk tier, prefetched blocks have nowhere to
+ * wait but the memory tier, and a window larger than it evicts what other readers hold and
+ * then its own unread blocks: there the window is at most half the tier. With a disk tier
+ * they land on disk too, so the configured window stands (capping it there made a small
+ * memory tier over a large disk tier four times slower).
  */
 function readAheadCap(o: ResolvedOptions): number {
-  if (o.memoryMaxBytes === 0) return o.maxReadAheadBytes
-  const quarter = Math.floor(o.memoryMaxBytes / 4 / o.blockSize) * o.blockSize
-  return Math.min(o.maxReadAheadBytes, Math.max(o.blockSize, quarter))
+  if (o.cacheDir !== undefined || o.memoryMaxBytes === 0) return o.maxReadAheadBytes
+  const half = Math.floor(o.memoryMaxBytes / 2 / o.blockSize) * o.blockSize
+  return Math.min(o.maxReadAheadBytes, Math.max(o.blockSize, half))
 }
 
 /** Errors that mean the store itself could not be reached or answered, not that the object is bad. */

@@ -38,7 +38,7 @@ export interface BlockReaderOptions {
     threads?: number
     /** Speculative bytes in flight across all handles. Default 256 MiB. */
     maxInflightBytes?: number
-    /** Largest read-ahead window per handle, in bytes; at most a quarter of the memory tier. Default 128 MiB. */
+    /** Largest read-ahead window per handle, in bytes (at most half the memory tier when there is no disk tier). Default 128 MiB. */
     maxReadAheadBytes?: number
     /** Consecutive missing blocks are fetched in one GET of up to this many bytes. Default 8 MiB. */
     coalesceBytes?: number
