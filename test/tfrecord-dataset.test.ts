@@ -241,16 +241,17 @@ test('read-ahead: the next shards are opened early and hinted piece by piece as 
   const ds = tfrecords(reader, PREFIX, { readAhead: { shards: 2, bytes: 1000 } })
   const hintedInto = (k: number) => reader.log.prefetches.filter((p) => p.url === PREFIX + `shard-0000${k}.tfrecord`)
   let n = 0
-  let early: { opened: string[]; hinted: number } | undefined
+  let early: { opened: string[]; hinted: number; readAhead: number } | undefined
   let nearEnd: { shard1: number; shard2: number; pieces: number } | undefined
   for await (const _ of ds) {
     n++
-    if (n === 3) early = { opened: [...reader.log.opens], hinted: reader.log.prefetches.length }
+    if (n === 3) early = { opened: [...reader.log.opens], hinted: reader.log.prefetches.length, readAhead: reader.log.reads.filter((r) => !r.url.endsWith('shard-00000.tfrecord')).length }
     if (n === 49) nearEnd = { shard1: hintedInto(1).reduce((a, p) => a + p.length, 0), shard2: hintedInto(2).length, pieces: hintedInto(1).length }
     if (n === 99) break // near the end of shard 1
   }
   assert.ok(early!.opened.includes(PREFIX + 'shard-00001.tfrecord') && early!.opened.includes(PREFIX + 'shard-00002.tfrecord'), 'the next two shards are opened early')
   assert.is(early!.hinted, 0, 'nothing is hinted while the current shard has more than readAhead.bytes left')
+  assert.is(early!.readAhead, 0, 'nor read (a format sniff of an upcoming shard would start its read-ahead)')
   assert.ok(nearEnd!.shard1 > 500 && nearEnd!.shard1 <= 1000, `near the end of shard 0, up to readAhead.bytes of shard 1 is hinted (${nearEnd!.shard1})`)
   assert.ok(nearEnd!.pieces > 1, 'in several pieces, not one burst')
   assert.is(nearEnd!.shard2, 0, 'shard 2 waits until shard 1 is within readAhead.bytes of its end')

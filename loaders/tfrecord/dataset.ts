@@ -16,7 +16,6 @@
  */
 import { ClosedError } from '../../lib/index.js'
 import type { ObjectHandle, ObjectInfo, ObjectReader } from '../../lib/index.js'
-import { type Compression } from './compression.js'
 import {
   decodeExample,
   decodeSequenceExample,
@@ -204,7 +203,6 @@ const WAIT = Symbol('wait')
 
 interface Shard {
   handle: ObjectHandle
-  compression: Compression
 }
 
 /** One iteration over the epoch. */
@@ -543,14 +541,16 @@ class Run implements AsyncIterator<unknown> {
         const item = plan.items[k]!
         const shard = await this.openItem(plan, k)
         this.openAhead(plan, k)
-        // Compressed shards report positions in the inflated stream: hint the next shards now.
-        const end = shard.compression === 'none' ? (item.bytes?.end ?? shard.handle.size) : undefined
-        if (end === undefined) this.hintAhead(plan, k, 0)
         let count = 0
         let fileOrdinal = 0
         const filter = item.first !== undefined && item.bytes === undefined
         try {
-          for await (const batch of readShard(shard.handle, readOptions, shard.compression, item.bytes)) {
+          // Sniffed only now: reading an upcoming shard would start its read-ahead early.
+          const compression = await resolveCompression(shard.handle, this.options.compression)
+          // Compressed shards report positions in the inflated stream: hint the next shards now.
+          const end = compression === 'none' ? (item.bytes?.end ?? shard.handle.size) : undefined
+          if (end === undefined) this.hintAhead(plan, k, 0)
+          for await (const batch of readShard(shard.handle, readOptions, compression, item.bytes)) {
             if (this.stopped) break
             if (end !== undefined && batch.records.length > 0) {
               const i = batch.records.length - 1
@@ -619,8 +619,7 @@ class Run implements AsyncIterator<unknown> {
           await handle.close()
           throw new ClosedError('TFRecord iteration')
         }
-        const compression = await resolveCompression(handle, this.options.compression)
-        return { handle, compression }
+        return { handle }
       })()
       p.catch(() => undefined)
       this.opened.set(k, p)
