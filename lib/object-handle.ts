@@ -172,9 +172,10 @@ export class BlockObjectHandle implements ObjectHandle {
     return Readable.from(this.chunks(options), { objectMode: false })
   }
 
-  prefetch(position: number, length: number): void {
-    if (this.closed || length <= 0) return
-    void this.provider.prefetchRange(this.obj, Math.max(0, position), Math.min(this.size, position + length))
+  prefetch(position: number, length: number): number {
+    const start = Math.max(0, position)
+    if (this.closed || length <= 0) return start
+    return this.provider.prefetchRange(this.obj, start, Math.min(this.size, position + length))
   }
 
   async close(): Promise<void> {

@@ -41,8 +41,12 @@ export interface ObjectHandle {
    * arrived (at least 256 KiB), so a consumer starts on a cold object after one round trip.
    */
   chunks(options?: { start?: number; end?: number; signal?: AbortSignal }): AsyncIterable<Uint8Array>
-  /** Hint: fetch `[position, position+length)` into the cache in the background (bounded, never awaited). */
-  prefetch(position: number, length: number): void
+  /**
+   * Hint: fetch `[position, position+length)` into the cache in the background (bounded, never
+   * awaited). Returns the offset up to which the range is now cached, in flight or requested:
+   * short of the end when the prefetch budget ran out (offer the rest again later).
+   */
+  prefetch(position: number, length: number): number
   close(): Promise<void>
 }
 

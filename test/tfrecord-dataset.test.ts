@@ -260,6 +260,21 @@ test('read-ahead: the next shards are opened early and hinted piece by piece as 
   assert.is(reader.openHandles, 0)
 })
 
+test('read-ahead: a hint cut short by the prefetch budget is offered again, leaving no gap', async () => {
+  const { reader } = makeShards([50, 50]) // about 1.3 KB each
+  reader.prefetchBudgetBytes = 100
+  const ds = tfrecords(reader, PREFIX, { readAhead: { shards: 1, bytes: 1000 } })
+  let n = 0
+  for await (const _ of ds) if (++n === 49) break // near the end of shard 0
+  const reached = reader.log.prefetches
+    .filter((p) => p.url === PREFIX + 'shard-00001.tfrecord')
+    .map((p) => [p.position, p.position + Math.min(p.length, 100)] as const)
+    .sort((a, b) => a[0] - b[0])
+  let covered = 0
+  for (const [from, to] of reached) if (from <= covered) covered = Math.max(covered, to)
+  assert.ok(covered >= 500, `shard 1 covered from its start up to ${covered} bytes without a gap`)
+})
+
 test('a bounded queue: a slow consumer does not make the reader buffer everything', async () => {
   const { reader } = makeShards([2000], { pad: 1000 }) // about 2 MB
   const ds = tfrecords(reader, PREFIX, { readAhead: { queueBytes: 20_000 } })

@@ -658,7 +658,10 @@ class Run implements AsyncIterator<unknown> {
       const opened = this.opened.get(j) ?? this.openItem(plan, j)
       void opened.then(
         ({ handle }) => {
-          if (!this.stopped) handle.prefetch(start + done, target - done)
+          if (this.stopped) return
+          const reached = handle.prefetch(start + done, target - done) - start
+          // Cut short by the reader's prefetch budget: offer the rest again with the next piece.
+          if (reached < target && this.hinted.get(j) === target) this.hinted.set(j, Math.max(done, reached))
         },
         () => undefined,
       )

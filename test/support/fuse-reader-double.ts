@@ -89,7 +89,9 @@ export class FuseReaderDouble implements MountReader {
       async *chunks() {
         yield check().bytes
       },
-      prefetch() {},
+      prefetch(position: number, length: number) {
+        return position + length
+      },
       async close() {
         double.counts.closes++
       },

@@ -34,6 +34,8 @@ export class ReaderDouble implements ObjectReader {
   readonly chunkBytes: number
   readonly log: ReaderDoubleLog = { opens: [], reads: [], prefetches: [], chunkCalls: [] }
   openHandles = 0
+  /** Bytes a single prefetch() call reaches at most, like a reader whose prefetch budget runs out. */
+  prefetchBudgetBytes = Infinity
   /** Bytes returned by read and chunks, over all handles. */
   bytesServed = 0
   private readonly objects = new Map<string, { bytes: Uint8Array; version: string }>()
@@ -140,6 +142,7 @@ export class ReaderDouble implements ObjectReader {
       },
       prefetch(position, length) {
         log.prefetches.push({ url: info.url, position, length })
+        return Math.min(info.size, position + Math.min(length, double.prefetchBudgetBytes))
       },
       async close() {
         if (closed) return
