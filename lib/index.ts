@@ -11,6 +11,7 @@ export type {
   ReadOptions,
   ReaderStats,
   TierStats,
+  RecordedCounts,
   SourceStats,
   PrefetchStats,
   PreloadOptions,

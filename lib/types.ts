@@ -124,6 +124,22 @@ export interface TierStats {
   /** False while the tier is bypassed after repeated errors. */
   healthy: boolean
   lastError?: string
+  /**
+   * Disk tier only: counts kept in the cache directory by every process that used it, this
+   * one included (saved every 5 s and on close; a killed process loses its last 5 s).
+   */
+  recorded?: RecordedCounts
+}
+
+/** A disk tier's history, summed over the processes that used its cache directory. */
+export interface RecordedCounts {
+  hits: number
+  hitBytes: number
+  misses: number
+  evictions: number
+  droppedFills: number
+  /** When the first counts were recorded (ms since the epoch); `cache clear` keeps them. */
+  sinceMs: number
 }
 
 export interface SourceStats {

@@ -149,6 +149,13 @@ test('preload: dry run, fill, idempotent second run, then stats', async () => {
   const stats = await sluice(d, ['stats', '--cache-dir', cacheDir!])
   assert.is(stats.code, 0, stats.stderr)
   assert.match(stats.stdout, /disk tier: 7\.\d\d MiB used of 10\.00 GiB \(0\.1%\), \d+ blocks/)
+  // Preload checks residency without counting hits; nothing has been read yet.
+  assert.match(stats.stdout, /recorded by every process: nothing yet/)
+  // A reader in another process hits the disk tier; its hits stay recorded after it exits.
+  const cat = await sluice(d, ['cat', 's3://sluice/ds/eval/e.bin', '--cache-dir', cacheDir!])
+  assert.is(cat.code, 0, cat.stderr)
+  const after = await sluice(d, ['stats', '--cache-dir', cacheDir!])
+  assert.match(after.stdout, /recorded since \S+ by every process: hits [1-9]\d* \([^)]+\), misses 0, hit ratio 100\.0%/)
   const json = JSON.parse((await sluice(d, ['stats', '--cache-dir', cacheDir!, '--json'])).stdout) as { tiers: { name: string; entries: number }[] }
   assert.ok(json.tiers.find((t) => t.name === 'disk')!.entries >= 7)
 })

@@ -55,6 +55,23 @@ test('two processes share one cache directory with exact usage', async () => {
     const disk = parent.stats().tiers.find((t) => t.name === 'disk')!
     assert.is(disk.usedBytes, expected, 'usage is the exact sum of both processes\' blocks')
     await parent.close()
+
+    // Each process recorded its counts in the directory; a later reader sees their sum.
+    const diskOf = (s: ReaderStats) => s.tiers.find((t) => t.name === 'disk')!
+    const parentDisk = diskOf(parent.stats())
+    const later = new BlockReader({ cacheDir: dir, s3: s3.server.s3, blockSize: BS, memory: { maxBytes: 0 } })
+    try {
+      await later.preload([], { dryRun: true }) // the disk tier is open
+      const recorded = diskOf(later.stats()).recorded!
+      const all = [diskOf(childStats), diskOf(second), parentDisk]
+      assert.is(recorded.hits, all.reduce((n, t) => n + t.hits, 0), 'hits of all three processes')
+      assert.is(recorded.misses, all.reduce((n, t) => n + t.misses, 0), 'misses of all three processes')
+      assert.is(recorded.hitBytes, all.reduce((n, t) => n + t.hitBytes, 0))
+      assert.ok(recorded.hits > 0 && recorded.misses > 0)
+      assert.is(diskOf(later.stats()).hits, 0, "this process's own counters start at zero")
+    } finally {
+      await later.close()
+    }
   } finally {
     await s3.close()
     await rm(dir, { recursive: true, force: true })

@@ -2,7 +2,7 @@
  * `sluice stats`: what a cache directory holds (blocks, bytes used against the bound, and the
  * objects and counters the core reports), as a table or `--json`.
  */
-import { formatBytes, type TierStats } from '../../lib/index.js'
+import { formatBytes, type RecordedCounts, type TierStats } from '../../lib/index.js'
 import type { Command } from '../support/command.js'
 import { CACHE_OPTIONS, cacheDirOf, createReader } from '../support/reader-options.js'
 
@@ -17,7 +17,18 @@ export function tierLines(t: TierStats & { objects?: number }): string[] {
     `  hits ${t.hits} (${formatBytes(t.hitBytes)}), misses ${t.misses}, evictions ${t.evictions}, dropped fills ${t.droppedFills}, errors ${t.errors}` +
       (t.healthy ? '' : ' — BYPASSED') +
       (t.lastError ? `; last error: ${t.lastError}` : ''),
+    ...(t.name !== 'disk' ? [] : t.recorded ? [recordedLine(t.recorded)] : ['  recorded by every process: nothing yet']),
   ]
+}
+
+/** The directory's history, every process that used it included. */
+function recordedLine(r: RecordedCounts): string {
+  const lookups = r.hits + r.misses
+  const ratio = lookups > 0 ? `, hit ratio ${percent(r.hits, lookups)}` : ''
+  return (
+    `  recorded since ${new Date(r.sinceMs).toISOString()} by every process: hits ${r.hits} (${formatBytes(r.hitBytes)}), ` +
+    `misses ${r.misses}${ratio}, evictions ${r.evictions}, dropped fills ${r.droppedFills}`
+  )
 }
 
 export const statsCommand: Command = {
@@ -26,8 +37,10 @@ export const statsCommand: Command = {
   usage: ['sluice stats --cache-dir <dir> [--json]'],
   description: `
 Opens the disk tier in <dir> (read-mostly; safe while a mount or job uses it) and reports
-its blocks, bytes used against its bound, and the counters the cache keeps. Pass --disk with
-the bound the cache is used with, so the percentage is against the right limit.`,
+its blocks, bytes used against its bound, and the hits, misses, evictions and dropped fills
+recorded in it by every process that used it (each saves its counts every 5 s and when it
+closes). Pass --disk with the bound the cache is used with, so the percentage is against
+the right limit.`,
   groups: [
     { title: 'Options', options: { json: { type: 'boolean', help: 'Print the stats as one JSON object.' } } },
     { title: 'Cache', options: { 'cache-dir': CACHE_OPTIONS['cache-dir']!, disk: CACHE_OPTIONS.disk!, 'block-size': CACHE_OPTIONS['block-size']! } },

@@ -10,7 +10,8 @@
  * - `order`:   insertion seq (u64 BE) -> block key, the eviction queue
  * - `objects`: object id -> { url, version, size, blockSize }, for eviction by URL and stats
  * - `latest`:  URL -> the newest ObjectInfo seen, for reading while the store is unreachable
- * - `meta`:    format version, used bytes, entry count, next seq
+ * - `meta`:    format version, used bytes, entry count, next seq, and the counts every
+ *              process recorded (recorded-counts.ts)
  *
  * Every read verifies the header and CRC32C; a damaged block is dropped and reported as a
  * miss, so it is refetched and never served. Usage is updated in the same write transaction
@@ -38,7 +39,8 @@ import { prepareCacheDir } from './cache-dir.js'
 import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION, OBJECT_ID_BYTES } from './block-key.js'
 import { newTierStats, type BlockStore } from './block-store.js'
 import { FrequencySketch, keyHashes } from './frequency-sketch.js'
-import type { ObjectInfo, TierStats } from '../types.js'
+import { RECORD_INTERVAL_MS, addTo, countsOf, difference, isZero, zeroCounts, type Counts } from './recorded-counts.js'
+import type { ObjectInfo, RecordedCounts, TierStats } from '../types.js'
 
 const MAGIC = 0x534c4231 // "SLB1"
 export const HEADER_BYTES = 24
@@ -87,6 +89,10 @@ export class LmdbBlockStore implements BlockStore {
   private readonly sketch: FrequencySketch
   private readonly counters: TierStats
   private finalUsage: { usedBytes: number; maxBytes: number; entries: number } | undefined
+  /** This process's counters as of its last save to the recorded counts. */
+  private savedCounts: Counts = zeroCounts()
+  private finalRecorded: RecordedCounts | undefined
+  private readonly saveTimer: NodeJS.Timeout
   /**
    * Header + block assembled here before LMDB copies it into the write transaction. Reused
    * (putSync copies synchronously and write callbacks run one at a time), so a fill costs no
@@ -123,6 +129,37 @@ export class LmdbBlockStore implements BlockStore {
     this.latest = this.env.openDB({ name: 'latest' })
     this.sketch = new FrequencySketch(Math.max(16, Math.ceil(options.maxBytes / options.blockSize)))
     this.counters = newTierStats('disk', options.maxBytes)
+    this.saveTimer = setInterval(() => void this.saveRecorded().catch(() => {}), RECORD_INTERVAL_MS)
+    this.saveTimer.unref()
+  }
+
+  /** The same `meta` database, for the one record that is an object rather than a number. */
+  private get recordedMeta(): Database<RecordedCounts, string> {
+    return this.meta as unknown as Database<RecordedCounts, string>
+  }
+
+  /** Adds what this process counted since its last save to the directory's recorded counts. */
+  async saveRecorded(): Promise<void> {
+    const now = countsOf(this.counters)
+    const delta = difference(now, this.savedCounts)
+    if (isZero(delta)) return
+    await this.write(() => {
+      this.recordedMeta.putSync('recorded', addTo(this.recordedMeta.get('recorded'), delta, Date.now()))
+    })
+    this.savedCounts = now
+  }
+
+  /** The directory's recorded counts plus what this process has not saved yet (none: undefined). */
+  private recorded(): RecordedCounts | undefined {
+    if (this.finalUsage) return this.finalRecorded
+    let stored: RecordedCounts | undefined
+    try {
+      stored = this.recordedMeta.get('recorded')
+    } catch {
+      stored = undefined // stats must not fail on an unreadable record
+    }
+    const unsaved = difference(countsOf(this.counters), this.savedCounts)
+    return stored === undefined && isZero(unsaved) ? undefined : addTo(stored, unsaved, Date.now())
   }
 
   /** Checks the on-disk format; a cache written by another format version is emptied. */
@@ -414,7 +451,8 @@ export class LmdbBlockStore implements BlockStore {
   }
 
   stats(): TierStats {
-    return { ...this.counters, ...this.usage() }
+    const recorded = this.recorded()
+    return { ...this.counters, ...this.usage(), ...(recorded ? { recorded } : {}) }
   }
 
   /** Forces the next read to see other processes' latest commits. */
@@ -424,6 +462,10 @@ export class LmdbBlockStore implements BlockStore {
 
   async close(): Promise<void> {
     if (this.finalUsage) return
+    clearInterval(this.saveTimer)
+    // Advisory counts: a failed last save (full disk) must not fail the close.
+    await this.saveRecorded().catch(() => {})
+    this.finalRecorded = this.recorded()
     try {
       await this.env.flushed
       // Stats stay readable after close (a last report), from the final counters.
