@@ -150,6 +150,27 @@ contract('LmdbBlockStore: a cache of another format version is emptied, not misr
   await again.close()
 })
 
+contract('LmdbBlockStore: counts are recorded once each, even with saves overlapping the close', async () => {
+  const path = await freshDir()
+  const store = await lmdb(4 * 1024 * KB, path)
+  await store.put(blockKey(id, 0), patternBytes(100))
+  for (let i = 0; i < 3; i++) assert.ok(await store.get(blockKey(id, 0)))
+  assert.is(await store.get(blockKey(id, 1)), undefined)
+  void store.saveRecorded()
+  void store.saveRecorded()
+  await store.close()
+  assert.equal(store.stats().recorded && { hits: store.stats().recorded!.hits, misses: store.stats().recorded!.misses }, { hits: 3, misses: 1 })
+  const again = await lmdb(4 * 1024 * KB, path)
+  const recorded = again.stats().recorded!
+  assert.is(recorded.hits, 3, 'three hits, saved once')
+  assert.is(recorded.misses, 1)
+  assert.is(recorded.hitBytes, 300)
+  assert.is(again.stats().hits, 0)
+  assert.ok(await again.get(blockKey(id, 0)))
+  assert.is(again.stats().recorded!.hits, 4, "this process's unsaved hit is included")
+  await again.close()
+})
+
 contract('LmdbBlockStore: filling past the LMDB map size grows the map; blocks and usage stay exact', async () => {
   const path = await freshDir()
   const store = new LmdbBlockStore({ path, maxBytes: 64 * 1024 * KB, blockSize: 1024 * KB, mapBytes: 4 * 1024 * KB })

@@ -93,6 +93,7 @@ export class LmdbBlockStore implements BlockStore {
   private savedCounts: Counts = zeroCounts()
   private finalRecorded: RecordedCounts | undefined
   private readonly saveTimer: NodeJS.Timeout
+  private saving: Promise<void> = Promise.resolve()
   /**
    * Header + block assembled here before LMDB copies it into the write transaction. Reused
    * (putSync copies synchronously and write callbacks run one at a time), so a fill costs no
@@ -138,8 +139,17 @@ export class LmdbBlockStore implements BlockStore {
     return this.meta as unknown as Database<RecordedCounts, string>
   }
 
-  /** Adds what this process counted since its last save to the directory's recorded counts. */
-  async saveRecorded(): Promise<void> {
+  /**
+   * Adds what this process counted since its last save to the directory's recorded counts.
+   * Saves run one after another: two at once would both add the same counts.
+   */
+  saveRecorded(): Promise<void> {
+    const next = this.saving.then(() => this.saveOnce(), () => this.saveOnce())
+    this.saving = next.catch(() => {})
+    return next
+  }
+
+  private async saveOnce(): Promise<void> {
     const now = countsOf(this.counters)
     const delta = difference(now, this.savedCounts)
     if (isZero(delta)) return
