@@ -201,10 +201,6 @@ function identity(record: Uint8Array): Uint8Array {
 /** Sentinel: the consumer must wait for the producer. */
 const WAIT = Symbol('wait')
 
-interface Shard {
-  handle: ObjectHandle
-}
-
 /** One iteration over the epoch. */
 class Run implements AsyncIterator<unknown> {
   readonly stats: TFRecordStats = { records: 0, bytes: 0, corruptSkipped: 0, shardsOpened: 0, shardsDone: 0, waitMs: 0, indexesBuilt: 0 }
@@ -238,7 +234,7 @@ class Run implements AsyncIterator<unknown> {
 
   // per plan item: records read (known once the item is finished)
   private readonly counts: number[] = []
-  private readonly opened = new Map<number, Promise<Shard>>()
+  private readonly opened = new Map<number, Promise<ObjectHandle>>()
   /** Bytes of each upcoming shard (by plan position) already hinted to the cache. */
   private readonly hinted = new Map<number, number>()
 
@@ -320,7 +316,7 @@ class Run implements AsyncIterator<unknown> {
     this.batches = []
     this.current = []
     const closing: Promise<unknown>[] = []
-    for (const p of this.opened.values()) closing.push(p.then((s) => s.handle.close()).catch(() => undefined))
+    for (const p of this.opened.values()) closing.push(p.then((handle) => handle.close()).catch(() => undefined))
     for (const p of this.globalHandles.values()) closing.push(p.then((h) => h.close()).catch(() => undefined))
     this.opened.clear()
     this.globalHandles.clear()
@@ -539,18 +535,18 @@ class Run implements AsyncIterator<unknown> {
     try {
       for (let k = startItem; k < plan.items.length && !this.stopped; k++) {
         const item = plan.items[k]!
-        const shard = await this.openItem(plan, k)
+        const handle = await this.openItem(plan, k)
         this.openAhead(plan, k)
         let count = 0
         let fileOrdinal = 0
         const filter = item.first !== undefined && item.bytes === undefined
         try {
           // Sniffed only now: reading an upcoming shard would start its read-ahead early.
-          const compression = await resolveCompression(shard.handle, this.options.compression)
+          const compression = await resolveCompression(handle, this.options.compression)
           // Compressed shards report positions in the inflated stream: hint the next shards now.
-          const end = compression === 'none' ? (item.bytes?.end ?? shard.handle.size) : undefined
+          const end = compression === 'none' ? (item.bytes?.end ?? handle.size) : undefined
           if (end === undefined) this.hintAhead(plan, k, 0)
-          for await (const batch of readShard(shard.handle, readOptions, compression, item.bytes)) {
+          for await (const batch of readShard(handle, readOptions, compression, item.bytes)) {
             if (this.stopped) break
             if (end !== undefined && batch.records.length > 0) {
               const i = batch.records.length - 1
@@ -577,7 +573,7 @@ class Run implements AsyncIterator<unknown> {
         } finally {
           this.opened.delete(k)
           this.hinted.delete(k)
-          await shard.handle.close().catch(() => undefined)
+          await handle.close().catch(() => undefined)
         }
         if (this.stopped) return
         if (item.count !== undefined && count !== item.count) {
@@ -606,7 +602,7 @@ class Run implements AsyncIterator<unknown> {
     }
   }
 
-  private openItem(plan: SequentialPlan, k: number): Promise<Shard> {
+  private openItem(plan: SequentialPlan, k: number): Promise<ObjectHandle> {
     let p = this.opened.get(k)
     if (!p) {
       const item = plan.items[k]!
@@ -619,7 +615,7 @@ class Run implements AsyncIterator<unknown> {
           await handle.close()
           throw new ClosedError('TFRecord iteration')
         }
-        return { handle }
+        return handle
       })()
       p.catch(() => undefined)
       this.opened.set(k, p)
@@ -657,7 +653,7 @@ class Run implements AsyncIterator<unknown> {
       this.hinted.set(j, target)
       const opened = this.opened.get(j) ?? this.openItem(plan, j)
       void opened.then(
-        ({ handle }) => {
+        (handle) => {
           if (this.stopped) return
           const reached = handle.prefetch(start + done, target - done) - start
           // Cut short by the reader's prefetch budget: offer the rest again with the next piece.
