@@ -12,6 +12,7 @@ import { open as openLmdb } from 'lmdb'
 import { LmdbBlockStore, MemoryBlockStore, type BlockStore } from '../lib/index.js'
 import { blockKey, objectId } from '../lib/cache/block-key.js'
 import { chargedBytes } from '../lib/cache/lmdb-block-store.js'
+import { TieredBlockCache } from '../lib/cache/tiered-block-cache.js'
 import { patternBytes } from './support/data.js'
 
 const KB = 1024
@@ -168,6 +169,19 @@ contract('LmdbBlockStore: counts are recorded once each, even with saves overlap
   assert.is(again.stats().hits, 0)
   assert.ok(await again.get(blockKey(id, 0)))
   assert.is(again.stats().recorded!.hits, 4, "this process's unsaved hit is included")
+  await again.close()
+})
+
+contract('fills dropped at the write-behind bound are counted and recorded by the disk tier', async () => {
+  const path = await freshDir()
+  const store = await lmdb(4 * 1024 * KB, path)
+  const cache = new TieredBlockCache(undefined, store, { maxPendingWriteBytes: 100 * KB })
+  const puts = [0, 1, 2].map((i) => cache.put(blockKey(id, i), patternBytes(64 * KB, i)))
+  assert.equal(await Promise.all(puts), [true, false, false], 'the first fill fits the bound; the next two are dropped')
+  assert.is(cache.stats().find((t) => t.name === 'disk')!.droppedFills, 2)
+  await store.close()
+  const again = await lmdb(4 * 1024 * KB, path)
+  assert.is(again.stats().recorded!.droppedFills, 2, 'the same two, recorded in the directory')
   await again.close()
 })
 

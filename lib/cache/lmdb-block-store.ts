@@ -238,6 +238,14 @@ export class LmdbBlockStore implements BlockStore {
     return data
   }
 
+  /**
+   * Counts a fill the caller dropped before it reached this store (the write-behind bound),
+   * so the live and the recorded counts of dropped fills are the same thing.
+   */
+  countDroppedFill(): void {
+    this.counters.droppedFills++
+  }
+
   /** Reads and verifies a block without counting it as a hit or an access (preload's check). */
   verifySync(key: Uint8Array): Uint8Array | undefined {
     const raw = this.blocks.getBinary(key as Buffer)

@@ -18,7 +18,9 @@ export type Counts = Pick<RecordedCounts, (typeof FIELDS)[number]>
 export const RECORD_INTERVAL_MS = 5_000
 
 export function countsOf(stats: TierStats): Counts {
-  return { hits: stats.hits, hitBytes: stats.hitBytes, misses: stats.misses, evictions: stats.evictions, droppedFills: stats.droppedFills }
+  const out = zeroCounts()
+  for (const f of FIELDS) out[f] = stats[f]
+  return out
 }
 
 export function zeroCounts(): Counts {

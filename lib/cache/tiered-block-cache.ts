@@ -22,7 +22,6 @@ export interface TieredBlockCacheOptions {
 export class TieredBlockCache {
   readonly diskHealth: TierHealth
   private pendingWriteBytes = 0
-  private droppedWrites = 0
   private readonly maxPendingWriteBytes: number
   private readonly pending = new Set<Promise<unknown>>()
 
@@ -95,7 +94,7 @@ export class TieredBlockCache {
     if (!this.disk) return Promise.resolve(this.memory?.has(key) ?? false)
     if (!this.diskHealth.usable()) return Promise.resolve(false)
     if (!options.waitForDisk && this.pendingWriteBytes + bytes.length > this.maxPendingWriteBytes) {
-      this.droppedWrites++
+      this.disk.countDroppedFill()
       return Promise.resolve(false)
     }
     this.pendingWriteBytes += bytes.length
@@ -145,7 +144,6 @@ export class TieredBlockCache {
       out.push({
         ...s,
         ...(objects === undefined ? {} : { objects }),
-        droppedFills: s.droppedFills + this.droppedWrites,
         errors: s.errors + this.diskHealth.errors,
         healthy: this.diskHealth.healthy,
         ...(lastError !== undefined ? { lastError } : s.lastError !== undefined ? { lastError: s.lastError } : {}),
