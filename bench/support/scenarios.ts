@@ -14,6 +14,7 @@
  * 5. accelerator: a fresh cache, batches with a simulated accelerator step.
  */
 import { spawn } from 'node:child_process'
+import { performance } from 'node:perf_hooks'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -100,6 +101,10 @@ async function sluiceEpoch(ctx: ScenarioContext, reader: BlockReader, label: str
   const before = reader.stats()
   const storeBefore = await ctx.storeCounts()
   const ds = ctx.dataset
+  // CPU is the figure that moves least with machine noise: throughput on a shared two-core VM
+  // swings by a third between runs, the CPU an epoch costs the reader's process much less.
+  const cpuBefore = process.cpuUsage()
+  const eluBefore = performance.eventLoopUtilization()
   let bytes = 0
   async function* counted() {
     for await (const r of tfrecords(reader, shardGlob(ds))) {
@@ -110,8 +115,19 @@ async function sluiceEpoch(ctx: ScenarioContext, reader: BlockReader, label: str
   const timing = await ctx.progress.during(() => `  ${label}: ${Math.round((100 * bytes) / ds.bytes)}% of ${(ds.bytes / 1e6).toFixed(0)} MB`, timeEpoch(counted))
   if (timing.items !== ds.records) throw new Error(`${label}: read ${timing.items} records, expected ${ds.records}`)
   const storeAfter = await ctx.storeCounts()
+  const cpu = process.cpuUsage(cpuBefore)
+  const mainThreadBusy = performance.eventLoopUtilization(eluBefore).utilization
   const requestsInFlight = (storeAfter.requestMs - storeBefore.requestMs) / (timing.seconds * 1000)
-  return { timing, extra: { ...readerDelta(before, reader.stats(), ds.bytes), requestsInFlight } }
+  return {
+    timing,
+    extra: {
+      ...readerDelta(before, reader.stats(), ds.bytes),
+      requestsInFlight,
+      /** CPU seconds of the whole reader process (every thread) per GB of dataset. */
+      cpuSecondsPerGB: (cpu.user + cpu.system) / 1e6 / (ds.bytes / 1e9),
+      mainThreadBusy,
+    },
+  }
 }
 
 function base(ctx: ScenarioContext, id: string, label: string, scenario: string, repeat: number) {
