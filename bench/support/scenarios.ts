@@ -14,7 +14,7 @@
  * 5. accelerator: a fresh cache, batches with a simulated accelerator step.
  */
 import { spawn } from 'node:child_process'
-import { performance } from 'node:perf_hooks'
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -105,6 +105,9 @@ async function sluiceEpoch(ctx: ScenarioContext, reader: BlockReader, label: str
   // swings by a third between runs, the CPU an epoch costs the reader's process much less.
   const cpuBefore = process.cpuUsage()
   const eluBefore = performance.eventLoopUtilization()
+  // How long the event loop was held at a time: what a FUSE request or a timer waits behind.
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 })
+  loopDelay.enable()
   let bytes = 0
   async function* counted() {
     for await (const r of tfrecords(reader, shardGlob(ds))) {
@@ -117,6 +120,7 @@ async function sluiceEpoch(ctx: ScenarioContext, reader: BlockReader, label: str
   const storeAfter = await ctx.storeCounts()
   const cpu = process.cpuUsage(cpuBefore)
   const mainThreadBusy = performance.eventLoopUtilization(eluBefore).utilization
+  loopDelay.disable()
   const requestsInFlight = (storeAfter.requestMs - storeBefore.requestMs) / (timing.seconds * 1000)
   return {
     timing,
@@ -126,6 +130,9 @@ async function sluiceEpoch(ctx: ScenarioContext, reader: BlockReader, label: str
       /** CPU seconds of the whole reader process (every thread) per GB of dataset. */
       cpuSecondsPerGB: (cpu.user + cpu.system) / 1e6 / (ds.bytes / 1e9),
       mainThreadBusy,
+      /** 99th percentile and maximum of the event loop's delay over the epoch, ms. */
+      loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+      loopDelayMaxMs: loopDelay.max / 1e6,
     },
   }
 }

@@ -23,7 +23,7 @@ function notes(s: Summary): string {
     const inFlight = e.requestsInFlight ? `, ${fmt(e.requestsInFlight.median, 1)} in flight on average` : ''
     parts.push(`${fmt(e.sourceGets.median)} GETs${inFlight}`)
   }
-  if (e.cpuSecondsPerGB) parts.push(`CPU ${fmt(e.cpuSecondsPerGB.median, 2)} s/GB, main thread busy ${fmt(100 * (e.mainThreadBusy?.median ?? NaN))}%`)
+  if (e.cpuSecondsPerGB) parts.push(`CPU ${fmt(e.cpuSecondsPerGB.median, 2)} s/GB, main thread busy ${fmt(100 * (e.mainThreadBusy?.median ?? NaN))}%, loop delay p99 ${fmt(e.loopDelayP99Ms?.median ?? NaN, 1)} ms`)
   return parts.join(', ')
 }
 
