@@ -4,7 +4,9 @@
  * `sampleSize` increments so that old popularity fades and a new working set can get in.
  *
  * It lives in one process's memory: another process sharing the cache directory keeps its
- * own, which only makes its admission decisions less informed, never wrong.
+ * own, which only makes its admission decisions less informed, never wrong. The table is
+ * shared memory, so the disk writer thread reads the counts the reader's thread keeps; a
+ * count that races with an estimate can be off by one, which an estimate tolerates.
  */
 
 const ROWS = 4
@@ -15,11 +17,22 @@ export class FrequencySketch {
   private additions = 0
 
   /** `capacity`: about how many distinct items the cache holds. */
-  constructor(capacity: number, private readonly sampleSize = Math.max(1024, capacity * 10)) {
+  constructor(capacity: number, private readonly sampleSize = Math.max(1024, capacity * 10), table?: Uint8Array) {
     let width = 64
     while (width < capacity * 4) width *= 2
+    if (table) width = table.length / ROWS
     this.mask = width - 1
-    this.table = new Uint8Array(width * ROWS)
+    this.table = table ?? new Uint8Array(new SharedArrayBuffer(width * ROWS))
+  }
+
+  /** Another thread's view of a sketch's counts (`sharedTable`), for estimates. */
+  static overTable(table: Uint8Array): FrequencySketch {
+    return new FrequencySketch(0, Number.POSITIVE_INFINITY, table)
+  }
+
+  /** The counts, in shared memory, for `overTable` on another thread. */
+  get sharedTable(): Uint8Array {
+    return this.table
   }
 
   /** Hash inputs: two independent 32-bit values of the item (block keys are hash-derived). */

@@ -15,7 +15,9 @@
  *
  * Every read verifies the header and CRC32C; a damaged block is dropped and reported as a
  * miss, so it is refetched and never served. Usage is updated in the same write transaction
- * as the blocks it counts, so it stays exact across processes and crashes.
+ * as the blocks it counts, so it stays exact across processes and crashes. Fills are written
+ * by a thread of their own (disk-writer.ts), off the reader's event loop; lookups, deletions
+ * and bookkeeping run here.
  *
  * Eviction and admission (why not LRU): training reads a dataset in the same order epoch
  * after epoch. When the dataset is larger than the tier, LRU evicts each block just before it
@@ -33,18 +35,18 @@
  * weigh the same per epoch, so a loop's resident half is not displaced by its other half.
  */
 import { crc32c } from '@node-rs/crc32'
-import { open, type Database, type RootDatabase } from 'lmdb'
+import type { Database, RootDatabase } from 'lmdb'
 import { CacheError } from '../errors.js'
 import { prepareCacheDir } from './cache-dir.js'
 import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION, OBJECT_ID_BYTES } from './block-key.js'
 import { newTierStats, type BlockStore } from './block-store.js'
+import { DiskWriter } from './disk-writer.js'
 import { FrequencySketch, keyHashes } from './frequency-sketch.js'
+import { HEADER_BYTES, MAGIC, chargedBytes, defaultMapBytes, openCacheDbs, seqKey, sizeOf, type CachedObjectRecord } from './lmdb-layout.js'
 import { RECORD_INTERVAL_MS, addTo, countsOf, difference, isZero, zeroCounts, type Counts } from './recorded-counts.js'
 import type { ObjectInfo, RecordedCounts, TierStats } from '../types.js'
 
-const MAGIC = 0x534c4231 // "SLB1"
-export const HEADER_BYTES = 24
-const PAGE = 4096
+export { HEADER_BYTES, chargedBytes, type CachedObjectRecord } from './lmdb-layout.js'
 
 export interface LmdbBlockStoreOptions {
   /** Directory of the LMDB environment; created if missing. */
@@ -55,24 +57,6 @@ export interface LmdbBlockStoreOptions {
   blockSize: number
   /** LMDB map size in bytes. Default 1.5 × maxBytes + 256 MiB (room for B-tree and free pages). */
   mapBytes?: number
-}
-
-export interface CachedObjectRecord {
-  url: string
-  version: string
-  size: number
-  blockSize: number
-}
-
-/** Bytes a block is charged: LMDB stores large values in whole overflow pages. */
-export function chargedBytes(dataLength: number): number {
-  return Math.ceil((HEADER_BYTES + dataLength + BLOCK_KEY_BYTES + 16) / PAGE) * PAGE
-}
-
-function seqKey(seq: number): Buffer {
-  const b = Buffer.allocUnsafe(8)
-  b.writeBigUInt64BE(BigInt(seq))
-  return b
 }
 
 export class LmdbBlockStore implements BlockStore {
@@ -94,42 +78,26 @@ export class LmdbBlockStore implements BlockStore {
   private finalRecorded: RecordedCounts | undefined
   private readonly saveTimer: NodeJS.Timeout
   private saving: Promise<void> = Promise.resolve()
-  /**
-   * Header + block assembled here before LMDB copies it into the write transaction. Reused
-   * (putSync copies synchronously and write callbacks run one at a time), so a fill costs no
-   * fresh multi-MiB allocation and its page faults.
-   */
-  private scratch = Buffer.allocUnsafe(0)
+  /** Fills go through the writer thread, which starts with the first one. */
+  private readonly writer: DiskWriter
 
   constructor(options: LmdbBlockStoreOptions) {
     this.path = options.path
     this.maxBytes = options.maxBytes
     prepareCacheDir(options.path) // owner-only; refuses a directory others can write or redirect
-    // No write map, although it made fills 2-5x cheaper here: writing through a mapping of a
-    // sparse file on a full disk kills the process with SIGBUS, where a normal commit fails
-    // with an error the tier can survive. No event-turn batching: with it, lmdb-js rejects an
-    // internal batch promise nobody awaits when a commit fails, and the process dies of an
-    // unhandled rejection on a full disk (seen with lmdb 3.5.6).
-    // The map is sized once from the bound (with room for B-tree and free pages): a map that
-    // grows is mapped again and the old mappings linger, which tripled the RSS LMDB showed in
-    // the soak benchmark. Address space only; the file grows as blocks are written.
-    this.env = open({
-      path: options.path,
-      // lmdb-js takes a path with an extension ("cache.v1") for a file, not a directory.
-      noSubdir: false,
-      maxDbs: 8,
-      compression: false,
-      eventTurnBatching: false,
-      mapSize: Math.ceil((options.mapBytes ?? options.maxBytes * 1.5 + 256 * 1024 * 1024) / 65536) * 65536,
-    })
-    this.blocks = this.env.openDB({ name: 'blocks', encoding: 'binary', keyEncoding: 'binary' })
-    this.order = this.env.openDB({ name: 'order', encoding: 'binary', keyEncoding: 'binary' })
-    this.sizes = this.env.openDB({ name: 'sizes', encoding: 'binary', keyEncoding: 'binary' })
-    this.objects = this.env.openDB({ name: 'objects', keyEncoding: 'binary' })
-    this.meta = this.env.openDB({ name: 'meta' })
-    this.latest = this.env.openDB({ name: 'latest' })
+    const mapBytes = options.mapBytes ?? defaultMapBytes(options.maxBytes)
+    const dbs = openCacheDbs(options.path, mapBytes)
+    this.env = dbs.env
+    this.blocks = dbs.blocks
+    this.order = dbs.order
+    this.sizes = dbs.sizes
+    this.objects = dbs.objects
+    this.meta = dbs.meta
+    this.latest = dbs.latest
     this.sketch = new FrequencySketch(Math.max(16, Math.ceil(options.maxBytes / options.blockSize)))
     this.counters = newTierStats('disk', options.maxBytes)
+    // A commit on the writer thread is seen here once this thread's read snapshot is renewed.
+    this.writer = new DiskWriter({ path: options.path, mapBytes, sketchTable: this.sketch.sharedTable }, () => this.env.resetReadTxn())
     this.saveTimer = setInterval(() => void this.saveRecorded().catch(() => {}), RECORD_INTERVAL_MS)
     this.saveTimer.unref()
   }
@@ -267,12 +235,6 @@ export class LmdbBlockStore implements BlockStore {
     return this.sizes.doesExist(key as Buffer)
   }
 
-  /** Data length and insertion seq of a stored block, from the small index. */
-  private sizeOf(key: Buffer): { length: number; seq: number } | undefined {
-    const v = this.sizes.getBinary(key)
-    return v === undefined || v.length < 12 ? undefined : { length: v.readUInt32LE(0), seq: v.readDoubleLE(4) }
-  }
-
   /**
    * Brings the blocks' pages into memory on LMDB's reader thread, so the synchronous read
    * that follows does not stall the event loop on disk I/O (the FUSE daemon answers every
@@ -282,75 +244,22 @@ export class LmdbBlockStore implements BlockStore {
     return this.blocks.prefetch(keys as Buffer[]) as Promise<void>
   }
 
+  /**
+   * Stores a block through the writer thread (admission, eviction and the write in one
+   * transaction there). Resolves false when admission refused it; rejects with a CacheError
+   * when the commit failed.
+   */
   async put(key: Uint8Array, bytes: Uint8Array): Promise<boolean> {
-    const charge = chargedBytes(bytes.length)
-    if (charge > this.maxBytes) {
+    if (chargedBytes(bytes.length) > this.maxBytes) {
       this.counters.droppedFills++
       return false
     }
     const [h1, h2] = keyHashes(key)
     this.sketch.increment(h1, h2)
-    const crc = crc32c(bytes as Buffer)
-    let admitted = false
-    await this.write(() => {
-      if (this.sizes.doesExist(key as Buffer)) {
-        admitted = true
-        return
-      }
-      let usage = this.meta.get('usage') ?? 0
-      let entries = this.meta.get('entries') ?? 0
-      if (usage + charge > this.maxBytes) {
-        // A full tier: the fill must beat the oldest block, and a winner evicts only the room
-        // it needs, so the next fills meet a full tier too and are contested as well.
-        const victim = this.oldest()
-        if (victim !== undefined) {
-          const [v1, v2] = keyHashes(victim)
-          if (this.sketch.estimate(h1, h2) <= this.sketch.estimate(v1, v2)) return
-        }
-        // Collect victims first: deleting under a live cursor is not something to rely on.
-        const victims: [Buffer, Buffer, number][] = []
-        let freed = 0
-        for (const { key: seq, value: victimKey } of this.order.getRange({})) {
-          if (usage - freed + charge <= this.maxBytes) break
-          const size = this.sizeOf(victimKey)
-          const bytes = size === undefined ? 0 : chargedBytes(size.length)
-          victims.push([seq, victimKey, bytes])
-          freed += bytes
-        }
-        for (const [seq, victimKey, bytes] of victims) {
-          this.order.removeSync(seq)
-          if (bytes === 0) continue
-          this.blocks.removeSync(victimKey)
-          this.sizes.removeSync(victimKey)
-          usage -= bytes
-          entries--
-          this.counters.evictions++
-        }
-        if (usage + charge > this.maxBytes) return
-      }
-      const seq = this.meta.get('seq') ?? 0
-      if (this.scratch.length < HEADER_BYTES + bytes.length) this.scratch = Buffer.allocUnsafe(HEADER_BYTES + bytes.length)
-      const value = this.scratch.subarray(0, HEADER_BYTES + bytes.length)
-      value.writeUInt32LE(MAGIC, 0)
-      value.writeUInt16LE(CACHE_FORMAT_VERSION, 4)
-      value.writeUInt16LE(0, 6)
-      value.writeUInt32LE(bytes.length, 8)
-      value.writeUInt32LE(crc, 12)
-      value.writeDoubleLE(seq, 16)
-      value.set(bytes, HEADER_BYTES)
-      this.blocks.putSync(key as Buffer, value)
-      const size = Buffer.allocUnsafe(12)
-      size.writeUInt32LE(bytes.length, 0)
-      size.writeDoubleLE(seq, 4)
-      this.sizes.putSync(key as Buffer, size)
-      this.order.putSync(seqKey(seq), Buffer.from(key))
-      this.meta.putSync('seq', seq + 1)
-      this.meta.putSync('usage', usage + charge)
-      this.meta.putSync('entries', entries + 1)
-      admitted = true
-    })
-    if (!admitted) this.counters.droppedFills++
-    return admitted
+    const { stored, evictions } = await this.writer.write(key, bytes, this.maxBytes)
+    this.counters.evictions += evictions
+    if (!stored) this.counters.droppedFills++
+    return stored
   }
 
   /**
@@ -370,11 +279,6 @@ export class LmdbBlockStore implements BlockStore {
     }
   }
 
-  private oldest(): Buffer | undefined {
-    for (const { value } of this.order.getRange({ limit: 1 })) return value
-    return undefined
-  }
-
   async delete(key: Uint8Array): Promise<boolean> {
     let removed = false
     await this.write(() => {
@@ -384,7 +288,7 @@ export class LmdbBlockStore implements BlockStore {
   }
 
   private removeInTxn(key: Buffer): boolean {
-    const size = this.sizeOf(key)
+    const size = sizeOf(this.sizes, key)
     if (size === undefined) return false
     this.blocks.removeSync(key)
     this.sizes.removeSync(key)
@@ -485,6 +389,7 @@ export class LmdbBlockStore implements BlockStore {
     await this.saveRecorded().catch(() => {})
     this.finalRecorded = this.recorded()
     try {
+      await this.writer.close()
       await this.env.flushed
       // Stats stay readable after close (a last report), from the final counters.
       this.finalUsage = this.usage()

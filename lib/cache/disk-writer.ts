@@ -1,0 +1,145 @@
+/**
+ * The reader thread's side of the disk writer thread (disk-writer-thread.ts): hands it blocks
+ * to store and settles each fill's promise with its outcome.
+ *
+ * A block is copied once, into one of a few transfer buffers that travel to the writer thread
+ * and back and are reused, so handing over a block neither clones it nor allocates: the
+ * block itself stays where it is, in the memory tier and in readers' hands. At most `slots`
+ * blocks are with the writer thread at a time; later fills wait here in order (the tiered
+ * cache's write-behind budget bounds how many). The thread starts with the first fill and
+ * does not keep the process alive while it has nothing to do.
+ *
+ * If the thread dies, the fills it held and those waiting fail with a CacheError (the tier's
+ * health decides what happens next) and the next fill starts a new thread; LMDB rolls back a
+ * transaction that was not committed, so nothing half-written is ever read.
+ */
+import { Worker } from 'node:worker_threads'
+import { CacheError } from '../errors.js'
+import { HEADER_BYTES } from './lmdb-layout.js'
+import type { FillReply, FillRequest, WriterSetup } from './disk-writer-thread.js'
+
+export interface FillOutcome {
+  stored: boolean
+  evictions: number
+}
+
+interface Fill {
+  key: Uint8Array
+  bytes: Uint8Array
+  maxBytes: number
+  resolve: (outcome: FillOutcome) => void
+  reject: (err: Error) => void
+}
+
+export class DiskWriter {
+  private worker: Worker | undefined
+  private readonly waiting: Fill[] = []
+  private readonly atThread = new Map<number, Fill>()
+  private readonly spare: ArrayBuffer[] = []
+  private nextId = 0
+  private closed = false
+  private closing: Promise<void> | undefined
+  private exited: Promise<void> = Promise.resolve()
+  private readonly idleWaiters: (() => void)[] = []
+
+  constructor(
+    private readonly setup: WriterSetup,
+    /** Called after every commit the thread reports, before its fill settles. */
+    private readonly onCommitted: () => void,
+    private readonly slots = 2,
+  ) {}
+
+  /** Stores a block through the writer thread. Rejects with a CacheError if the commit failed. */
+  write(key: Uint8Array, bytes: Uint8Array, maxBytes: number): Promise<FillOutcome> {
+    if (this.closed) return Promise.reject(new CacheError('disk', `write to ${this.setup.path} failed: the tier is closed`))
+    return new Promise<FillOutcome>((resolve, reject) => {
+      this.waiting.push({ key, bytes, maxBytes, resolve, reject })
+      this.pump()
+    })
+  }
+
+  /** Fills not yet settled. */
+  get pending(): number {
+    return this.waiting.length + this.atThread.size
+  }
+
+  private pump(): void {
+    while (this.waiting.length > 0 && this.atThread.size < this.slots) {
+      const fill = this.waiting.shift()!
+      const worker = this.start()
+      const need = HEADER_BYTES + fill.bytes.length
+      let buffer = this.spare.pop()
+      if (buffer === undefined || buffer.byteLength < need) buffer = new ArrayBuffer(Math.max(need, buffer?.byteLength ?? 0))
+      new Uint8Array(buffer, HEADER_BYTES, fill.bytes.length).set(fill.bytes)
+      const id = this.nextId++
+      this.atThread.set(id, fill)
+      const request: FillRequest = { type: 'fill', id, key: fill.key, buffer, length: fill.bytes.length, maxBytes: fill.maxBytes }
+      worker.postMessage(request, [buffer])
+    }
+    if (this.pending === 0) {
+      this.worker?.unref()
+      for (const idle of this.idleWaiters.splice(0)) idle()
+    }
+  }
+
+  private start(): Worker {
+    if (this.worker) {
+      this.worker.ref()
+      return this.worker
+    }
+    const worker = new Worker(new URL('./disk-writer-thread.js', import.meta.url), {
+      workerData: this.setup,
+      // A thread inherits the process's flags, and one started by `node --input-type=module -e`
+      // fails to load any file with that flag.
+      execArgv: process.execArgv.filter((flag) => !flag.startsWith('--input-type')),
+    })
+    this.worker = worker
+    worker.on('message', (reply: FillReply) => this.settle(reply))
+    // 'error' is followed by 'exit'; both fail what the thread held.
+    worker.on('error', (err) => this.lost(worker, err))
+    this.exited = new Promise((resolve) => {
+      worker.once('exit', (code) => {
+        this.lost(worker, new Error(`the disk writer thread exited with code ${code}`))
+        resolve()
+      })
+    })
+    return worker
+  }
+
+  private settle(reply: FillReply): void {
+    const fill = this.atThread.get(reply.id)
+    if (fill === undefined) return
+    this.atThread.delete(reply.id)
+    if (this.spare.length < this.slots) this.spare.push(reply.buffer)
+    this.onCommitted()
+    if (reply.error !== undefined) fill.reject(new CacheError('disk', `write to ${this.setup.path} failed: ${reply.error}`))
+    else fill.resolve({ stored: reply.stored, evictions: reply.evictions })
+    this.pump()
+  }
+
+  private lost(worker: Worker, cause: unknown): void {
+    if (this.worker !== worker) return
+    this.worker = undefined
+    const failed = [...this.atThread.values()]
+    this.atThread.clear()
+    const message = `write to ${this.setup.path} failed: ${(cause as Error)?.message ?? String(cause)}`
+    for (const fill of failed) fill.reject(new CacheError('disk', message, cause))
+    this.pump() // fills still waiting go to a new thread
+  }
+
+  /** Waits for every fill handed over so far, then stops the thread. Later fills are refused. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown()
+    return this.closing
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true
+    if (this.pending > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
+    const worker = this.worker
+    if (!worker) return
+    worker.ref()
+    worker.postMessage({ type: 'close' })
+    await this.exited
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The disk tier's on-disk layout, in one place, because two threads open it: the reader's
+ * thread (lookups, deletions, bookkeeping; lmdb-block-store.ts) and the disk writer thread
+ * (fills; disk-writer-thread.ts). Both must open the environment with the same settings and
+ * read and write the same value format. The layout itself is described in
+ * lmdb-block-store.ts.
+ */
+import { open, type Database, type RootDatabase } from 'lmdb'
+import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION } from './block-key.js'
+import type { ObjectInfo } from '../types.js'
+
+export const MAGIC = 0x534c4231 // "SLB1"
+export const HEADER_BYTES = 24
+const PAGE = 4096
+
+export interface CachedObjectRecord {
+  url: string
+  version: string
+  size: number
+  blockSize: number
+}
+
+export interface CacheDbs {
+  env: RootDatabase
+  blocks: Database<Buffer, Buffer>
+  order: Database<Buffer, Buffer>
+  sizes: Database<Buffer, Buffer>
+  objects: Database<CachedObjectRecord, Buffer>
+  meta: Database<number, string>
+  latest: Database<ObjectInfo, string>
+}
+
+/** Map size in bytes for a bound: room for the B-tree and free pages, in whole 64 KiB units. */
+export function defaultMapBytes(maxBytes: number): number {
+  return Math.ceil((maxBytes * 1.5 + 256 * 1024 * 1024) / 65536) * 65536
+}
+
+/**
+ * Opens the environment. No write map, although it made fills 2-5x cheaper here: writing
+ * through a mapping of a sparse file on a full disk kills the process with SIGBUS, where a
+ * normal commit fails with an error the tier can survive. No event-turn batching: with it,
+ * lmdb-js rejects an internal batch promise nobody awaits when a commit fails, and the process
+ * dies of an unhandled rejection on a full disk (seen with lmdb 3.5.6). The map is sized once
+ * (`mapBytes`): a map that grows is mapped again and the old mappings linger, which tripled
+ * the RSS LMDB showed in the soak benchmark. Address space only; the file grows as blocks are
+ * written. lmdb-js shares one environment between the threads of a process that open a path.
+ */
+export function openCacheDbs(path: string, mapBytes: number): CacheDbs {
+  const env = open({
+    path,
+    // lmdb-js takes a path with an extension ("cache.v1") for a file, not a directory.
+    noSubdir: false,
+    maxDbs: 8,
+    compression: false,
+    eventTurnBatching: false,
+    mapSize: Math.ceil(mapBytes / 65536) * 65536,
+  })
+  return {
+    env,
+    blocks: env.openDB({ name: 'blocks', encoding: 'binary', keyEncoding: 'binary' }),
+    order: env.openDB({ name: 'order', encoding: 'binary', keyEncoding: 'binary' }),
+    sizes: env.openDB({ name: 'sizes', encoding: 'binary', keyEncoding: 'binary' }),
+    objects: env.openDB({ name: 'objects', keyEncoding: 'binary' }),
+    meta: env.openDB({ name: 'meta' }),
+    latest: env.openDB({ name: 'latest' }),
+  }
+}
+
+/** Bytes a block is charged: LMDB stores large values in whole overflow pages. */
+export function chargedBytes(dataLength: number): number {
+  return Math.ceil((HEADER_BYTES + dataLength + BLOCK_KEY_BYTES + 16) / PAGE) * PAGE
+}
+
+export function seqKey(seq: number): Buffer {
+  const b = Buffer.allocUnsafe(8)
+  b.writeBigUInt64BE(BigInt(seq))
+  return b
+}
+
+/** Writes the 24-byte header in front of a block's bytes (which the caller places after it). */
+export function writeHeader(value: Buffer, dataLength: number, crc: number, seq: number): void {
+  value.writeUInt32LE(MAGIC, 0)
+  value.writeUInt16LE(CACHE_FORMAT_VERSION, 4)
+  value.writeUInt16LE(0, 6)
+  value.writeUInt32LE(dataLength, 8)
+  value.writeUInt32LE(crc, 12)
+  value.writeDoubleLE(seq, 16)
+}
+
+/** Data length and insertion seq of a stored block, from the small `sizes` index. */
+export function sizeOf(sizes: Database<Buffer, Buffer>, key: Buffer): { length: number; seq: number } | undefined {
+  const v = sizes.getBinary(key)
+  return v === undefined || v.length < 12 ? undefined : { length: v.readUInt32LE(0), seq: v.readDoubleLE(4) }
+}
