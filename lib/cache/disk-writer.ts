@@ -5,8 +5,9 @@
  * A block is copied once, into one of a few transfer buffers that travel to the writer thread
  * and back and are reused, so handing over a block neither clones it nor allocates: the
  * block itself stays where it is, in the memory tier and in readers' hands. At most `slots`
- * blocks are with the writer thread at a time; later fills wait here in order (the tiered
- * cache's write-behind budget bounds how many). The thread starts with the first fill and
+ * blocks (8: 32 MiB of buffers at the default block size) are with the writer thread at a
+ * time, enough for it to commit several per sync while it keeps up with a cold read; later
+ * fills wait here in order (the tiered cache's write-behind budget bounds how many). The thread starts with the first fill and
  * does not keep the process alive while it has nothing to do.
  *
  * If the thread dies, the fills it held and those waiting fail with a CacheError (the tier's
@@ -46,7 +47,7 @@ export class DiskWriter {
     private readonly setup: WriterSetup,
     /** Called after every commit the thread reports, before its fill settles. */
     private readonly onCommitted: () => void,
-    private readonly slots = 2,
+    private readonly slots = 8,
   ) {}
 
   /** Stores a block through the writer thread. Rejects with a CacheError if the commit failed. */
