@@ -68,7 +68,8 @@ test('a full disk: reads stay correct, the tier reports unhealthy, and recovers 
     await reader.close()
   } finally {
     await s3.close()
-    execFileSync('umount', [dir])
+    // Lazy: a busy mount (a reader left open by a failed assertion) must not hide the failure.
+    execFileSync('umount', ['-l', dir])
     await rm(dir, { recursive: true, force: true })
   }
 })
