@@ -100,6 +100,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
           path: o.cacheDir,
           maxBytes: o.diskMaxBytes,
           blockSize: o.blockSize,
+          writerThread: o.diskWriterThread,
         })
       } catch (err) {
         diskError = err

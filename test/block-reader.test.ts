@@ -293,6 +293,7 @@ test('options are validated with messages that name the option', () => {
     [{ blockSize: 1.5 * MiB + 0.5 }, /blockSize/],
     [{ memory: { maxBytes: -1 } }, /memory\.maxBytes/],
     [{ disk: { lowWatermark: 0.9 } } as BlockReaderOptions, /unknown option disk\.lowWatermark/],
+    [{ disk: { writerThread: 'yes' } } as unknown as BlockReaderOptions, /disk\.writerThread must be true or false/],
     [{ prefetch: { threads: -1 } }, /prefetch\.threads/],
     [{ retry: { maxAttempts: 0 } }, /retry\.maxAttempts/],
     [{ cacheDir: '' }, /cacheDir/],

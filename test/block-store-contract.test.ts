@@ -24,8 +24,8 @@ async function freshDir(): Promise<string> {
   return d
 }
 
-async function lmdb(maxBytes: number, path?: string): Promise<LmdbBlockStore> {
-  const store = new LmdbBlockStore({ path: path ?? (await freshDir()), maxBytes, blockSize: 64 * KB })
+async function lmdb(maxBytes: number, path?: string, writerThread = false): Promise<LmdbBlockStore> {
+  const store = new LmdbBlockStore({ path: path ?? (await freshDir()), maxBytes, blockSize: 64 * KB, writerThread })
   await store.init()
   return store
 }
@@ -33,6 +33,7 @@ async function lmdb(maxBytes: number, path?: string): Promise<LmdbBlockStore> {
 const makers: [string, (maxBytes: number) => Promise<BlockStore>][] = [
   ['MemoryBlockStore', async (max) => new MemoryBlockStore(max)],
   ['LmdbBlockStore', (max) => lmdb(max)],
+  ['LmdbBlockStore (writer thread)', (max) => lmdb(max, undefined, true)],
 ]
 
 const contract = suite('BlockStore contract')

@@ -22,7 +22,7 @@ function tryMountTmpfs(dir: string, size: string): string | undefined {
   }
 }
 
-test('a full disk: reads stay correct, the tier reports unhealthy, and recovers when space returns', async () => {
+for (const writerThread of [false, true]) test(`a full disk${writerThread ? ' (writer thread)' : ''}: reads stay correct, the tier reports unhealthy, and recovers when space returns`, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-full-'))
   const why = tryMountTmpfs(dir, '16m')
   if (why !== undefined) {
@@ -42,7 +42,7 @@ test('a full disk: reads stay correct, the tier reports unhealthy, and recovers 
       cacheDir: join(dir, 'cache'),
       blockSize: 1 * MiB,
       memory: { maxBytes: 0 },
-      disk: { maxBytes: 64 * MiB, retryAfterMs: 100 },
+      disk: { maxBytes: 64 * MiB, retryAfterMs: 100, writerThread },
     })
     const h = await reader.open('s3://data/big')
     assert.ok(Buffer.from(await h.read(0, big.length)).equals(big), 'bytes from the store while the disk is full')

@@ -31,7 +31,7 @@ test.after(async () => {
 const id = objectId('s3://b/writer', '"e"', 256 * KB, 1 << 30)
 
 test('many fills queued at once all land, readable at once, and the callers keep their blocks', async () => {
-  const store = new LmdbBlockStore({ path: join(dir, 'many'), maxBytes: 64 * 1024 * KB, blockSize: 256 * KB })
+  const store = new LmdbBlockStore({ path: join(dir, 'many'), maxBytes: 64 * 1024 * KB, blockSize: 256 * KB, writerThread: true })
   await store.init()
   const blocks = Array.from({ length: 12 }, (_, i) => patternBytes(256 * KB - i, `block-${i}`))
   const copies = blocks.map((b) => Buffer.from(b))
@@ -72,7 +72,7 @@ test('a process that fills the disk tier and never closes it still exits', () =>
   const module = fileURLToPath(new URL('../lib/index.js', import.meta.url))
   const script = `
     const { LmdbBlockStore } = await import(${JSON.stringify(module)})
-    const store = new LmdbBlockStore({ path: ${JSON.stringify(join(dir, 'unclosed'))}, maxBytes: 8 << 20, blockSize: 1 << 20 })
+    const store = new LmdbBlockStore({ path: ${JSON.stringify(join(dir, 'unclosed'))}, maxBytes: 8 << 20, blockSize: 1 << 20, writerThread: true })
     await store.init()
     const key = new Uint8Array(20); key[19] = 1
     console.log(await store.put(key, new Uint8Array(1 << 20).fill(7)))

@@ -52,7 +52,8 @@ on stdout once the mount is usable.`,
     const metricsPort = portOption(ctx.values['metrics-port'] as string | undefined, 'metrics-port')
     // Loaded here so that every other command works on machines without libfuse.
     const fuse = await import('../../fuse/index.js')
-    const reader = createReader(ctx)
+    // The daemon answers every FUSE request from its event loop: disk fills go to a thread.
+    const reader = createReader(ctx, { diskWriterThread: true })
     let metrics: MetricsServer | undefined
     let m: Awaited<ReturnType<typeof fuse.mount>> | undefined
     try {

@@ -53,8 +53,9 @@ export function readerOptionsFrom(ctx: CommandContext): BlockReaderOptions {
 }
 
 /** A BlockReader from the command line; option mistakes become usage errors (exit 2). */
-export function createReader(ctx: CommandContext, overrides: { requireCacheDir?: boolean } = {}): BlockReader {
+export function createReader(ctx: CommandContext, overrides: { requireCacheDir?: boolean; diskWriterThread?: boolean } = {}): BlockReader {
   const options = readerOptionsFrom(ctx)
+  if (overrides.diskWriterThread) options.disk = { ...options.disk, writerThread: true }
   if (overrides.requireCacheDir && options.cacheDir === undefined) {
     throw new UsageError('this command needs a cache: pass --cache-dir <dir> or set SLUICE_CACHE_DIR')
   }

@@ -17,9 +17,9 @@
  * together share one transaction, and lmdb-js syncs it while the next is prepared.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { crc32c } from '@node-rs/crc32'
-import { FrequencySketch, keyHashes } from './frequency-sketch.js'
-import { HEADER_BYTES, chargedBytes, openCacheDbs, seqKey, sizeOf, writeHeader, type CacheDbs } from './lmdb-layout.js'
+import { FrequencySketch } from './frequency-sketch.js'
+import { fill, type FillRequest } from './lmdb-fill.js'
+import { openCacheDbs, type CacheDbs } from './lmdb-layout.js'
 
 export interface WriterSetup {
   path: string
@@ -27,15 +27,7 @@ export interface WriterSetup {
   sketchTable: Uint8Array
 }
 
-/** A block to store: `buffer` holds `length` bytes from offset HEADER_BYTES. */
-export interface FillRequest {
-  type: 'fill'
-  id: number
-  key: Uint8Array
-  buffer: ArrayBuffer
-  length: number
-  maxBytes: number
-}
+export type { FillRequest } from './lmdb-fill.js'
 
 export interface FillReply {
   id: number
@@ -45,64 +37,6 @@ export interface FillReply {
   evictions: number
   /** The commit failed (full disk, I/O error): its message. Nothing of the fill was kept. */
   error?: string
-}
-
-/** One fill, inside the batch's write transaction. */
-function fill(dbs: CacheDbs, sketch: FrequencySketch, req: FillRequest): { stored: boolean; evictions: number } {
-  const key = Buffer.from(req.key.buffer, req.key.byteOffset, req.key.byteLength)
-  if (dbs.sizes.doesExist(key)) return { stored: true, evictions: 0 }
-  const value = Buffer.from(req.buffer, 0, HEADER_BYTES + req.length)
-  const charge = chargedBytes(req.length)
-  let usage = dbs.meta.get('usage') ?? 0
-  let entries = dbs.meta.get('entries') ?? 0
-  let evictions = 0
-  if (usage + charge > req.maxBytes) {
-    // A full tier: the fill must beat the oldest block, and a winner evicts only the room
-    // it needs, so the next fills meet a full tier too and are contested as well.
-    const [h1, h2] = keyHashes(key)
-    const victim = oldest(dbs)
-    if (victim !== undefined) {
-      const [v1, v2] = keyHashes(victim)
-      if (sketch.estimate(h1, h2) <= sketch.estimate(v1, v2)) return { stored: false, evictions: 0 }
-    }
-    // Collect victims first: deleting under a live cursor is not something to rely on.
-    const victims: [Buffer, Buffer, number][] = []
-    let freed = 0
-    for (const { key: seq, value: victimKey } of dbs.order.getRange({})) {
-      if (usage - freed + charge <= req.maxBytes) break
-      const size = sizeOf(dbs.sizes, victimKey)
-      const bytes = size === undefined ? 0 : chargedBytes(size.length)
-      victims.push([seq, victimKey, bytes])
-      freed += bytes
-    }
-    for (const [seq, victimKey, bytes] of victims) {
-      dbs.order.removeSync(seq)
-      if (bytes === 0) continue
-      dbs.blocks.removeSync(victimKey)
-      dbs.sizes.removeSync(victimKey)
-      usage -= bytes
-      entries--
-      evictions++
-    }
-    if (usage + charge > req.maxBytes) return { stored: false, evictions }
-  }
-  const seq = dbs.meta.get('seq') ?? 0
-  writeHeader(value, req.length, crc32c(value.subarray(HEADER_BYTES)), seq)
-  dbs.blocks.putSync(key, value)
-  const size = Buffer.allocUnsafe(12)
-  size.writeUInt32LE(req.length, 0)
-  size.writeDoubleLE(seq, 4)
-  dbs.sizes.putSync(key, size)
-  dbs.order.putSync(seqKey(seq), Buffer.from(key))
-  dbs.meta.putSync('seq', seq + 1)
-  dbs.meta.putSync('usage', usage + charge)
-  dbs.meta.putSync('entries', entries + 1)
-  return { stored: true, evictions }
-}
-
-function oldest(dbs: CacheDbs): Buffer | undefined {
-  for (const { value } of dbs.order.getRange({ limit: 1 })) return value
-  return undefined
 }
 
 if (parentPort) {
