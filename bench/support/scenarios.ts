@@ -211,7 +211,9 @@ function consumeInChild(paths: string[]): Promise<EpochTiming> {
 export async function fuse(ctx: ScenarioContext, repeat: number): Promise<Measurement[]> {
   const { mount } = await import('../../fuse/index.js')
   const ds = ctx.dataset
-  const reader = new BlockReader(readerOptions(ctx, { ...roomyCache(ctx), cacheDir: freshDir(ctx, 'cache-fuse') }))
+  // As `sluice mount` sets it up: disk fills on their own thread, off the daemon's event loop.
+  const sizes = roomyCache(ctx)
+  const reader = new BlockReader(readerOptions(ctx, { ...sizes, disk: { ...sizes.disk, writerThread: true }, cacheDir: freshDir(ctx, 'cache-fuse') }))
   const out: Measurement[] = []
   const prefix = `s3://${ds.bucket}/${ds.prefix}`
   try {
