@@ -1,6 +1,7 @@
 /**
  * The disk writer thread, on real LMDB files: fills written there are read back at once on
- * the reader's thread; the caller's block is neither moved nor changed by the hand-over;
+ * the reader's thread; the caller's block is neither moved nor changed by the hand-over; a
+ * deletion waits for fills issued before it;
  * fills queued beyond the thread's slots all land; a thread that cannot open the cache
  * fails each fill with a CacheError naming the path; and a process that never closes its
  * store still exits (the idle thread does not hold it).
@@ -44,6 +45,17 @@ test('many fills queued at once all land, readable at once, and the callers keep
     assert.ok(back !== undefined && Buffer.from(back).equals(copies[i]!), `block ${i} reads back`)
   }
   assert.is(store.usage().entries, blocks.length)
+  await store.close()
+})
+
+test('a deletion waits for fills issued before it, so evicted blocks do not come back', async () => {
+  const store = new LmdbBlockStore({ path: join(dir, 'evict'), maxBytes: 64 * 1024 * KB, blockSize: 256 * KB, writerThread: true })
+  await store.init()
+  const puts = Array.from({ length: 12 }, (_, i) => store.put(blockKey(id, i), patternBytes(256 * KB, `evict-${i}`)))
+  const removed = await store.deletePrefix(id)
+  await Promise.all(puts)
+  assert.is(removed, 12, 'every block put before the deletion is removed by it')
+  assert.is(store.usage().entries, 0, 'none comes back afterwards')
   await store.close()
 })
 

@@ -30,6 +30,8 @@ interface Fill {
   maxBytes: number
   resolve: (outcome: FillOutcome) => void
   reject: (err: Error) => void
+  /** Resolves when the fill has settled either way. */
+  settled: Promise<void>
 }
 
 export class DiskWriter {
@@ -47,16 +49,25 @@ export class DiskWriter {
     private readonly setup: WriterSetup,
     /** Called after every commit the thread reports, before its fill settles. */
     private readonly onCommitted: () => void,
+    /** Whether a block is in the tier now (after onCommitted): for fills a dead thread held. */
+    private readonly isStored: (key: Uint8Array) => boolean = () => false,
     private readonly slots = 8,
   ) {}
 
   /** Stores a block through the writer thread. Rejects with a CacheError if the commit failed. */
   write(key: Uint8Array, bytes: Uint8Array, maxBytes: number): Promise<FillOutcome> {
     if (this.closed) return Promise.reject(new CacheError('disk', `write to ${this.setup.path} failed: the tier is closed`))
-    return new Promise<FillOutcome>((resolve, reject) => {
-      this.waiting.push({ key, bytes, maxBytes, resolve, reject })
-      this.pump()
+    let fill: Fill | undefined
+    const outcome = new Promise<FillOutcome>((resolve, reject) => {
+      fill = { key, bytes, maxBytes, resolve, reject, settled: Promise.resolve() }
     })
+    fill!.settled = outcome.then(
+      () => {},
+      () => {},
+    )
+    this.waiting.push(fill!)
+    this.pump()
+    return outcome
   }
 
   /** Fills not yet settled. */
@@ -67,15 +78,22 @@ export class DiskWriter {
   private pump(): void {
     while (this.waiting.length > 0 && this.atThread.size < this.slots) {
       const fill = this.waiting.shift()!
-      const worker = this.start()
-      const need = HEADER_BYTES + fill.bytes.length
-      let buffer = this.spare.pop()
-      if (buffer === undefined || buffer.byteLength < need) buffer = new ArrayBuffer(Math.max(need, buffer?.byteLength ?? 0))
-      new Uint8Array(buffer, HEADER_BYTES, fill.bytes.length).set(fill.bytes)
       const id = this.nextId++
-      this.atThread.set(id, fill)
-      const request: FillRequest = { type: 'fill', id, key: fill.key, buffer, length: fill.bytes.length, maxBytes: fill.maxBytes }
-      worker.postMessage(request, [buffer])
+      try {
+        const worker = this.start()
+        const need = HEADER_BYTES + fill.bytes.length
+        let buffer = this.spare.pop()
+        if (buffer === undefined || buffer.byteLength < need) buffer = new ArrayBuffer(Math.max(need, buffer?.byteLength ?? 0))
+        new Uint8Array(buffer, HEADER_BYTES, fill.bytes.length).set(fill.bytes)
+        this.atThread.set(id, fill)
+        const request: FillRequest = { type: 'fill', id, key: fill.key, buffer, length: fill.bytes.length, maxBytes: fill.maxBytes }
+        worker.postMessage(request, [buffer])
+      } catch (err) {
+        // A thread that cannot start (or a message that cannot be sent) fails this fill; it
+        // must not be left in no queue, where flush and close would wait for it for ever.
+        this.atThread.delete(id)
+        fill.reject(new CacheError('disk', `write to ${this.setup.path} failed: ${(err as Error)?.message ?? String(err)}`, err))
+      }
     }
     if (this.pending === 0) {
       this.worker?.unref()
@@ -124,8 +142,21 @@ export class DiskWriter {
     const failed = [...this.atThread.values()]
     this.atThread.clear()
     const message = `write to ${this.setup.path} failed: ${(cause as Error)?.message ?? String(cause)}`
-    for (const fill of failed) fill.reject(new CacheError('disk', message, cause))
+    // A thread that died after a commit but before its reply: those fills are stored.
+    this.onCommitted()
+    for (const fill of failed) {
+      if (this.isStored(fill.key)) fill.resolve({ stored: true, evictions: 0 })
+      else fill.reject(new CacheError('disk', message, cause))
+    }
     this.pump() // fills still waiting go to a new thread
+  }
+
+  /**
+   * Resolves once every fill handed over so far has settled. Deletions wait for it, so a fill
+   * issued before an eviction cannot commit after it and bring the block back.
+   */
+  async idle(): Promise<void> {
+    await Promise.all([...this.waiting, ...this.atThread.values()].map((fill) => fill.settled))
   }
 
   /** Waits for every fill handed over so far, then stops the thread. Later fills are refused. */

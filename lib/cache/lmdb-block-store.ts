@@ -107,7 +107,11 @@ export class LmdbBlockStore implements BlockStore {
     this.counters = newTierStats('disk', options.maxBytes)
     // A commit on the writer thread is seen here once this thread's read snapshot is renewed.
     this.writer = options.writerThread
-      ? new DiskWriter({ path: options.path, mapBytes, sketchTable: this.sketch.sharedTable }, () => this.env.resetReadTxn())
+      ? new DiskWriter(
+          { path: options.path, mapBytes, sketchTable: this.sketch.sharedTable },
+          () => this.env.resetReadTxn(),
+          (key) => this.sizes.doesExist(key as Buffer),
+        )
       : undefined
     this.saveTimer = setInterval(() => void this.saveRecorded().catch(() => {}), RECORD_INTERVAL_MS)
     this.saveTimer.unref()
@@ -303,6 +307,7 @@ export class LmdbBlockStore implements BlockStore {
   }
 
   async delete(key: Uint8Array): Promise<boolean> {
+    await this.writer?.idle() // a fill issued before this must not commit after it
     let removed = false
     await this.write(() => {
       removed = this.removeInTxn(key as Buffer)
@@ -322,6 +327,7 @@ export class LmdbBlockStore implements BlockStore {
   }
 
   async deletePrefix(prefix: Uint8Array): Promise<number> {
+    await this.writer?.idle() // a fill issued before this must not commit after it
     const start = Buffer.from(prefix)
     const end = Buffer.concat([start, Buffer.alloc(BLOCK_KEY_BYTES - start.length + 1, 0xff)])
     let n = 0
@@ -375,6 +381,7 @@ export class LmdbBlockStore implements BlockStore {
   }
 
   async clear(): Promise<void> {
+    await this.writer?.idle() // a fill issued before this must not commit after it
     await this.write(() => {
       this.blocks.clearSync()
       this.sizes.clearSync()
