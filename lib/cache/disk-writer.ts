@@ -7,12 +7,13 @@
  * block itself stays where it is, in the memory tier and in readers' hands. At most `slots`
  * blocks (8: 32 MiB of buffers at the default block size) are with the writer thread at a
  * time, enough for it to commit several per sync while it keeps up with a cold read; later
- * fills wait here in order (the tiered cache's write-behind budget bounds how many). The thread starts with the first fill and
- * does not keep the process alive while it has nothing to do.
+ * fills wait here in order (the tiered cache's write-behind budget bounds how many). The
+ * thread starts with the first fill and does not keep the process alive while it has nothing
+ * to do.
  *
- * If the thread dies, the fills it held and those waiting fail with a CacheError (the tier's
- * health decides what happens next) and the next fill starts a new thread; LMDB rolls back a
- * transaction that was not committed, so nothing half-written is ever read.
+ * If the thread dies, the fills it held fail with a CacheError (the tier's health decides
+ * what happens next) unless their commit landed, and those waiting go to a new thread; LMDB
+ * rolls back a transaction that was not committed, so nothing half-written is ever read.
  */
 import { Worker } from 'node:worker_threads'
 import { CacheError } from '../errors.js'
@@ -43,7 +44,6 @@ export class DiskWriter {
   private closed = false
   private closing: Promise<void> | undefined
   private exited: Promise<void> = Promise.resolve()
-  private readonly idleWaiters: (() => void)[] = []
 
   constructor(
     private readonly setup: WriterSetup,
@@ -70,11 +70,6 @@ export class DiskWriter {
     return outcome
   }
 
-  /** Fills not yet settled. */
-  get pending(): number {
-    return this.waiting.length + this.atThread.size
-  }
-
   private pump(): void {
     while (this.waiting.length > 0 && this.atThread.size < this.slots) {
       const fill = this.waiting.shift()!
@@ -95,10 +90,7 @@ export class DiskWriter {
         fill.reject(new CacheError('disk', `write to ${this.setup.path} failed: ${(err as Error)?.message ?? String(err)}`, err))
       }
     }
-    if (this.pending === 0) {
-      this.worker?.unref()
-      for (const idle of this.idleWaiters.splice(0)) idle()
-    }
+    if (this.waiting.length === 0 && this.atThread.size === 0) this.worker?.unref()
   }
 
   private start(): Worker {
@@ -166,8 +158,8 @@ export class DiskWriter {
   }
 
   private async shutdown(): Promise<void> {
-    this.closed = true
-    if (this.pending > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
+    this.closed = true // so no fill joins after the ones idle() waits for
+    await this.idle()
     const worker = this.worker
     if (!worker) return
     worker.ref()

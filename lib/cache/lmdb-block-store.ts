@@ -37,7 +37,7 @@
  * weigh the same per epoch, so a loop's resident half is not displaced by its other half.
  */
 import { crc32c } from '@node-rs/crc32'
-import type { Database, RootDatabase } from 'lmdb'
+import type { Database } from 'lmdb'
 import { CacheError } from '../errors.js'
 import { prepareCacheDir } from './cache-dir.js'
 import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION, OBJECT_ID_BYTES } from './block-key.js'
@@ -68,13 +68,6 @@ export class LmdbBlockStore implements BlockStore {
   readonly name = 'disk'
   readonly maxBytes: number
   readonly path: string
-  private readonly env: RootDatabase
-  private readonly blocks: Database<Buffer, Buffer>
-  private readonly order: Database<Buffer, Buffer>
-  private readonly sizes: Database<Buffer, Buffer>
-  private readonly objects: Database<CachedObjectRecord, Buffer>
-  private readonly meta: Database<number, string>
-  private readonly latest: Database<ObjectInfo, string>
   private readonly sketch: FrequencySketch
   private readonly counters: TierStats
   private finalUsage: { usedBytes: number; maxBytes: number; entries: number } | undefined
@@ -85,6 +78,7 @@ export class LmdbBlockStore implements BlockStore {
   private saving: Promise<void> = Promise.resolve()
   /** With `writerThread`, fills go through the writer thread, which starts with the first one. */
   private readonly writer: DiskWriter | undefined
+  /** The environment and its named databases (lmdb-layout.ts). */
   private readonly dbs: CacheDbs
   /** Header + block for an inline fill, reused: LMDB copies it during the transaction. */
   private scratch = new ArrayBuffer(0)
@@ -94,23 +88,15 @@ export class LmdbBlockStore implements BlockStore {
     this.maxBytes = options.maxBytes
     prepareCacheDir(options.path) // owner-only; refuses a directory others can write or redirect
     const mapBytes = options.mapBytes ?? defaultMapBytes(options.maxBytes)
-    const dbs = openCacheDbs(options.path, mapBytes)
-    this.dbs = dbs
-    this.env = dbs.env
-    this.blocks = dbs.blocks
-    this.order = dbs.order
-    this.sizes = dbs.sizes
-    this.objects = dbs.objects
-    this.meta = dbs.meta
-    this.latest = dbs.latest
+    this.dbs = openCacheDbs(options.path, mapBytes)
     this.sketch = new FrequencySketch(Math.max(16, Math.ceil(options.maxBytes / options.blockSize)))
     this.counters = newTierStats('disk', options.maxBytes)
     // A commit on the writer thread is seen here once this thread's read snapshot is renewed.
     this.writer = options.writerThread
       ? new DiskWriter(
           { path: options.path, mapBytes, sketchTable: this.sketch.sharedTable },
-          () => this.env.resetReadTxn(),
-          (key) => this.sizes.doesExist(key as Buffer),
+          () => this.dbs.env.resetReadTxn(),
+          (key) => this.dbs.sizes.doesExist(key as Buffer),
         )
       : undefined
     this.saveTimer = setInterval(() => void this.saveRecorded().catch(() => {}), RECORD_INTERVAL_MS)
@@ -119,7 +105,7 @@ export class LmdbBlockStore implements BlockStore {
 
   /** The same `meta` database, for the one record that is an object rather than a number. */
   private get recordedMeta(): Database<RecordedCounts, string> {
-    return this.meta as unknown as Database<RecordedCounts, string>
+    return this.dbs.meta as unknown as Database<RecordedCounts, string>
   }
 
   /**
@@ -157,20 +143,20 @@ export class LmdbBlockStore implements BlockStore {
 
   /** Checks the on-disk format; a cache written by another format version is emptied. */
   async init(): Promise<void> {
-    const format = this.meta.get('format')
+    const format = this.dbs.meta.get('format')
     if (format === CACHE_FORMAT_VERSION) return
     await this.write(() => {
-      if (this.meta.get('format') === CACHE_FORMAT_VERSION) return
-      this.blocks.clearSync()
-      this.sizes.clearSync()
-      this.order.clearSync()
-      this.objects.clearSync()
-      this.latest.clearSync()
-      this.meta.clearSync()
-      this.meta.putSync('format', CACHE_FORMAT_VERSION)
-      this.meta.putSync('usage', 0)
-      this.meta.putSync('entries', 0)
-      this.meta.putSync('seq', 0)
+      if (this.dbs.meta.get('format') === CACHE_FORMAT_VERSION) return
+      this.dbs.blocks.clearSync()
+      this.dbs.sizes.clearSync()
+      this.dbs.order.clearSync()
+      this.dbs.objects.clearSync()
+      this.dbs.latest.clearSync()
+      this.dbs.meta.clearSync()
+      this.dbs.meta.putSync('format', CACHE_FORMAT_VERSION)
+      this.dbs.meta.putSync('usage', 0)
+      this.dbs.meta.putSync('entries', 0)
+      this.dbs.meta.putSync('seq', 0)
     })
   }
 
@@ -200,7 +186,7 @@ export class LmdbBlockStore implements BlockStore {
    * the next read) instead of a fresh one. A damaged block is dropped and counted as a miss.
    */
   private lookup(key: Uint8Array, reuse: boolean): Uint8Array | undefined {
-    const raw = reuse ? this.blocks.getBinaryFast(key as Buffer) : this.blocks.getBinary(key as Buffer)
+    const raw = reuse ? this.dbs.blocks.getBinaryFast(key as Buffer) : this.dbs.blocks.getBinary(key as Buffer)
     if (raw === undefined) {
       this.counters.misses++
       return undefined
@@ -231,7 +217,7 @@ export class LmdbBlockStore implements BlockStore {
 
   /** Reads and verifies a block without counting it as a hit or an access (preload's check). */
   verifySync(key: Uint8Array): Uint8Array | undefined {
-    const raw = this.blocks.getBinary(key as Buffer)
+    const raw = this.dbs.blocks.getBinary(key as Buffer)
     return raw === undefined ? undefined : this.verify(raw)
   }
 
@@ -247,7 +233,7 @@ export class LmdbBlockStore implements BlockStore {
   }
 
   has(key: Uint8Array): boolean {
-    return this.sizes.doesExist(key as Buffer)
+    return this.dbs.sizes.doesExist(key as Buffer)
   }
 
   /**
@@ -256,13 +242,13 @@ export class LmdbBlockStore implements BlockStore {
    * request from this loop).
    */
   pageIn(keys: Uint8Array[]): Promise<void> {
-    return this.blocks.prefetch(keys as Buffer[]) as Promise<void>
+    return this.dbs.blocks.prefetch(keys as Buffer[]) as Promise<void>
   }
 
   /**
-   * Stores a block through the writer thread (admission, eviction and the write in one
-   * transaction there). Resolves false when admission refused it; rejects with a CacheError
-   * when the commit failed.
+   * Stores a block: admission, eviction and the write in one transaction (lmdb-fill.ts), on
+   * this thread or the writer thread. Resolves false when admission refused it; rejects with
+   * a CacheError when the commit failed.
    */
   async put(key: Uint8Array, bytes: Uint8Array): Promise<boolean> {
     if (chargedBytes(bytes.length) > this.maxBytes) {
@@ -284,7 +270,7 @@ export class LmdbBlockStore implements BlockStore {
       const need = HEADER_BYTES + bytes.length
       if (this.scratch.byteLength < need) this.scratch = new ArrayBuffer(need)
       new Uint8Array(this.scratch, HEADER_BYTES, bytes.length).set(bytes)
-      outcome = fill(this.dbs, this.sketch, { type: 'fill', id: 0, key, buffer: this.scratch, length: bytes.length, maxBytes: this.maxBytes })
+      outcome = fill(this.dbs, this.sketch, { key, buffer: this.scratch, length: bytes.length, maxBytes: this.maxBytes })
     })
     return outcome
   }
@@ -295,7 +281,7 @@ export class LmdbBlockStore implements BlockStore {
    */
   private async write(body: () => void): Promise<void> {
     try {
-      await this.env.transaction(body)
+      await this.dbs.env.transaction(body)
     } catch (err) {
       // lmdb-js attaches a second rejected promise with the cause; observe it so it does not
       // surface as an unhandled rejection.
@@ -316,13 +302,13 @@ export class LmdbBlockStore implements BlockStore {
   }
 
   private removeInTxn(key: Buffer): boolean {
-    const size = sizeOf(this.sizes, key)
+    const size = sizeOf(this.dbs.sizes, key)
     if (size === undefined) return false
-    this.blocks.removeSync(key)
-    this.sizes.removeSync(key)
-    this.order.removeSync(seqKey(size.seq))
-    this.meta.putSync('usage', (this.meta.get('usage') ?? 0) - chargedBytes(size.length))
-    this.meta.putSync('entries', (this.meta.get('entries') ?? 0) - 1)
+    this.dbs.blocks.removeSync(key)
+    this.dbs.sizes.removeSync(key)
+    this.dbs.order.removeSync(seqKey(size.seq))
+    this.dbs.meta.putSync('usage', (this.dbs.meta.get('usage') ?? 0) - chargedBytes(size.length))
+    this.dbs.meta.putSync('entries', (this.dbs.meta.get('entries') ?? 0) - 1)
     return true
   }
 
@@ -332,17 +318,17 @@ export class LmdbBlockStore implements BlockStore {
     const end = Buffer.concat([start, Buffer.alloc(BLOCK_KEY_BYTES - start.length + 1, 0xff)])
     let n = 0
     await this.write(() => {
-      const keys = [...this.sizes.getKeys({ start, end })] as Buffer[]
+      const keys = [...this.dbs.sizes.getKeys({ start, end })] as Buffer[]
       for (const k of keys) if (this.removeInTxn(k)) n++
-      if (start.length === OBJECT_ID_BYTES) this.objects.removeSync(start)
+      if (start.length === OBJECT_ID_BYTES) this.dbs.objects.removeSync(start)
     })
     return n
   }
 
   /** Remembers which URL and version an object id stands for (written once per object). */
   async noteObject(id: Uint8Array, record: CachedObjectRecord): Promise<void> {
-    if (this.objects.doesExist(id as Buffer)) return
-    await this.objects.put(Buffer.from(id), record)
+    if (this.dbs.objects.doesExist(id as Buffer)) return
+    await this.dbs.objects.put(Buffer.from(id), record)
   }
 
   /**
@@ -350,19 +336,19 @@ export class LmdbBlockStore implements BlockStore {
    * the store is unreachable. Written only when the version changes.
    */
   async rememberVersion(info: ObjectInfo): Promise<void> {
-    if (this.latest.get(info.url)?.version === info.version) return
-    await this.latest.put(info.url, { url: info.url, size: info.size, version: info.version, ...(info.mtimeMs === undefined ? {} : { mtimeMs: info.mtimeMs }) })
+    if (this.dbs.latest.get(info.url)?.version === info.version) return
+    await this.dbs.latest.put(info.url, { url: info.url, size: info.size, version: info.version, ...(info.mtimeMs === undefined ? {} : { mtimeMs: info.mtimeMs }) })
   }
 
   /** The last version seen for a URL, if any. */
   lastKnownVersion(url: string): ObjectInfo | undefined {
-    return this.latest.get(url)
+    return this.dbs.latest.get(url)
   }
 
   /** Last known versions of every URL under a prefix, sorted by URL. */
   lastKnownUnder(prefix: string): ObjectInfo[] {
     const out: ObjectInfo[] = []
-    for (const { key, value } of this.latest.getRange({ start: prefix })) {
+    for (const { key, value } of this.dbs.latest.getRange({ start: prefix })) {
       if (!key.startsWith(prefix)) break
       out.push(value)
     }
@@ -372,33 +358,33 @@ export class LmdbBlockStore implements BlockStore {
   /** Object ids recorded for a URL, any version and block size. */
   objectsForUrl(url: string): Uint8Array[] {
     const out: Uint8Array[] = []
-    for (const { key, value } of this.objects.getRange({})) if (value.url === url) out.push(key)
+    for (const { key, value } of this.dbs.objects.getRange({})) if (value.url === url) out.push(key)
     return out
   }
 
   objectCount(): number {
-    return this.objects.getCount()
+    return this.dbs.objects.getCount()
   }
 
   async clear(): Promise<void> {
     await this.writer?.idle() // a fill issued before this must not commit after it
     await this.write(() => {
-      this.blocks.clearSync()
-      this.sizes.clearSync()
-      this.order.clearSync()
-      this.objects.clearSync()
-      this.latest.clearSync()
-      this.meta.putSync('usage', 0)
-      this.meta.putSync('entries', 0)
+      this.dbs.blocks.clearSync()
+      this.dbs.sizes.clearSync()
+      this.dbs.order.clearSync()
+      this.dbs.objects.clearSync()
+      this.dbs.latest.clearSync()
+      this.dbs.meta.putSync('usage', 0)
+      this.dbs.meta.putSync('entries', 0)
     })
   }
 
   usage() {
     if (this.finalUsage) return this.finalUsage
     return {
-      usedBytes: this.meta.get('usage') ?? 0,
+      usedBytes: this.dbs.meta.get('usage') ?? 0,
       maxBytes: this.maxBytes,
-      entries: this.meta.get('entries') ?? 0,
+      entries: this.dbs.meta.get('entries') ?? 0,
     }
   }
 
@@ -409,7 +395,7 @@ export class LmdbBlockStore implements BlockStore {
 
   /** Forces the next read to see other processes' latest commits. */
   refresh(): void {
-    this.env.resetReadTxn()
+    this.dbs.env.resetReadTxn()
   }
 
   async close(): Promise<void> {
@@ -420,10 +406,10 @@ export class LmdbBlockStore implements BlockStore {
     this.finalRecorded = this.recorded()
     try {
       await this.writer?.close()
-      await this.env.flushed
+      await this.dbs.env.flushed
       // Stats stay readable after close (a last report), from the final counters.
       this.finalUsage = this.usage()
-      await this.env.close()
+      await this.dbs.env.close()
     } catch (err) {
       throw new CacheError('disk', `closing ${this.path} failed`, err)
     }

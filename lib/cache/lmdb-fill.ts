@@ -10,17 +10,21 @@ import { keyHashes, type FrequencySketch } from './frequency-sketch.js'
 import { HEADER_BYTES, chargedBytes, seqKey, sizeOf, writeHeader, type CacheDbs } from './lmdb-layout.js'
 
 /** A block to store: `buffer` holds `length` bytes from offset HEADER_BYTES. */
-export interface FillRequest {
-  type: 'fill'
-  id: number
+export interface BlockToStore {
   key: Uint8Array
   buffer: ArrayBuffer
   length: number
   maxBytes: number
 }
 
+/** The same, as a message to the disk writer thread. */
+export interface FillRequest extends BlockToStore {
+  type: 'fill'
+  id: number
+}
+
 /** One fill, inside the caller's write transaction. */
-export function fill(dbs: CacheDbs, sketch: FrequencySketch, req: FillRequest): { stored: boolean; evictions: number } {
+export function fill(dbs: CacheDbs, sketch: FrequencySketch, req: BlockToStore): { stored: boolean; evictions: number } {
   const key = Buffer.from(req.key.buffer, req.key.byteOffset, req.key.byteLength)
   if (dbs.sizes.doesExist(key)) return { stored: true, evictions: 0 }
   const value = Buffer.from(req.buffer, 0, HEADER_BYTES + req.length)
