@@ -6,7 +6,13 @@
  *   (warm page cache): the local limit;
  * - SDK stream: a plain sequential GetObject per object with the AWS SDK: what a reader
  *   without sluice gets from the same server;
- * - sluice cold (fresh cache, inline fetches and 1/2 worker threads), warm memory tier, and
+ * - SDK stream that keeps its bytes, and one that also writes them to new local files: the
+ *   least work any cache must add to the stream (one copy into memory it keeps, one write
+ *   into new page-cache pages, one sync per object). They separate what sluice itself costs
+ *   from what keeping and persisting bytes costs on the machine at hand, which on a VM that
+ *   hands fresh memory back to its host is most of the difference (docs/benchmark.md);
+ * - sluice cold (fresh cache, inline fetches and 1/2 worker threads), cold into a cache that
+ *   held data before (tiers emptied, memory and file pages reused), warm memory tier, and
  *   warm disk tier (new process state, LMDB pages in the page cache), all read with
  *   readInto into a reused 4 MiB buffer like the page-cache baseline.
  *
@@ -18,8 +24,8 @@
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
-import { GetObjectCommand } from '@aws-sdk/client-s3'
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises'
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
@@ -38,12 +44,20 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!
 }
 
-async function timed(fn: () => Promise<number>): Promise<number> {
+interface Run {
+  mibPerSecond: number
+  /** Process CPU (user + system) per GB read: the server's is not included. */
+  cpuSecondsPerGB: number
+}
+
+async function timed(fn: () => Promise<number>): Promise<Run> {
+  const cpu = process.cpuUsage()
   const t = performance.now()
   const bytes = await fn()
   const seconds = (performance.now() - t) / 1000
+  const used = process.cpuUsage(cpu)
   if (bytes !== TOTAL) throw new Error(`read ${bytes} bytes, expected ${TOTAL}`)
-  return bytes / MiB / seconds
+  return { mibPerSecond: bytes / MiB / seconds, cpuSecondsPerGB: (used.user + used.system) / 1e6 / (bytes / 1e9) }
 }
 
 async function readFiles(paths: string[]): Promise<number> {
@@ -77,6 +91,54 @@ async function readSluice(reader: BlockReader, urls: string[]): Promise<number> 
   return total
 }
 
+/**
+ * Sequential GetObject of every object. `keep` copies the body into 4 MiB blocks that live
+ * until the run ends, as a cache's memory tier does; with `writeDir`, each block is also
+ * written to a new file there (writes in flight together, one sync per object).
+ */
+async function streamObjects(client: S3Client, urls: string[], mode: 'discard' | 'keep', writeDir?: string): Promise<number> {
+  const kept: Buffer[] = []
+  let total = 0
+  for (const url of urls) {
+    const { bucket, key } = parseS3Url(url)
+    const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
+    const file = writeDir === undefined ? undefined : await open(join(writeDir, key.replaceAll('/', '_')), 'w')
+    const writes: Promise<unknown>[] = []
+    let block: Buffer | undefined
+    let filled = 0
+    let position = 0
+    const keep = (bytes: Buffer) => {
+      kept.push(bytes)
+      if (file !== undefined) writes.push(file.write(bytes, 0, bytes.length, position))
+      position += bytes.length
+    }
+    for await (const chunk of res.Body as Readable) {
+      const bytes = chunk as Buffer
+      total += bytes.length
+      if (mode === 'discard') continue
+      for (let at = 0; at < bytes.length; ) {
+        block ??= Buffer.allocUnsafe(READ)
+        const n = Math.min(bytes.length - at, READ - filled)
+        block.set(bytes.subarray(at, at + n), filled)
+        at += n
+        filled += n
+        if (filled === READ) {
+          keep(block)
+          block = undefined
+          filled = 0
+        }
+      }
+    }
+    if (block !== undefined) keep(block.subarray(0, filled))
+    if (file !== undefined) {
+      await Promise.all(writes)
+      await file.sync()
+      await file.close()
+    }
+  }
+  return total
+}
+
 const work = await mkdtemp(join(tmpdir(), 'sluice-bench-core-'))
 const server = await startS3Server({ buckets: ['bench'], directory: join(work, 's3') })
 try {
@@ -91,26 +153,28 @@ try {
   const config = { objects: OBJECTS, objectBytes: OBJECT_BYTES, readBytes: READ, repeat: REPEAT, blockSize: 4 * MiB, cpus: cpus().length, memGiB: Math.round(totalmem() / GiB), node: process.version }
   console.log('config', JSON.stringify(config))
   const results: Record<string, number> = {}
+  const cpuSecondsPerGB: Record<string, number> = {}
   const measure = async (name: string, fn: () => Promise<number>, prepare?: () => Promise<void>) => {
-    const runs: number[] = []
+    const runs: Run[] = []
     for (let i = 0; i < REPEAT; i++) {
       await prepare?.()
       runs.push(await timed(fn))
     }
-    results[name] = median(runs)
-    console.log(`${name.padEnd(28)} ${results[name]!.toFixed(0).padStart(7)} MiB/s   runs ${runs.map((r) => r.toFixed(0)).join(' ')}`)
+    results[name] = median(runs.map((r) => r.mibPerSecond))
+    cpuSecondsPerGB[name] = median(runs.map((r) => r.cpuSecondsPerGB))
+    const each = runs.map((r) => r.mibPerSecond.toFixed(0)).join(' ')
+    console.log(`${name.padEnd(28)} ${results[name]!.toFixed(0).padStart(7)} MiB/s  ${cpuSecondsPerGB[name]!.toFixed(2).padStart(5)} CPU s/GB   runs ${each}`)
   }
 
   await readFiles(files)
   await measure('pagecache_fs_read', () => readFiles(files))
-  await measure('sdk_getobject_stream', async () => {
-    let total = 0
-    for (const url of urls) {
-      const { bucket, key } = parseS3Url(url)
-      const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
-      for await (const chunk of res.Body as Readable) total += (chunk as Buffer).length
-    }
-    return total
+  await measure('sdk_getobject_stream', () => streamObjects(client, urls, 'discard'))
+  let writes = 0
+  await measure('sdk_stream_keep', () => streamObjects(client, urls, 'keep'))
+  await measure('sdk_stream_keep_write', async () => {
+    const dir = join(work, `written-${writes++}`)
+    await mkdir(dir)
+    return streamObjects(client, urls, 'keep', dir)
   })
 
   const base: BlockReaderOptions = { s3: server.s3, memory: { maxBytes: 2 * TOTAL }, disk: { maxBytes: 4 * TOTAL } }
@@ -138,17 +202,30 @@ try {
       await measure('sluice_warm_disk', () => readSluice(reader!, urls))
     }
     await reader!.close()
+    if (threads === 0) {
+      // Cold reads into a cache that has held data before: both tiers emptied, so every byte
+      // is fetched, kept and stored again, but into memory and LMDB file pages the process
+      // and the page cache already have, as in a cache that has filled up and evicts.
+      const reused = new BlockReader({ ...base, cacheDir: join(work, 'reused') })
+      await readSluice(reused, urls)
+      await measure('sluice_cold_reused_cache', () => readSluice(reused, urls), () => reused.clearCache())
+      await reused.close()
+    }
   }
   client.destroy()
   const ratios = {
     warmMemoryVsPageCache: results.sluice_warm_memory! / results.pagecache_fs_read!,
     warmDiskVsPageCache: results.sluice_warm_disk! / results.pagecache_fs_read!,
     coldInlineVsSdkStream: results.sluice_cold_threads0! / results.sdk_getobject_stream!,
+    coldInlineVsKeepWrite: results.sluice_cold_threads0! / results.sdk_stream_keep_write!,
+    coldReusedCacheVsSdkStream: results.sluice_cold_reused_cache! / results.sdk_getobject_stream!,
+    keepVsSdkStream: results.sdk_stream_keep! / results.sdk_getobject_stream!,
+    keepWriteVsSdkStream: results.sdk_stream_keep_write! / results.sdk_getobject_stream!,
     coldThreads1VsSdkStream: results.sluice_cold_threads1! / results.sdk_getobject_stream!,
     coldThreads2VsSdkStream: results.sluice_cold_threads2! / results.sdk_getobject_stream!,
   }
   for (const [k, v] of Object.entries(ratios)) console.log(`${k.padEnd(28)} ${v.toFixed(2)}x`)
-  console.log(JSON.stringify({ bench: 'core', config, mibPerSecond: results, ratios }))
+  console.log(JSON.stringify({ bench: 'core', config, mibPerSecond: results, cpuSecondsPerGB, ratios }))
 } finally {
   await server.close()
   await rm(work, { recursive: true, force: true })
