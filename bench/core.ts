@@ -3,7 +3,8 @@
  * in one run on the same bytes, each figure the median of several repetitions.
  *
  * - page cache: the dataset as local files, read with fs.read into a reused 4 MiB buffer
- *   (warm page cache): the local limit;
+ *   (warm page cache): the local limit; and the same bytes written to new files and over
+ *   files already cached, which shows what this machine charges for new memory;
  * - SDK stream: a plain sequential GetObject per object with the AWS SDK: what a reader
  *   without sluice gets from the same server;
  * - SDK stream that keeps its bytes, and one that also writes them to new local files: the
@@ -71,6 +72,20 @@ async function readFiles(paths: string[]): Promise<number> {
       pos += bytesRead
       total += bytesRead
     }
+    await fh.close()
+  }
+  return total
+}
+
+/** Writes TOTAL bytes as OBJECTS files in `dir`, 4 MiB at a time from one buffer, one sync per file. */
+async function writeFiles(dir: string): Promise<number> {
+  await mkdir(dir, { recursive: true })
+  const buf = Buffer.alloc(READ, 1)
+  let total = 0
+  for (let i = 0; i < OBJECTS; i++) {
+    const fh = await open(join(dir, `object-${i}`), 'w')
+    for (let pos = 0; pos < OBJECT_BYTES; pos += READ) total += (await fh.write(buf, 0, READ, pos)).bytesWritten
+    await fh.sync()
     await fh.close()
   }
   return total
@@ -168,6 +183,12 @@ try {
 
   await readFiles(files)
   await measure('pagecache_fs_read', () => readFiles(files))
+  // What the machine charges for page-cache pages it has to find, against pages it has:
+  // writing the dataset to new files, and over the same files again.
+  let newFiles = 0
+  await measure('pagecache_write_new_files', () => writeFiles(join(work, `new-${newFiles++}`)))
+  await writeFiles(join(work, 'overwritten'))
+  await measure('pagecache_overwrite', () => writeFiles(join(work, 'overwritten')))
   await measure('sdk_getobject_stream', () => streamObjects(client, urls, 'discard'))
   let writes = 0
   await measure('sdk_stream_keep', () => streamObjects(client, urls, 'keep'))
@@ -221,6 +242,7 @@ try {
     coldReusedCacheVsSdkStream: results.sluice_cold_reused_cache! / results.sdk_getobject_stream!,
     keepVsSdkStream: results.sdk_stream_keep! / results.sdk_getobject_stream!,
     keepWriteVsSdkStream: results.sdk_stream_keep_write! / results.sdk_getobject_stream!,
+    newFilesVsOverwrite: results.pagecache_write_new_files! / results.pagecache_overwrite!,
     coldThreads1VsSdkStream: results.sluice_cold_threads1! / results.sdk_getobject_stream!,
     coldThreads2VsSdkStream: results.sluice_cold_threads2! / results.sdk_getobject_stream!,
   }
