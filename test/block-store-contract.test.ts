@@ -1,7 +1,8 @@
 /**
  * One contract, every BlockStore (memory LRU and LMDB on real files), then what only the
  * disk tier promises: it survives reopening, keeps exact usage within its bound however much
- * is pushed through it, detects a flipped byte, and empties a cache of another format.
+ * is pushed through it, detects a flipped byte, empties a cache of another format, and
+ * writes a block's header in front of it only where that room is the block's own.
  */
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -12,6 +13,8 @@ import { open as openLmdb } from 'lmdb'
 import { LmdbBlockStore, MemoryBlockStore, type BlockStore } from '../lib/index.js'
 import { blockKey, objectId } from '../lib/cache/block-key.js'
 import { chargedBytes } from '../lib/cache/lmdb-block-store.js'
+import { HEADER_BYTES, MAGIC } from '../lib/cache/lmdb-layout.js'
+import { allocBlock } from '../lib/block-buffer.js'
 import { TieredBlockCache } from '../lib/cache/tiered-block-cache.js'
 import { patternBytes } from './support/data.js'
 
@@ -102,6 +105,28 @@ contract('LmdbBlockStore: survives reopening with exact usage', async () => {
   }
   await again.close()
 })
+
+for (const writerThread of [false, true]) {
+  const mode = writerThread ? ' (writer thread)' : ''
+  contract(`LmdbBlockStore${mode}: a block with header room is stored from its own memory; a view of another buffer is never written before`, async () => {
+    const store = await lmdb(8 * 1024 * KB, undefined, writerThread)
+    const roomy = allocBlock(64 * KB)
+    roomy.set(patternBytes(64 * KB, 'roomy'))
+    assert.ok(await store.put(blockKey(id, 0), roomy))
+    const room = Buffer.from(roomy.buffer, roomy.byteOffset - HEADER_BYTES, HEADER_BYTES)
+    // Inline, the header went in front of the block; the writer thread copies instead.
+    assert.is(room.readUInt32LE(0) === MAGIC, !writerThread, 'header written in place only when inline')
+    // A block that is a slice of a larger buffer: the bytes in front belong to someone else.
+    const shared = patternBytes(2 * 64 * KB, 'shared')
+    const before = Buffer.from(shared.subarray(0, 64 * KB))
+    const slice = shared.subarray(64 * KB)
+    assert.ok(await store.put(blockKey(id, 1), slice))
+    assert.ok(Buffer.from(shared.subarray(0, 64 * KB)).equals(before), 'the bytes in front of a slice are untouched')
+    assert.ok(Buffer.from((await store.get(blockKey(id, 0)))!).equals(patternBytes(64 * KB, 'roomy')))
+    assert.ok(Buffer.from((await store.get(blockKey(id, 1)))!).equals(patternBytes(2 * 64 * KB, 'shared').subarray(64 * KB)))
+    await store.close()
+  })
+}
 
 contract('LmdbBlockStore: a cache directory with a dot in its name is a directory, not a file', async () => {
   const path = join(await freshDir(), 'cache.v1')

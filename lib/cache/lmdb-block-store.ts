@@ -38,6 +38,7 @@
  */
 import { crc32c } from '@node-rs/crc32'
 import type { Database } from 'lmdb'
+import { headerRoom } from '../block-buffer.js'
 import { CacheError } from '../errors.js'
 import { prepareCacheDir } from './cache-dir.js'
 import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION, OBJECT_ID_BYTES } from './block-key.js'
@@ -80,7 +81,10 @@ export class LmdbBlockStore implements BlockStore {
   private readonly writer: DiskWriter | undefined
   /** The environment and its named databases (lmdb-layout.ts). */
   private readonly dbs: CacheDbs
-  /** Header + block for an inline fill, reused: LMDB copies it during the transaction. */
+  /**
+   * Header + block for an inline fill of a block without header room (block-buffer.ts),
+   * reused: LMDB copies it during the transaction.
+   */
   private scratch = new ArrayBuffer(0)
 
   constructor(options: LmdbBlockStoreOptions) {
@@ -266,7 +270,13 @@ export class LmdbBlockStore implements BlockStore {
   private async fillInline(key: Uint8Array, bytes: Uint8Array): Promise<FillOutcome> {
     let outcome: FillOutcome = { stored: false, evictions: 0 }
     await this.write(() => {
-      // Inside the callback: write callbacks run one at a time, so the scratch is free here.
+      // Inside the callback: write callbacks run one at a time, so the header room of a
+      // block (fills of one block share it) and the scratch are free here.
+      const room = headerRoom(bytes, HEADER_BYTES)
+      if (room !== undefined) {
+        outcome = fill(this.dbs, this.sketch, { key, ...room, length: bytes.length, maxBytes: this.maxBytes })
+        return
+      }
       const need = HEADER_BYTES + bytes.length
       if (this.scratch.byteLength < need) this.scratch = new ArrayBuffer(need)
       new Uint8Array(this.scratch, HEADER_BYTES, bytes.length).set(bytes)

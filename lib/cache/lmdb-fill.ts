@@ -9,10 +9,11 @@ import { crc32c } from '@node-rs/crc32'
 import { keyHashes, type FrequencySketch } from './frequency-sketch.js'
 import { HEADER_BYTES, chargedBytes, seqKey, sizeOf, writeHeader, type CacheDbs } from './lmdb-layout.js'
 
-/** A block to store: `buffer` holds `length` bytes from offset HEADER_BYTES. */
+/** A block to store: `buffer` holds its header room at `offset` (default 0), then `length` bytes. */
 export interface BlockToStore {
   key: Uint8Array
   buffer: ArrayBuffer
+  offset?: number
   length: number
   maxBytes: number
 }
@@ -27,7 +28,7 @@ export interface FillRequest extends BlockToStore {
 export function fill(dbs: CacheDbs, sketch: FrequencySketch, req: BlockToStore): { stored: boolean; evictions: number } {
   const key = Buffer.from(req.key.buffer, req.key.byteOffset, req.key.byteLength)
   if (dbs.sizes.doesExist(key)) return { stored: true, evictions: 0 }
-  const value = Buffer.from(req.buffer, 0, HEADER_BYTES + req.length)
+  const value = Buffer.from(req.buffer, req.offset ?? 0, HEADER_BYTES + req.length)
   const charge = chargedBytes(req.length)
   let usage = dbs.meta.get('usage') ?? 0
   let entries = dbs.meta.get('entries') ?? 0

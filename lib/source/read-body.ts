@@ -2,13 +2,14 @@
  * Drains one HTTP response body into exactly-sized buffers: one copy per byte, no
  * intermediate concatenation. With a block size, the body is written straight into one
  * buffer per block, so the cache gets its blocks without a second copy (and each block owns
- * its memory, which keeps the memory tier's accounting exact). Shared by the S3 and HTTP
- * sources.
+ * its memory, which keeps the memory tier's accounting exact; the disk tier's header room
+ * in front of it is block-buffer.ts's). Shared by the S3 and HTTP sources.
  *
  * `skip` discards a prefix, for stores that ignored the Range header and sent the whole
  * object. `onProgress` hears after every chunk how far the blocks are filled. A body that ends early is a ShortReadError carrying the complete blocks (and, for
  * a single buffer, the partial bytes), so the retry layer asks only for the remainder.
  */
+import { allocBlock } from '../block-buffer.js'
 import { ShortReadError } from '../errors.js'
 import type { BlockProgress } from './source.js'
 
@@ -24,7 +25,7 @@ export async function readBodyBlocks(
   onProgress?: BlockProgress,
 ): Promise<Uint8Array[]> {
   const blocks: Buffer[] = []
-  for (let o = 0; o < length; o += blockSize) blocks.push(Buffer.allocUnsafe(Math.min(blockSize, length - o)))
+  for (let o = 0; o < length; o += blockSize) blocks.push(allocBlock(Math.min(blockSize, length - o)))
   let filled = 0
   let block = 0
   let inBlock = 0
