@@ -7,8 +7,9 @@
  * - prefetch: handles report their pattern, the reader fetches ahead within a byte budget
  *   and at lower priority than any demand read;
  * - fills: fetched blocks go to the memory tier at once and to the disk tier behind the
- *   caller, and a block leaves `inflight` only after it is in the cache, so there is no
- *   window in which a second reader would fetch it again.
+ *   caller, and a block leaves `inflight` only after it is in the cache (a queued disk fill
+ *   counts: the tiered cache serves it until it lands), so there is no window in which a
+ *   second reader would fetch it again.
  *
  * Everything a handle needs goes through the narrow BlockProvider interface.
  */

@@ -5,7 +5,7 @@
  */
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BlockReader, MemorySource, KiB, MiB, type BlockReaderOptions } from '../lib/index.js'
@@ -95,6 +95,43 @@ test('a new reader on the same cacheDir serves from disk with zero GETs', async 
   await viaInfo.read(0, 10)
   assert.is(second.stats().source.requests, 1, 'only the first open asked the store')
   await second.close()
+})
+
+test('a byte flipped in the disk tier is never served: the reader refetches and returns the right bytes', async () => {
+  const dirPath = cacheDir()
+  const first = reader({ cacheDir: dirPath, blockSize: 512 * KiB, memory: { maxBytes: 0 } })
+  await (await first.open('s3://data/obj')).read(0, OBJECT.length)
+  await first.close()
+  const file = join(dirPath, 'data.mdb')
+  const raw = await readFile(file)
+  const at = raw.indexOf(OBJECT.subarray(600 * KiB, 600 * KiB + 64))
+  assert.ok(at > 0, 'the block is in the file')
+  raw[at + 7] = raw[at + 7]! ^ 0x20
+  await writeFile(file, raw)
+  const second = reader({ cacheDir: dirPath, blockSize: 512 * KiB, memory: { maxBytes: 0 } })
+  const got = await (await second.open('s3://data/obj')).read(0, OBJECT.length)
+  assert.ok(Buffer.from(got).equals(OBJECT), 'the right bytes, not the flipped ones')
+  const s = second.stats()
+  assert.is(s.source.gets, 1, 'only the corrupt block was fetched again')
+  assert.is(s.source.bytes, 512 * KiB)
+  assert.is(s.tiers.find((t) => t.name === 'disk')!.errors, 1, 'and the corruption was counted')
+  await second.close()
+})
+
+test('with no memory tier, a block whose disk fill is still queued is read from the queue, not fetched again', async () => {
+  const size = 24 * MiB
+  await s3.put('data', 'queued', patternBytes(size, 'queued'))
+  const r = reader({ cacheDir: cacheDir(), memory: { maxBytes: 0 } })
+  const h = await r.open('s3://data/queued')
+  const buf = Buffer.alloc(4 * MiB)
+  for (let pos = 0; pos < size; pos += buf.length) {
+    const n = await h.readInto(buf, 0, pos, buf.length)
+    assert.ok(buf.subarray(0, n).equals(patternBytes(size, 'queued').subarray(pos, pos + n)), `bytes at ${pos}`)
+  }
+  const s = r.stats()
+  assert.is(s.source.bytes, size, 'every byte fetched once')
+  assert.is(s.prefetch.usedBlocks, s.prefetch.issuedBlocks, 'every prefetched block was used')
+  await r.close()
 })
 
 test('concurrent misses on one block share one fetch; consecutive blocks coalesce', async () => {
@@ -317,6 +354,10 @@ test('bad URLs and missing things reject with their codes', async () => {
       assert.unreachable(url)
     } catch (err) {
       assert.is((err as { code?: string }).code, code, `${url}: ${(err as Error).message}`)
+      if (code === 'ERR_SLUICE_UNSUPPORTED_SCHEME') {
+        assert.match((err as Error).message, 'supported: s3, file, http, https', 'names the supported schemes')
+        assert.match((err as Error).message, '"gs"', 'and the one asked for')
+      }
     }
   }
   const bad = reader({ s3: { ...s3.server.s3, credentials: { accessKeyId: 'AKIANOTREAL', secretAccessKey: 'x' } } })

@@ -5,9 +5,14 @@
  * network, and a slow disk must never slow a read, so past the budget a disk fill is dropped
  * and counted (the block is simply fetched again next time).
  *
+ * A block whose disk fill is still queued is served from the queue: with a memory tier too
+ * small to keep it (or none), it would otherwise be in no tier between leaving the reader's
+ * in-flight map and landing on disk, and a read in that gap would fetch it again.
+ *
  * Each tier has a TierHealth: repeated errors bypass it for a while and show up in stats; the
  * reader carries on from the source. Nothing here throws to a reader because of a tier.
  */
+import { keyString } from './block-key.js'
 import type { LmdbBlockStore } from './lmdb-block-store.js'
 import type { MemoryBlockStore } from './memory-block-store.js'
 import { TierHealth, type TierHealthOptions } from './tier-health.js'
@@ -24,6 +29,8 @@ export class TieredBlockCache {
   private pendingWriteBytes = 0
   private readonly maxPendingWriteBytes: number
   private readonly pending = new Set<Promise<unknown>>()
+  /** Blocks whose disk fill is queued, by key string: already counted in pendingWriteBytes. */
+  private readonly writing = new Map<string, Uint8Array>()
 
   constructor(
     readonly memory: MemoryBlockStore | undefined,
@@ -38,6 +45,8 @@ export class TieredBlockCache {
   get(key: Uint8Array): Uint8Array | undefined {
     const hit = this.memory?.getSync(key)
     if (hit !== undefined) return hit
+    const queued = this.writing.size > 0 ? this.writing.get(keyString(key)) : undefined
+    if (queued !== undefined) return queued
     if (!this.disk || !this.diskHealth.usable()) return undefined
     let block: Uint8Array | undefined
     try {
@@ -62,6 +71,12 @@ export class TieredBlockCache {
       target.set(block.subarray(from, to), targetOffset)
       return true
     }
+    const queued = this.writing.size > 0 ? this.writing.get(keyString(key)) : undefined
+    if (queued !== undefined) {
+      if (queued.length !== expectedLength) return false
+      target.set(queued.subarray(from, to), targetOffset)
+      return true
+    }
     if (!this.diskHealth.usable()) return false
     try {
       const copied = this.disk.copyVerifiedSync(key, target, targetOffset, from, to, expectedLength)
@@ -75,6 +90,7 @@ export class TieredBlockCache {
 
   has(key: Uint8Array): boolean {
     if (this.memory?.has(key)) return true
+    if (this.writing.size > 0 && this.writing.has(keyString(key))) return true
     if (!this.disk || !this.diskHealth.usable()) return false
     try {
       return this.disk.has(key)
@@ -98,6 +114,8 @@ export class TieredBlockCache {
       return Promise.resolve(false)
     }
     this.pendingWriteBytes += bytes.length
+    const ks = keyString(key)
+    this.writing.set(ks, bytes)
     const write = this.disk
       .put(key, bytes)
       .then(
@@ -113,6 +131,7 @@ export class TieredBlockCache {
       .finally(() => {
         this.pendingWriteBytes -= bytes.length
         this.pending.delete(write)
+        if (this.writing.get(ks) === bytes) this.writing.delete(ks)
       })
     this.pending.add(write)
     return write
@@ -124,6 +143,8 @@ export class TieredBlockCache {
   }
 
   async deletePrefix(prefix: Uint8Array): Promise<number> {
+    const ps = keyString(prefix)
+    for (const ks of this.writing.keys()) if (ks.startsWith(ps)) this.writing.delete(ks)
     const fromMemory = (await this.memory?.deletePrefix(prefix)) ?? 0
     const fromDisk = (await this.disk?.deletePrefix(prefix)) ?? 0
     return Math.max(fromMemory, fromDisk)
