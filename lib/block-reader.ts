@@ -264,6 +264,9 @@ export class BlockReader implements ObjectReader, BlockProvider {
     // finish against open tiers rather than find the LMDB environment closed under it.
     while (this.active.size > 0) await Promise.allSettled([...this.active])
     await Promise.allSettled([...this.inflight.values()].map((f) => f.promise))
+    // Prefetched blocks nobody read by now were fetched for nothing.
+    this.prefetchCounters.wastedBlocks += this.prefetchedUnused.size
+    this.prefetchedUnused.clear()
     await this.opened.catch(() => {})
     try {
       await this.cache.close()

@@ -159,8 +159,14 @@ export interface SourceStats {
 }
 
 export interface PrefetchStats {
+  /** Blocks fetched ahead of any read. */
   issuedBlocks: number
+  /** Of those, blocks a read then used. */
   usedBlocks: number
+  /**
+   * Of those, blocks that left the memory tier unread, or were still unread when the reader
+   * closed: after close, issued = used + wasted + blocks whose fetch failed.
+   */
   wastedBlocks: number
   inflightBytes: number
   maxInflightBytes: number

@@ -134,6 +134,19 @@ test('with no memory tier, a block whose disk fill is still queued is read from 
   await r.close()
 })
 
+test('prefetched blocks nobody read are counted as wasted when the reader closes', async () => {
+  const r = reader({ cacheDir: cacheDir(), blockSize: 64 * KiB, memory: { maxBytes: 0 }, prefetch: { maxReadAheadBytes: 1 * MiB } })
+  const h = await r.open('s3://data/obj')
+  for (let pos = 0; pos < 512 * KiB; pos += 32 * KiB) await h.read(pos, 32 * KiB)
+  await r.flush()
+  const before = r.stats().prefetch
+  assert.ok(before.issuedBlocks > before.usedBlocks, `read-ahead ran past the reads: ${JSON.stringify(before)}`)
+  await r.close()
+  const after = r.stats().prefetch
+  assert.is(after.usedBlocks + after.wastedBlocks, after.issuedBlocks, JSON.stringify(after))
+  assert.ok(after.wastedBlocks > 0)
+})
+
 test('concurrent misses on one block share one fetch; consecutive blocks coalesce', async () => {
   const r = reader({ blockSize: 64 * KiB, prefetch: { coalesceBytes: 1 * MiB } })
   const h = await r.open('s3://data/obj')
