@@ -1,11 +1,12 @@
 /**
  * Two processes on one cacheDir (say a FUSE daemon and a training process): both read and
- * fill the same LMDB tier concurrently, each then finds the other's blocks with zero GETs,
- * and the usage counter is exactly the sum of what both stored.
+ * fill the same LMDB tier concurrently, each then finds the other's blocks with zero GETs
+ * and reads the right bytes, and the usage counter is exactly the sum of what both stored.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { execFile } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -26,10 +27,19 @@ test('two processes share one cache directory with exact usage', async () => {
   try {
     const sizes: Record<string, number> = { a: 1_500_000, b: 1_300_001, c: 700_000 }
     for (const [k, n] of Object.entries(sizes)) await s3.put('data', k, patternBytes(n, k))
-    const child = (...urls: string[]) =>
-      run(process.execPath, [CHILD, dir, JSON.stringify(s3.server.s3), ...urls], {
+    const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
+    // The child reports what it read as digests; each must be the object's.
+    const child = async (...urls: string[]) => {
+      const r = await run(process.execPath, [CHILD, dir, JSON.stringify(s3.server.s3), ...urls], {
         env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-      }).then((r) => JSON.parse(r.stdout) as ReaderStats)
+      })
+      const out = JSON.parse(r.stdout) as { stats: ReaderStats; sha256: Record<string, string> }
+      for (const url of urls) {
+        const key = url.replace('s3://data/', '')
+        assert.is(out.sha256[url], sha256(patternBytes(sizes[key]!, key)), `the child read ${url} right`)
+      }
+      return out.stats
+    }
 
     const parent = new BlockReader({ cacheDir: dir, s3: s3.server.s3, blockSize: BS, memory: { maxBytes: 0 } })
     const readHere = async (url: string) => {
@@ -47,6 +57,7 @@ test('two processes share one cache directory with exact usage', async () => {
     assert.is(parent.stats().source.gets, getsBefore, "this process reads the child's blocks with zero GETs")
     const second = await child('s3://data/b')
     assert.is(second.source.gets, 0, "the child reads this process's blocks with zero GETs")
+    assert.is(second.source.bytes, 0, 'and no bytes from the source')
 
     const expected = Object.values(sizes).reduce((sum, size) => {
       for (let o = 0; o < size; o += BS) sum += chargedBytes(Math.min(BS, size - o))
