@@ -30,7 +30,7 @@ import { startRemoteStore } from './support/remote-store-process.js'
 import { BASELINE_LABELS, JsonLines, measurement, summarise, type BaselineId, type Measurement, type Summary } from './support/results.js'
 import { accelerator, coldAndWarm, fuse, loop, type ScenarioContext } from './support/scenarios.js'
 import { renderChart } from './support/svg-chart.js'
-import { renderTable, renderTargets } from './support/table.js'
+import { progressNotes, renderTable, renderTargets } from './support/table.js'
 import { checkTargets, type Verdict } from './support/targets.js'
 
 /** sluice's default block size: the unit of the time-to-first-record bound. */
@@ -57,8 +57,7 @@ export async function runHarness(config: HarnessConfig, progress = new Progress(
   const record = (m: Measurement) => {
     all.push(m)
     jsonl.write({ type: 'measurement', runId, ...m, model: config.model })
-    const extra = m.extra.utilisationAfterFirstBatch !== undefined ? `  AU ${(100 * m.extra.utilisationAfterFirstBatch).toFixed(0)}%` : m.extra.hitShare !== undefined && m.id.startsWith('loop') ? `  not fetched ${(100 * m.extra.hitShare).toFixed(0)}%` : ''
-    progress.line(`  ${m.label.padEnd(46)} ${m.seconds.toFixed(2).padStart(7)} s ${m.mbPerSecond.toFixed(0).padStart(6)} MB/s  first record ${m.firstRecordMs.toFixed(0).padStart(5)} ms  waiting ${(100 * m.waitShare).toFixed(0).padStart(3)}%${extra}`)
+    progress.line(`  ${m.label.padEnd(46)} ${m.seconds.toFixed(2).padStart(7)} s ${m.mbPerSecond.toFixed(0).padStart(6)} MB/s  first record ${m.firstRecordMs.toFixed(0).padStart(5)} ms  waiting ${(100 * m.waitShare).toFixed(0).padStart(3)}%${progressNotes(m)}`)
   }
 
   progress.line(`sluice benchmark${config.quick ? ' (short form)' : ''}`)

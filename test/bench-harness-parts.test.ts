@@ -3,7 +3,8 @@
  * default, harness default) and the CLI declaring exactly the harness's flags; the
  * summaries (median and spread, ratios to each baseline); the target verdicts; the chart
  * (well-formed, says it is a model and with which parameters); and the generated dataset
- * (ImageNet-like Examples whose mean size is about 110 KB, deterministic). Nothing here is
+ * (ImageNet-like Examples whose mean size is about 110 KB, deterministic); and the printed
+ * progress lines and table (bytes from the source and hit ratio per tier). Nothing here is
  * timed.
  */
 import { suite } from 'uvu'
@@ -14,6 +15,7 @@ import { imagenetShard } from '../bench/support/imagenet-dataset.js'
 import { measurement, stat, summarise, type Measurement } from '../bench/support/results.js'
 import { checkTargets } from '../bench/support/targets.js'
 import { renderChart } from '../bench/support/svg-chart.js'
+import { progressNotes, renderTable, sourceAndHits } from '../bench/support/table.js'
 import { BENCH_OPTIONS } from '../bin/commands/bench.js'
 import { ReaderDouble } from './support/tfrecord-reader-double.js'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -110,6 +112,34 @@ test('chart: well-formed SVG that names the model and its parameters and draws e
   const opened = (svg.match(/<(svg|text)\b/g) ?? []).length
   const closed = (svg.match(/<\/(svg|text)>/g) ?? []).length
   assert.is(opened, closed)
+})
+
+test('printed output: every sluice pass shows bytes from the source and the hit ratio of each tier', () => {
+  const tiers = (sourceBytes: number, memoryHitRatio: number, diskHitRatio: number) => ({ sourceBytes, memoryHitRatio, diskHitRatio, hitShare: 1 - sourceBytes / 100e6, sourceGets: 25 })
+  const cold = fake('cold', 'scenario', [150], [tiers(100.4e6, 0, 0)])
+  const warmDisk = fake('warm_disk', 'scenario', [900], [tiers(0, 0, 1)])
+  // The memory tier served every block, so the disk tier saw no lookup: NaN, printed as '-'.
+  const warmMemory = fake('warm_memory', 'scenario', [1500, 1600], [tiers(0, 1, NaN), tiers(0, 0.98, NaN)])
+  const loop2 = fake('loop_epoch2', 'scenario', [300], [tiers(50e6, 0.1, 0.55)])
+  const sdk = fake('baseline_sdk_sequential', 'baseline', [50])
+
+  // Per-round progress lines, from one measurement record.
+  assert.is(progressNotes(cold[0]!), '  from source 100 MB, hits memory 0% disk 0%')
+  assert.is(progressNotes(warmDisk[0]!), '  from source 0 MB, hits memory 0% disk 100%')
+  assert.is(progressNotes(warmMemory[0]!), '  from source 0 MB, hits memory 100% disk -')
+  assert.is(progressNotes(loop2[0]!), '  not fetched 50%  from source 50 MB, hits memory 10% disk 55%')
+  assert.is(progressNotes(sdk[0]!), '', 'a baseline has no sluice reader')
+  assert.is(sourceAndHits({}), undefined)
+
+  // The summary table: medians, in the notes column, beside the existing notes.
+  const rows = renderTable(summarise([...sdk, ...cold, ...warmMemory, ...warmDisk, ...loop2])).split('\n')
+  const row = (label: string) => rows.find((r) => r.startsWith(label))!
+  assert.match(row('cold'), /from source 100 MB, hits memory 0% disk 0%, 25 GETs/)
+  assert.match(row('warm_memory'), /bytes not fetched 100% \(min 100%\), from source 0 MB, hits memory 99% disk -/)
+  assert.match(row('warm_disk'), /from source 0 MB, hits memory 0% disk 100%/)
+  assert.match(row('loop_epoch2'), /from source 50 MB, hits memory 10% disk 55%/)
+  assert.not.match(row('baseline_sdk_sequential'), /from source/)
+  assert.match(rows[0]!, /^measurement +epoch s +MB\/s +\(min-max\) +rec\/s +1st rec +wait +xSDK +%net +%local +notes$/)
 })
 
 test('dataset: ImageNet-like Examples, mean about 110 KB, sizes varying, the same bytes every time', async () => {
