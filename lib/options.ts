@@ -101,6 +101,58 @@ function booleanOption(value: unknown, path: string, fallback: boolean): boolean
   return value
 }
 
+/** An optional integer option: absent stays absent. */
+function optionalInteger(value: unknown, path: string, min: number, max: number): number | undefined {
+  return value === undefined ? undefined : bytesOption(value, path, 0, min, max)
+}
+
+/** Names a value's type for an error message without showing it (it may be a secret). */
+function typeName(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value
+}
+
+function checkCredentials(value: unknown): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(`BlockReader option s3.credentials must be an object { accessKeyId, secretAccessKey, sessionToken? }, got ${typeName(value)}`)
+  }
+  const c = value as Record<string, unknown>
+  for (const key of ['accessKeyId', 'secretAccessKey', 'sessionToken']) {
+    if (key === 'sessionToken' && c[key] === undefined) continue
+    if (typeof c[key] !== 'string') throw new TypeError(`BlockReader option s3.credentials.${key} must be a string, got ${typeName(c[key])}`)
+  }
+}
+
+/**
+ * Checks the `s3` group and fills in `maxSockets`: one keep-alive socket per request the
+ * reader may have in flight, at least the client's default of 64. Endpoint and credential
+ * values are never echoed: either may carry a secret.
+ */
+function resolveS3(value: unknown, maxConcurrentRequests: number): S3Options {
+  const s3 = object(value, 's3')
+  if (s3.endpoint !== undefined) {
+    let protocol: string | undefined
+    if (typeof s3.endpoint === 'string') {
+      try {
+        protocol = new URL(s3.endpoint).protocol
+      } catch {
+        protocol = undefined
+      }
+    }
+    if (protocol !== 'http:' && protocol !== 'https:') {
+      const got = typeof s3.endpoint !== 'string' ? typeName(s3.endpoint) : protocol === undefined ? 'a string that does not parse as a URL' : `a URL with scheme ${JSON.stringify(protocol)}`
+      throw new TypeError(`BlockReader option s3.endpoint must be an http(s) URL string, got ${got}`)
+    }
+  }
+  if (s3.region !== undefined && (typeof s3.region !== 'string' || s3.region === '')) {
+    throw new TypeError(`BlockReader option s3.region must be a non-empty string, got ${JSON.stringify(s3.region) ?? typeName(s3.region)}`)
+  }
+  booleanOption(s3.forcePathStyle, 's3.forcePathStyle', false)
+  if (s3.credentials !== undefined) checkCredentials(s3.credentials)
+  const maxSockets = bytesOption(s3.maxSockets, 's3.maxSockets', Math.max(64, maxConcurrentRequests), 1, 4096)
+  optionalInteger(s3.listPageSize, 's3.listPageSize', 1, 1000)
+  return { ...(s3 as S3Options), maxSockets }
+}
+
 /** Option names per group: a misspelt option is an error, not a silently kept default. */
 const KNOWN: Record<string, readonly string[]> = {
   options: ['cacheDir', 'memory', 'disk', 'blockSize', 'prefetch', 'offline', 'retry', 's3', 'sources'],
@@ -155,6 +207,12 @@ export function resolveOptions(options: BlockReaderOptions = {}): ResolvedOption
   if (offline !== 'strict' && offline !== 'stale-ok') {
     throw new TypeError(`BlockReader option offline must be 'strict' or 'stale-ok', got ${JSON.stringify(offline)}`)
   }
+  const maxConcurrentRequests = bytesOption(prefetch.maxConcurrentRequests, 'prefetch.maxConcurrentRequests', 16, 1, 1024)
+  const baseDelayMs = bytesOption(retry.baseDelayMs, 'retry.baseDelayMs', RETRY_DEFAULTS.baseDelayMs, 0)
+  const maxDelayMs = bytesOption(retry.maxDelayMs, 'retry.maxDelayMs', RETRY_DEFAULTS.maxDelayMs, 0)
+  if (baseDelayMs > maxDelayMs) {
+    throw new RangeError(`BlockReader option retry.baseDelayMs (${baseDelayMs}) must not exceed retry.maxDelayMs (${maxDelayMs})`)
+  }
   const sources = root.sources ?? []
   if (!Array.isArray(sources)) throw new TypeError('BlockReader option sources must be an array of Source')
   checkSources(sources)
@@ -171,15 +229,15 @@ export function resolveOptions(options: BlockReaderOptions = {}): ResolvedOption
     maxInflightBytes: bytesOption(prefetch.maxInflightBytes, 'prefetch.maxInflightBytes', 256 * MiB, 0),
     maxReadAheadBytes: bytesOption(prefetch.maxReadAheadBytes, 'prefetch.maxReadAheadBytes', 128 * MiB, 0),
     coalesceBytes: Math.max(blockSize, coalesceBytes),
-    maxConcurrentRequests: bytesOption(prefetch.maxConcurrentRequests, 'prefetch.maxConcurrentRequests', 16, 1, 1024),
+    maxConcurrentRequests,
     offline,
     retry: {
       maxAttempts: bytesOption(retry.maxAttempts, 'retry.maxAttempts', RETRY_DEFAULTS.maxAttempts, 1, 100),
-      baseDelayMs: bytesOption(retry.baseDelayMs, 'retry.baseDelayMs', RETRY_DEFAULTS.baseDelayMs, 0),
-      maxDelayMs: bytesOption(retry.maxDelayMs, 'retry.maxDelayMs', RETRY_DEFAULTS.maxDelayMs, 0),
+      baseDelayMs,
+      maxDelayMs,
       requestTimeoutMs: bytesOption(retry.requestTimeoutMs, 'retry.requestTimeoutMs', RETRY_DEFAULTS.requestTimeoutMs, 1),
     },
-    s3: object(root.s3, 's3') as S3Options,
+    s3: resolveS3(root.s3, maxConcurrentRequests),
     sources: sources as Source[],
   }
 }

@@ -19,7 +19,7 @@ export const CACHE_OPTIONS: OptionSpecs = {
 
 export const STORE_OPTIONS: OptionSpecs = {
   endpoint: { type: 'string', value: 'url', help: 'S3-compatible endpoint (default $AWS_ENDPOINT_URL, else AWS).' },
-  region: { type: 'string', value: 'region', help: 'S3 region (default $AWS_REGION, else us-east-1).' },
+  region: { type: 'string', value: 'region', help: 'S3 region (default $AWS_REGION, $AWS_DEFAULT_REGION, the AWS profile region, else us-east-1).' },
   'path-style': { type: 'boolean', help: 'Path-style S3 addressing (the default when an endpoint is set).' },
   'virtual-host-style': { type: 'boolean', help: 'Virtual-hosted S3 addressing even with an endpoint.' },
 }
