@@ -11,7 +11,8 @@
  *
  * Only views made here have the room, and a WeakSet says which: a view of someone else's
  * buffer (a slice of a larger read, a caller's buffer) might have another block's bytes in
- * front of it, so it is never written before; it takes the copy.
+ * front of it, so it is never written before; it takes the copy. A fetch worker transfers
+ * such a block's whole buffer and the main thread adopts it, room and all.
  */
 
 /** Bytes in front of every block allocated here; at least the disk tier's header. */
@@ -34,4 +35,24 @@ export function allocBlock(length: number): Buffer {
 export function headerRoom(block: Uint8Array, headerBytes: number): { buffer: ArrayBuffer; offset: number } | undefined {
   if (headerBytes > BLOCK_HEADROOM || !withHeadroom.has(block)) return undefined
   return { buffer: block.buffer as ArrayBuffer, offset: block.byteOffset - headerBytes }
+}
+
+/**
+ * A block ready to hand to another thread: its whole buffer (header room included, so the
+ * transfer moves it without a copy) and where the block starts in it. Undefined for a view
+ * not allocated here.
+ */
+export function handOver(block: Uint8Array): { buffer: ArrayBuffer; offset: number } | undefined {
+  return withHeadroom.has(block) ? { buffer: block.buffer as ArrayBuffer, offset: BLOCK_HEADROOM } : undefined
+}
+
+/**
+ * The block over a buffer handed over whole from another thread, starting at `offset`. A
+ * block that starts at BLOCK_HEADROOM came from allocBlock there, and the room in front of
+ * it is again known to be private.
+ */
+export function adoptBlock(buffer: ArrayBuffer, offset: number): Buffer {
+  const block = Buffer.from(buffer, offset)
+  if (offset === BLOCK_HEADROOM) withHeadroom.add(block)
+  return block
 }

@@ -8,6 +8,7 @@
  * keeps a large shared buffer alive through one small view.
  * From workers the block buffers are transferred, never cloned.
  */
+import { adoptBlock } from '../block-buffer.js'
 import { Piscina } from 'piscina'
 import type { RetryOptions } from '../source/retrying-source.js'
 import type { S3Options } from '../source/s3-client.js'
@@ -121,7 +122,7 @@ export class PiscinaFetchPool implements FetchPool {
       this.stats.errors++
       throw reviveError(result.error)
     }
-    return result.blocks.map((b) => new Uint8Array(b))
+    return result.blocks.map((b, i) => adoptBlock(b, result.offsets[i] ?? 0))
   }
 
   async close(): Promise<void> {

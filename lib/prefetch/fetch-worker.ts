@@ -6,6 +6,7 @@
  * Errors come back as values, not throws, so their class and `code` survive the thread hop
  * (structured clone keeps own properties of Error objects).
  */
+import { handOver } from '../block-buffer.js'
 import { Piscina } from 'piscina'
 import { RetryingSource, newSourceStats, type RetryOptions } from '../source/retrying-source.js'
 import { SourceRegistry } from '../source/registry.js'
@@ -23,6 +24,8 @@ export interface FetchTask {
 
 export interface FetchResult {
   blocks: ArrayBuffer[]
+  /** Where each block starts in its buffer: 0, or the header room (lib/block-buffer.ts). */
+  offsets: number[]
   requests: number
   retries: number
   bytes: number
@@ -61,13 +64,15 @@ function registryFor(task: FetchTask): SourceRegistry {
 }
 
 /** An ArrayBuffer holding exactly these bytes, safe to transfer (never a pooled slab). */
-function ownBuffer(bytes: Uint8Array): ArrayBuffer {
+function ownBuffer(bytes: Uint8Array): { buffer: ArrayBuffer; offset: number } {
+  const whole = handOver(bytes)
+  if (whole !== undefined) return whole
   if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) {
-    return bytes.buffer
+    return { buffer: bytes.buffer, offset: 0 }
   }
   const copy = new Uint8Array(bytes.byteLength)
   copy.set(bytes)
-  return copy.buffer
+  return { buffer: copy.buffer, offset: 0 }
 }
 
 export default async function fetchRange(task: FetchTask): Promise<FetchResult> {
@@ -75,12 +80,14 @@ export default async function fetchRange(task: FetchTask): Promise<FetchResult> 
   const stats = newSourceStats()
   const counted = new RetryingSource(source.inner, source.options, stats)
   try {
-    const blocks = (await counted.readBlocks(task.info, task.start, task.end, task.blockSize)).map(ownBuffer)
-    const result: FetchResult = { blocks, requests: stats.requests, retries: stats.retries, bytes: stats.bytes }
+    const owned = (await counted.readBlocks(task.info, task.start, task.end, task.blockSize)).map(ownBuffer)
+    const blocks = owned.map((o) => o.buffer)
+    const offsets = owned.map((o) => o.offset)
+    const result: FetchResult = { blocks, offsets, requests: stats.requests, retries: stats.retries, bytes: stats.bytes }
     // Transfer every block buffer with the result instead of cloning it.
     const transferable = { [Piscina.transferableSymbol]: blocks, [Piscina.valueSymbol]: result }
     return Piscina.move(transferable as never) as unknown as FetchResult
   } catch (error) {
-    return { blocks: [], requests: stats.requests, retries: stats.retries, bytes: stats.bytes, error: serializeError(error) }
+    return { blocks: [], offsets: [], requests: stats.requests, retries: stats.retries, bytes: stats.bytes, error: serializeError(error) }
   }
 }
