@@ -566,6 +566,9 @@ export class BlockReader implements ObjectReader, BlockProvider {
   }
 
   private trackPrefetched(ks: string): void {
+    // Fetched ahead again while still unread (it left every tier, or was evicted): the
+    // earlier fetch went unused.
+    if (this.prefetchedUnused.has(ks)) this.prefetchCounters.wastedBlocks++
     if (this.prefetchedUnused.size >= MAX_TRACKED_PREFETCH) {
       this.prefetchCounters.wastedBlocks += this.prefetchedUnused.size
       this.prefetchedUnused.clear()

@@ -147,6 +147,24 @@ test('prefetched blocks nobody read are counted as wasted when the reader closes
   assert.ok(after.wastedBlocks > 0)
 })
 
+test('a block fetched ahead twice without being read counts as wasted twice', async () => {
+  const r = reader({ cacheDir: cacheDir(), blockSize: 256 * KiB, memory: { maxBytes: 0 } })
+  const h = await r.open('s3://data/obj')
+  const landed = async () => {
+    while (r.stats().prefetch.inflightBytes > 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    await r.flush()
+  }
+  h.prefetch(0, 1 * MiB)
+  await landed()
+  await r.evict('s3://data/obj') // gone from every tier, still unread
+  h.prefetch(0, 1 * MiB)
+  await landed()
+  await r.close()
+  const p = r.stats().prefetch
+  assert.is(p.issuedBlocks, 8, JSON.stringify(p))
+  assert.is(p.usedBlocks + p.wastedBlocks, p.issuedBlocks, JSON.stringify(p))
+})
+
 test('concurrent misses on one block share one fetch; consecutive blocks coalesce', async () => {
   const r = reader({ blockSize: 64 * KiB, prefetch: { coalesceBytes: 1 * MiB } })
   const h = await r.open('s3://data/obj')
