@@ -112,6 +112,8 @@ for (const writerThread of [false, true]) {
     const store = await lmdb(8 * 1024 * KB, undefined, writerThread)
     const roomy = allocBlock(64 * KB)
     roomy.set(patternBytes(64 * KB, 'roomy'))
+    // Uninitialised memory may hold an earlier block's header: start from zeros.
+    new Uint8Array(roomy.buffer, roomy.byteOffset - HEADER_BYTES, HEADER_BYTES).fill(0)
     assert.ok(await store.put(blockKey(id, 0), roomy))
     const room = Buffer.from(roomy.buffer, roomy.byteOffset - HEADER_BYTES, HEADER_BYTES)
     // Inline, the header went in front of the block; the writer thread copies instead.

@@ -270,8 +270,9 @@ export class LmdbBlockStore implements BlockStore {
   private async fillInline(key: Uint8Array, bytes: Uint8Array): Promise<FillOutcome> {
     let outcome: FillOutcome = { stored: false, evictions: 0 }
     await this.write(() => {
-      // Inside the callback: write callbacks run one at a time, so the header room of a
-      // block (fills of one block share it) and the scratch are free here.
+      // This callback runs synchronously and alone, and LMDB copies the value before it
+      // returns, so the header room of a block (shared by any fills of that block) and the
+      // scratch are free here.
       const room = headerRoom(bytes, HEADER_BYTES)
       if (room !== undefined) {
         outcome = fill(this.dbs, this.sketch, { key, ...room, length: bytes.length, maxBytes: this.maxBytes })
