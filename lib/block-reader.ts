@@ -51,6 +51,8 @@ interface Inflight {
 const MAX_TRACKED_PREFETCH = 65_536
 /** Disk-tier blocks remembered as paged in, at most (a hint: a stale entry only costs a stall). */
 const MAX_TRACKED_PAGE_INS = 4096
+/** URLs remembered with their object ids before idle ones are forgotten (forgetIdleUrls). */
+const MAX_TRACKED_URLS = 8192
 
 export class BlockReader implements ObjectReader, BlockProvider {
   readonly options: ResolvedOptions
@@ -72,8 +74,12 @@ export class BlockReader implements ObjectReader, BlockProvider {
   private readonly pagedIn = new Map<string, Promise<void>>()
   private readonly prefetchCounters = { issuedBlocks: 0, usedBlocks: 0, wastedBlocks: 0 }
   private readonly handles = new Set<BlockObjectHandle>()
-  /** Object ids this reader has pinned, per URL, so evict() can reach the memory tier too. */
+  /**
+   * Object ids this reader has pinned, per URL, so evict() can reach the memory tier too.
+   * Bounded by forgetIdleUrls().
+   */
   private readonly idsByUrl = new Map<string, Set<string>>()
+  private forgetUrlsAt = MAX_TRACKED_URLS
   private readonly opened: Promise<void>
   private closed = false
   private closing: Promise<void> | undefined
@@ -189,7 +195,9 @@ export class BlockReader implements ObjectReader, BlockProvider {
     const id = objectId(info.url, info.version, this.blockSize, info.size)
     const ks = keyString(id)
     let ids = this.idsByUrl.get(info.url)
-    if (!ids) this.idsByUrl.set(info.url, (ids = new Set()))
+    if (ids) this.idsByUrl.delete(info.url) // re-inserted below: most recently pinned last
+    this.idsByUrl.set(info.url, (ids ??= new Set()))
+    if (this.idsByUrl.size > this.forgetUrlsAt) this.forgetIdleUrls()
     if (!ids.has(ks)) {
       ids.add(ks)
       this.cache.disk?.rememberVersion(info).catch((err: unknown) => this.cache.diskHealth.failure(err))
@@ -207,6 +215,29 @@ export class BlockReader implements ObjectReader, BlockProvider {
     return this.track(preload(this, targets, options))
   }
 
+  /**
+   * Bounds `idsByUrl`: forgets the least recently pinned URLs that no open handle reads and
+   * that have no block in the memory tier, down to half the cap. Nothing is lost: their disk
+   * blocks are found through the disk tier's own records, and a new open pins them again. A
+   * URL that keeps a memory-tier block or an open handle stays, so evict() still reaches
+   * every memory-tier block. The map stays under max(cap, twice the URLs that must stay).
+   */
+  private forgetIdleUrls(): void {
+    const reading = new Set<string>()
+    for (const h of this.handles) reading.add(h.info.url)
+    const memory = this.cache.memory
+    for (const [url, ids] of this.idsByUrl) {
+      if (this.idsByUrl.size <= MAX_TRACKED_URLS / 2) break
+      if (reading.has(url)) continue
+      let resident = false
+      if (memory) for (const ks of ids) if (memory.holdsObject(ks)) resident = true
+      if (!resident) this.idsByUrl.delete(url)
+    }
+    // When most URLs must stay, the next pass waits until the map has doubled, so passes
+    // cost O(1) per pin however many URLs the memory tier holds.
+    this.forgetUrlsAt = Math.max(MAX_TRACKED_URLS, 2 * this.idsByUrl.size)
+  }
+
   /** Drops every cached block of `url` (all versions known to the cache). Resolves to blocks removed. */
   async evict(url: string): Promise<number> {
     this.checkOpen()
@@ -216,7 +247,8 @@ export class BlockReader implements ObjectReader, BlockProvider {
     for (const id of this.cache.disk?.objectsForUrl(canonical) ?? []) ids.add(keyString(id))
     let removed = 0
     for (const ks of ids) removed += await this.cache.deletePrefix(Buffer.from(ks, 'latin1'))
-    this.idsByUrl.delete(canonical)
+    // The entry stays: a handle still open on the URL fills the memory tier again, and
+    // evict() must find those blocks too. forgetIdleUrls() drops it once it is idle.
     return removed
   }
 

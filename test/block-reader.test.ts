@@ -355,6 +355,33 @@ test('drop-behind evicts the blocks a stream has read past, not blocks before wh
   await r.close()
 })
 
+test('a reader that opens many objects remembers a bounded number of URLs, and evict still reaches every memory-tier block', async () => {
+  const src = new MemorySource()
+  const urls = Array.from({ length: 20_000 }, (_, i) => src.put(`mem://many/${i}`, patternBytes(1000, `many${i}`)).url)
+  const opened = Array.from({ length: 10_000 }, (_, i) => src.put(`mem://opened/${i}`, patternBytes(10, i)).url)
+  // 2 MiB of memory keeps about 2000 of the 1000-byte objects resident at a time.
+  const r = new BlockReader({ sources: [src], blockSize: 4 * KiB, memory: { maxBytes: 2 * MiB } })
+  const kept = await r.open(urls[0]!) // open throughout
+  for (const url of urls.slice(1)) {
+    const h = await r.open(url)
+    await h.read(0, 1000)
+    await h.close()
+  }
+  // Opened and never read: nothing of theirs is resident, so these are forgotten first.
+  for (const url of opened) await (await r.open(url)).close()
+  const tracked = (r as unknown as { idsByUrl: Map<string, unknown> }).idsByUrl.size
+  assert.ok(tracked <= 8192, `URLs remembered: ${tracked} of 30000 opened`)
+  // The open handle's URL was kept: blocks it reads now are still found by evict.
+  assert.ok(Buffer.from(await kept.read(0, 1000)).equals(patternBytes(1000, 'many0')))
+  assert.is(await r.evict(urls[0]!), 1, 'the open handle\'s block')
+  // So were the URLs whose blocks are resident.
+  for (const url of urls.slice(-100)) assert.is(await r.evict(url), 1, url)
+  const before = src.calls.readRange
+  await (await r.open(urls.at(-1)!)).read(0, 1000)
+  assert.is(src.calls.readRange - before, 1, 'an evicted block is fetched again')
+  await r.close()
+})
+
 test('options are validated with messages that name the option', () => {
   const cases: [BlockReaderOptions, RegExp][] = [
     [{ blockSize: 100 }, /blockSize/],

@@ -11,8 +11,11 @@
  * sequential reader has moved past are therefore `markPassed` into a second queue that is
  * evicted first; a later hit moves a block back. Blocks are held by reference (no copy);
  * callers never mutate them.
+ *
+ * It also counts its blocks per object, so the reader can tell which objects it must still
+ * be able to find here (evict) and forget the rest.
  */
-import { keyString } from './block-key.js'
+import { OBJECT_ID_BYTES, keyString } from './block-key.js'
 import { newTierStats, type BlockStore } from './block-store.js'
 import type { TierStats } from '../types.js'
 
@@ -22,6 +25,8 @@ export class MemoryBlockStore implements BlockStore {
   /** Blocks a sequential reader has moved past, oldest first: evicted before `map`. */
   private readonly passed = new Map<string, Uint8Array>()
   private used = 0
+  /** Resident blocks per object id (the key string's first OBJECT_ID_BYTES characters). */
+  private readonly blocksPerObject = new Map<string, number>()
   private readonly counters: TierStats
   /** Called with each key string evicted to make room (not on explicit deletes). */
   onEvict: ((key: string) => void) | undefined
@@ -82,13 +87,28 @@ export class MemoryBlockStore implements BlockStore {
       if (oldest.done) break
       const victim = queue.get(oldest.value)!
       queue.delete(oldest.value)
+      this.forget(oldest.value)
       this.used -= victim.length
       this.counters.evictions++
       this.onEvict?.(oldest.value)
     }
     this.map.set(k, bytes)
     this.used += bytes.length
+    const id = k.slice(0, OBJECT_ID_BYTES)
+    this.blocksPerObject.set(id, (this.blocksPerObject.get(id) ?? 0) + 1)
     return true
+  }
+
+  /** Whether any block of the object with this id (a key string of OBJECT_ID_BYTES) is here. */
+  holdsObject(id: string): boolean {
+    return this.blocksPerObject.has(id)
+  }
+
+  private forget(k: string): void {
+    const id = k.slice(0, OBJECT_ID_BYTES)
+    const n = this.blocksPerObject.get(id) ?? 0
+    if (n <= 1) this.blocksPerObject.delete(id)
+    else this.blocksPerObject.set(id, n - 1)
   }
 
   async put(key: Uint8Array, bytes: Uint8Array): Promise<boolean> {
@@ -103,6 +123,7 @@ export class MemoryBlockStore implements BlockStore {
     const v = this.map.get(k) ?? this.passed.get(k)
     if (v === undefined) return false
     if (!this.map.delete(k)) this.passed.delete(k)
+    this.forget(k)
     this.used -= v.length
     return true
   }
@@ -114,6 +135,7 @@ export class MemoryBlockStore implements BlockStore {
       for (const [k, v] of queue) {
         if (!k.startsWith(p)) continue
         queue.delete(k)
+        this.forget(k)
         this.used -= v.length
         n++
       }
@@ -132,6 +154,7 @@ export class MemoryBlockStore implements BlockStore {
   async close(): Promise<void> {
     this.map.clear()
     this.passed.clear()
+    this.blocksPerObject.clear()
     this.used = 0
   }
 }
