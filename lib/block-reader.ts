@@ -198,13 +198,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
     if (ids) this.idsByUrl.delete(info.url) // re-inserted below: most recently pinned last
     this.idsByUrl.set(info.url, (ids ??= new Set()))
     if (this.idsByUrl.size > this.forgetUrlsAt) this.forgetIdleUrls()
-    if (!ids.has(ks)) {
-      ids.add(ks)
-      this.cache.disk?.rememberVersion(info).catch((err: unknown) => this.cache.diskHealth.failure(err))
-      this.cache.disk
-        ?.noteObject(id, { url: info.url, version: info.version, size: info.size, blockSize: this.blockSize })
-        .catch((err: unknown) => this.cache.diskHealth.failure(err))
-    }
+    ids.add(ks)
     return { info, id, blockCount: Math.ceil(info.size / this.blockSize) }
   }
 
@@ -570,6 +564,9 @@ export class BlockReader implements ObjectReader, BlockProvider {
       this.inflight.set(names[j]!, entry)
     }
     if (priority === 'prefetch') this.prefetchCounters.issuedBlocks += count
+    // The disk tier records the object with its first stored block (lmdb-fill.ts).
+    const { url, version, size, mtimeMs } = obj.info
+    const object = { url, version, size, blockSize: bs, ...(mtimeMs === undefined ? {} : { mtimeMs }) }
     const done = promise.then(
       async (blocks) => {
         const stored: Promise<boolean>[] = []
@@ -579,7 +576,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
             stored.push(Promise.resolve(false))
             continue
           }
-          stored.push(this.cache.put(keys[j]!, block, fill))
+          stored.push(this.cache.put(keys[j]!, block, { ...fill, object }))
           if (entries[j]!.prefetch && !entries[j]!.claimed) this.trackPrefetched(names[j]!)
         }
         return fill.waitForDisk ? Promise.all(stored) : stored.map(() => true)

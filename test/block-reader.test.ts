@@ -8,7 +8,9 @@ import * as assert from 'uvu/assert'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { open as openLmdb } from 'lmdb'
 import { BlockReader, MemorySource, KiB, MiB, type BlockReaderOptions } from '../lib/index.js'
+import { chargedBytes } from '../lib/cache/lmdb-block-store.js'
 import { patternBytes, prng } from './support/data.js'
 import { startTestS3, type TestS3 } from './support/s3.js'
 
@@ -353,6 +355,34 @@ test('drop-behind evicts the blocks a stream has read past, not blocks before wh
   assert.ok(r.stats().tiers[0]!.evictions > 0, 'the tier did evict')
   await it.return?.()
   await r.close()
+})
+
+test('the disk tier keeps object records only while blocks of the object are there; another reader evicts through them', async () => {
+  const src = new MemorySource()
+  const urls = Array.from({ length: 120 }, (_, i) => src.put(`mem://records/${i}`, patternBytes(64 * KiB, `rec${i}`)).url)
+  const dirPath = cacheDir()
+  // Room for 16 of the 120 one-block objects: the rest pass through and are evicted or refused.
+  const options = { sources: [src], cacheDir: dirPath, blockSize: 64 * KiB, memory: { maxBytes: 0 }, disk: { maxBytes: 16 * chargedBytes(64 * KiB) } }
+  const r = new BlockReader(options)
+  for (const url of urls) await (await r.open(url)).read(0, 64 * KiB)
+  await r.flush()
+  const disk = r.stats().tiers.find((t) => t.name === 'disk')!
+  assert.ok(disk.entries > 0 && disk.entries <= 16, `blocks resident: ${disk.entries}`)
+  assert.is(disk.objects, disk.entries, 'one record per object with a block here, none for the rest')
+  await r.close()
+  const env = openLmdb({ path: dirPath, maxDbs: 8 })
+  const count = (name: string, keyEncoding?: 'binary') => env.openDB({ name, ...(keyEncoding ? { keyEncoding } : {}) }).getCount()
+  assert.is(count('objects', 'binary'), disk.entries)
+  assert.is(count('urls', 'binary'), disk.entries)
+  assert.is(count('latest'), disk.entries, 'an outage can only be read through for what is cached')
+  await env.close()
+  // A reader that never opened these URLs finds their blocks through the disk tier's index.
+  const other = new BlockReader(options)
+  let removed = 0
+  for (const url of urls) removed += await other.evict(url)
+  assert.is(removed, disk.entries)
+  assert.is(other.stats().tiers.find((t) => t.name === 'disk')!.objects, 0, 'and their records went with them')
+  await other.close()
 })
 
 test('a reader that opens many objects remembers a bounded number of URLs, and evict still reaches every memory-tier block', async () => {

@@ -130,6 +130,35 @@ for (const writerThread of [false, true]) {
   })
 }
 
+for (const writerThread of [false, true]) {
+  const mode = writerThread ? ' (writer thread)' : ''
+  contract(`LmdbBlockStore${mode}: an object's records come with its first block and go with its last; latest falls back to a version still here`, async () => {
+    const store = await lmdb(8 * 1024 * KB, undefined, writerThread)
+    const url = 's3://b/versioned'
+    const v1 = objectId(url, '"v1"', 64 * KB, 128 * KB)
+    const v2 = objectId(url, '"v2"', 64 * KB, 128 * KB)
+    const record = (version: string) => ({ url, version, size: 128 * KB, blockSize: 64 * KB })
+    assert.is(store.lastKnownVersion(url), undefined)
+    await store.put(blockKey(v1, 0), patternBytes(64 * KB, 'v1a'), record('"v1"'))
+    await store.put(blockKey(v1, 1), patternBytes(64 * KB, 'v1b'), record('"v1"'))
+    await store.put(blockKey(v2, 0), patternBytes(64 * KB, 'v2a'), record('"v2"'))
+    store.refresh()
+    assert.is(store.objectCount(), 2)
+    assert.is(store.lastKnownVersion(url)?.version, '"v2"', 'the version cached last')
+    assert.equal(store.objectsForUrl(url).map((id) => Buffer.from(id).toString('hex')).sort(), [v1, v2].map((id) => Buffer.from(id).toString('hex')).sort())
+    await store.delete(blockKey(v2, 0))
+    assert.is(store.lastKnownVersion(url)?.version, '"v1"', 'falls back to the version still here')
+    assert.is(store.objectCount(), 1)
+    await store.delete(blockKey(v1, 0))
+    assert.is(store.objectCount(), 1, 'one block of v1 is left')
+    await store.delete(blockKey(v1, 1))
+    assert.is(store.objectCount(), 0)
+    assert.is(store.lastKnownVersion(url), undefined)
+    assert.equal(store.objectsForUrl(url), [])
+    await store.close()
+  })
+}
+
 contract('LmdbBlockStore: a cache directory with a dot in its name is a directory, not a file', async () => {
   const path = join(await freshDir(), 'cache.v1')
   const store = await lmdb(4 * 1024 * KB, path)

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto'
 
 /** Bump when the meaning of stored bytes or keys changes; old entries then simply miss. */
-export const CACHE_FORMAT_VERSION = 2
+export const CACHE_FORMAT_VERSION = 3
 
 export const OBJECT_ID_BYTES = 16
 export const BLOCK_KEY_BYTES = OBJECT_ID_BYTES + 4

@@ -17,7 +17,7 @@
  */
 import { Worker } from 'node:worker_threads'
 import { CacheError } from '../errors.js'
-import { HEADER_BYTES } from './lmdb-layout.js'
+import { HEADER_BYTES, type CachedObjectRecord } from './lmdb-layout.js'
 import type { FillReply, FillRequest, WriterSetup } from './disk-writer-thread.js'
 
 export interface FillOutcome {
@@ -29,6 +29,7 @@ interface Fill {
   key: Uint8Array
   bytes: Uint8Array
   maxBytes: number
+  object: CachedObjectRecord | undefined
   resolve: (outcome: FillOutcome) => void
   reject: (err: Error) => void
   /** Resolves when the fill has settled either way. */
@@ -55,11 +56,11 @@ export class DiskWriter {
   ) {}
 
   /** Stores a block through the writer thread. Rejects with a CacheError if the commit failed. */
-  write(key: Uint8Array, bytes: Uint8Array, maxBytes: number): Promise<FillOutcome> {
+  write(key: Uint8Array, bytes: Uint8Array, maxBytes: number, object?: CachedObjectRecord): Promise<FillOutcome> {
     if (this.closed) return Promise.reject(new CacheError('disk', `write to ${this.setup.path} failed: the tier is closed`))
     let fill: Fill | undefined
     const outcome = new Promise<FillOutcome>((resolve, reject) => {
-      fill = { key, bytes, maxBytes, resolve, reject, settled: Promise.resolve() }
+      fill = { key, bytes, maxBytes, object, resolve, reject, settled: Promise.resolve() }
     })
     fill!.settled = outcome.then(
       () => {},
@@ -81,7 +82,7 @@ export class DiskWriter {
         if (buffer === undefined || buffer.byteLength < need) buffer = new ArrayBuffer(Math.max(need, buffer?.byteLength ?? 0))
         new Uint8Array(buffer, HEADER_BYTES, fill.bytes.length).set(fill.bytes)
         this.atThread.set(id, fill)
-        const request: FillRequest = { type: 'fill', id, key: fill.key, buffer, length: fill.bytes.length, maxBytes: fill.maxBytes }
+        const request: FillRequest = { type: 'fill', id, key: fill.key, buffer, length: fill.bytes.length, maxBytes: fill.maxBytes, ...(fill.object ? { object: fill.object } : {}) }
         worker.postMessage(request, [buffer])
       } catch (err) {
         // A thread that cannot start (or a message that cannot be sent) fails this fill; it

@@ -8,8 +8,12 @@
  * - `sizes`:   block key -> data length (u32) + insertion seq (f64): what `has`, eviction and
  *              deletion need, without reading the multi-MiB value (which would stall the loop)
  * - `order`:   insertion seq (u64 BE) -> block key, the eviction queue
- * - `objects`: object id -> { url, version, size, blockSize }, for eviction by URL and stats
- * - `latest`:  URL -> the newest ObjectInfo seen, for reading while the store is unreachable
+ * - `objects`: object id -> { url, version, size, blockSize, mtimeMs? }, for stats
+ * - `urls`:    URL + 0 + object id -> (nothing), so eviction by URL is a range, not a scan
+ * - `latest`:  URL -> the version most recently cached, for reading while the store is
+ *              unreachable
+ * The last three exist only for objects with at least one block here: written with the
+ * first block, removed with the last (lmdb-fill.ts), so they are bounded by the blocks.
  * - `meta`:    format version, used bytes, entry count, next seq, and the counts every
  *              process recorded (recorded-counts.ts)
  *
@@ -44,9 +48,9 @@ import { prepareCacheDir } from './cache-dir.js'
 import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION, OBJECT_ID_BYTES } from './block-key.js'
 import { newTierStats, type BlockStore } from './block-store.js'
 import { DiskWriter, type FillOutcome } from './disk-writer.js'
-import { fill } from './lmdb-fill.js'
+import { fill, forgetObjectIfEmpty } from './lmdb-fill.js'
 import { FrequencySketch, keyHashes } from './frequency-sketch.js'
-import { HEADER_BYTES, MAGIC, chargedBytes, defaultMapBytes, openCacheDbs, seqKey, sizeOf, type CacheDbs, type CachedObjectRecord } from './lmdb-layout.js'
+import { HEADER_BYTES, MAGIC, chargedBytes, defaultMapBytes, openCacheDbs, seqKey, sizeOf, urlPrefix, type CacheDbs, type CachedObjectRecord } from './lmdb-layout.js'
 import { RECORD_INTERVAL_MS, addTo, countsOf, difference, isZero, zeroCounts, type Counts } from './recorded-counts.js'
 import type { ObjectInfo, RecordedCounts, TierStats } from '../types.js'
 
@@ -155,6 +159,7 @@ export class LmdbBlockStore implements BlockStore {
       this.dbs.sizes.clearSync()
       this.dbs.order.clearSync()
       this.dbs.objects.clearSync()
+      this.dbs.urls.clearSync()
       this.dbs.latest.clearSync()
       this.dbs.meta.clearSync()
       this.dbs.meta.putSync('format', CACHE_FORMAT_VERSION)
@@ -254,20 +259,20 @@ export class LmdbBlockStore implements BlockStore {
    * this thread or the writer thread. Resolves false when admission refused it; rejects with
    * a CacheError when the commit failed.
    */
-  async put(key: Uint8Array, bytes: Uint8Array): Promise<boolean> {
+  async put(key: Uint8Array, bytes: Uint8Array, object?: CachedObjectRecord): Promise<boolean> {
     if (chargedBytes(bytes.length) > this.maxBytes) {
       this.counters.droppedFills++
       return false
     }
     const [h1, h2] = keyHashes(key)
     this.sketch.increment(h1, h2)
-    const { stored, evictions } = this.writer ? await this.writer.write(key, bytes, this.maxBytes) : await this.fillInline(key, bytes)
+    const { stored, evictions } = this.writer ? await this.writer.write(key, bytes, this.maxBytes, object) : await this.fillInline(key, bytes, object)
     this.counters.evictions += evictions
     if (!stored) this.counters.droppedFills++
     return stored
   }
 
-  private async fillInline(key: Uint8Array, bytes: Uint8Array): Promise<FillOutcome> {
+  private async fillInline(key: Uint8Array, bytes: Uint8Array, object: CachedObjectRecord | undefined): Promise<FillOutcome> {
     let outcome: FillOutcome = { stored: false, evictions: 0 }
     await this.write(() => {
       // This callback runs synchronously and alone, and LMDB copies the value before it
@@ -275,13 +280,13 @@ export class LmdbBlockStore implements BlockStore {
       // scratch are free here.
       const room = headerRoom(bytes, HEADER_BYTES)
       if (room !== undefined) {
-        outcome = fill(this.dbs, this.sketch, { key, ...room, length: bytes.length, maxBytes: this.maxBytes })
+        outcome = fill(this.dbs, this.sketch, { key, ...room, length: bytes.length, maxBytes: this.maxBytes, object })
         return
       }
       const need = HEADER_BYTES + bytes.length
       if (this.scratch.byteLength < need) this.scratch = new ArrayBuffer(need)
       new Uint8Array(this.scratch, HEADER_BYTES, bytes.length).set(bytes)
-      outcome = fill(this.dbs, this.sketch, { key, buffer: this.scratch, length: bytes.length, maxBytes: this.maxBytes })
+      outcome = fill(this.dbs, this.sketch, { key, buffer: this.scratch, length: bytes.length, maxBytes: this.maxBytes, object })
     })
     return outcome
   }
@@ -320,6 +325,7 @@ export class LmdbBlockStore implements BlockStore {
     this.dbs.order.removeSync(seqKey(size.seq))
     this.dbs.meta.putSync('usage', (this.dbs.meta.get('usage') ?? 0) - chargedBytes(size.length))
     this.dbs.meta.putSync('entries', (this.dbs.meta.get('entries') ?? 0) - 1)
+    forgetObjectIfEmpty(this.dbs, key.subarray(0, OBJECT_ID_BYTES))
     return true
   }
 
@@ -331,27 +337,11 @@ export class LmdbBlockStore implements BlockStore {
     await this.write(() => {
       const keys = [...this.dbs.sizes.getKeys({ start, end })] as Buffer[]
       for (const k of keys) if (this.removeInTxn(k)) n++
-      if (start.length === OBJECT_ID_BYTES) this.dbs.objects.removeSync(start)
     })
     return n
   }
 
-  /** Remembers which URL and version an object id stands for (written once per object). */
-  async noteObject(id: Uint8Array, record: CachedObjectRecord): Promise<void> {
-    if (this.dbs.objects.doesExist(id as Buffer)) return
-    await this.dbs.objects.put(Buffer.from(id), record)
-  }
-
-  /**
-   * Remembers the newest version seen for a URL, so `offline: 'stale-ok'` can open it while
-   * the store is unreachable. Written only when the version changes.
-   */
-  async rememberVersion(info: ObjectInfo): Promise<void> {
-    if (this.dbs.latest.get(info.url)?.version === info.version) return
-    await this.dbs.latest.put(info.url, { url: info.url, size: info.size, version: info.version, ...(info.mtimeMs === undefined ? {} : { mtimeMs: info.mtimeMs }) })
-  }
-
-  /** The last version seen for a URL, if any. */
+  /** The version of a URL most recently cached, if any of its blocks is here. */
   lastKnownVersion(url: string): ObjectInfo | undefined {
     return this.dbs.latest.get(url)
   }
@@ -366,10 +356,14 @@ export class LmdbBlockStore implements BlockStore {
     return out
   }
 
-  /** Object ids recorded for a URL, any version and block size. */
+  /** Object ids with blocks here for a URL, any version and block size. */
   objectsForUrl(url: string): Uint8Array[] {
+    const prefix = urlPrefix(url)
     const out: Uint8Array[] = []
-    for (const { key, value } of this.dbs.objects.getRange({})) if (value.url === url) out.push(key)
+    for (const key of this.dbs.urls.getKeys({ start: prefix })) {
+      if (!key.subarray(0, prefix.length).equals(prefix)) break
+      out.push(Buffer.from(key.subarray(prefix.length)))
+    }
     return out
   }
 
@@ -384,6 +378,7 @@ export class LmdbBlockStore implements BlockStore {
       this.dbs.sizes.clearSync()
       this.dbs.order.clearSync()
       this.dbs.objects.clearSync()
+      this.dbs.urls.clearSync()
       this.dbs.latest.clearSync()
       this.dbs.meta.putSync('usage', 0)
       this.dbs.meta.putSync('entries', 0)

@@ -4,10 +4,15 @@
  * room needed, the block, its index entries and the counters), shared by the two places a
  * fill can run: the disk writer thread, and the reader's own thread when the tier writes
  * inline (lmdb-block-store.ts says when and why).
+ *
+ * It also keeps the object records bounded by the blocks: an object's record (`objects`, the
+ * `urls` index and `latest`) is written with its first stored block and removed with its last
+ * (forgetObjectIfEmpty, also used by deletions), so metadata never outlives the data.
  */
 import { crc32c } from '@node-rs/crc32'
 import { keyHashes, type FrequencySketch } from './frequency-sketch.js'
-import { HEADER_BYTES, chargedBytes, seqKey, sizeOf, writeHeader, type CacheDbs } from './lmdb-layout.js'
+import { OBJECT_ID_BYTES } from './block-key.js'
+import { HEADER_BYTES, chargedBytes, seqKey, sizeOf, urlKey, urlPrefix, writeHeader, type CacheDbs, type CachedObjectRecord } from './lmdb-layout.js'
 
 /** A block to store: `buffer` holds its header room at `offset` (default 0), then `length` bytes. */
 export interface BlockToStore {
@@ -16,6 +21,8 @@ export interface BlockToStore {
   offset?: number
   length: number
   maxBytes: number
+  /** The object the block belongs to: recorded with its first block. */
+  object?: CachedObjectRecord
 }
 
 /** The same, as a message to the disk writer thread. */
@@ -61,6 +68,7 @@ export function fill(dbs: CacheDbs, sketch: FrequencySketch, req: BlockToStore):
       entries--
       evictions++
     }
+    for (const [, victimKey] of victims) forgetObjectIfEmpty(dbs, victimKey.subarray(0, OBJECT_ID_BYTES))
     if (usage + charge > req.maxBytes) return { stored: false, evictions }
   }
   const seq = dbs.meta.get('seq') ?? 0
@@ -74,7 +82,47 @@ export function fill(dbs: CacheDbs, sketch: FrequencySketch, req: BlockToStore):
   dbs.meta.putSync('seq', seq + 1)
   dbs.meta.putSync('usage', usage + charge)
   dbs.meta.putSync('entries', entries + 1)
+  if (req.object !== undefined) recordObject(dbs, key.subarray(0, OBJECT_ID_BYTES), req.object)
   return { stored: true, evictions }
+}
+
+/**
+ * Records the object of a stored block, once: its record, its URL's index entry, and the
+ * URL's `latest` version for reading through an outage (the version most recently cached).
+ */
+function recordObject(dbs: CacheDbs, id: Buffer, object: CachedObjectRecord): void {
+  if (dbs.objects.doesExist(id)) return
+  const record: CachedObjectRecord = { url: object.url, version: object.version, size: object.size, blockSize: object.blockSize }
+  if (object.mtimeMs !== undefined) record.mtimeMs = object.mtimeMs
+  dbs.objects.putSync(Buffer.from(id), record)
+  dbs.urls.putSync(urlKey(object.url, id), Buffer.alloc(0))
+  dbs.latest.putSync(object.url, latestOf(record))
+}
+
+function latestOf(record: CachedObjectRecord): { url: string; version: string; size: number; mtimeMs?: number } {
+  return { url: record.url, version: record.version, size: record.size, ...(record.mtimeMs === undefined ? {} : { mtimeMs: record.mtimeMs }) }
+}
+
+/**
+ * Drops the records of object `id` once none of its blocks is left, inside the caller's
+ * write transaction. `latest` then falls back to another cached version of the URL, if any.
+ */
+export function forgetObjectIfEmpty(dbs: CacheDbs, id: Buffer): void {
+  for (const key of dbs.sizes.getKeys({ start: id, limit: 1 })) if (key.subarray(0, OBJECT_ID_BYTES).equals(id)) return
+  const record = dbs.objects.get(id)
+  if (record === undefined) return
+  dbs.objects.removeSync(id)
+  dbs.urls.removeSync(urlKey(record.url, id))
+  if (dbs.latest.get(record.url)?.version !== record.version) return
+  const prefix = urlPrefix(record.url)
+  for (const key of dbs.urls.getKeys({ start: prefix, limit: 1 })) {
+    const other = key.subarray(0, prefix.length).equals(prefix) ? dbs.objects.get(key.subarray(prefix.length)) : undefined
+    if (other !== undefined) {
+      dbs.latest.putSync(record.url, latestOf(other))
+      return
+    }
+  }
+  dbs.latest.removeSync(record.url)
 }
 
 function oldest(dbs: CacheDbs): Buffer | undefined {

@@ -18,6 +18,8 @@ export interface CachedObjectRecord {
   version: string
   size: number
   blockSize: number
+  /** The store's modification time, when it gave one (for `latest`). */
+  mtimeMs?: number
 }
 
 export interface CacheDbs {
@@ -26,6 +28,7 @@ export interface CacheDbs {
   order: Database<Buffer, Buffer>
   sizes: Database<Buffer, Buffer>
   objects: Database<CachedObjectRecord, Buffer>
+  urls: Database<Buffer, Buffer>
   meta: Database<number, string>
   latest: Database<ObjectInfo, string>
 }
@@ -61,6 +64,7 @@ export function openCacheDbs(path: string, mapBytes: number): CacheDbs {
     order: env.openDB({ name: 'order', encoding: 'binary', keyEncoding: 'binary' }),
     sizes: env.openDB({ name: 'sizes', encoding: 'binary', keyEncoding: 'binary' }),
     objects: env.openDB({ name: 'objects', keyEncoding: 'binary' }),
+    urls: env.openDB({ name: 'urls', encoding: 'binary', keyEncoding: 'binary' }),
     meta: env.openDB({ name: 'meta' }),
     latest: env.openDB({ name: 'latest' }),
   }
@@ -69,6 +73,16 @@ export function openCacheDbs(path: string, mapBytes: number): CacheDbs {
 /** Bytes a block is charged: LMDB stores large values in whole overflow pages. */
 export function chargedBytes(dataLength: number): number {
   return Math.ceil((HEADER_BYTES + dataLength + BLOCK_KEY_BYTES + 16) / PAGE) * PAGE
+}
+
+/** Key of the `urls` index: the URL, a zero byte, then the object id (one URL's ids sort together). */
+export function urlKey(url: string, id: Uint8Array): Buffer {
+  return Buffer.concat([urlPrefix(url), id])
+}
+
+/** The start of every `urls` key of one URL. */
+export function urlPrefix(url: string): Buffer {
+  return Buffer.concat([Buffer.from(url, 'utf8'), Buffer.alloc(1)])
 }
 
 export function seqKey(seq: number): Buffer {

@@ -14,6 +14,7 @@
  */
 import { keyString } from './block-key.js'
 import type { LmdbBlockStore } from './lmdb-block-store.js'
+import type { CachedObjectRecord } from './lmdb-layout.js'
 import type { MemoryBlockStore } from './memory-block-store.js'
 import { TierHealth, type TierHealthOptions } from './tier-health.js'
 import type { TierStats } from '../types.js'
@@ -103,9 +104,10 @@ export class TieredBlockCache {
   /**
    * Stores a fetched block. Memory takes it now; the disk write runs behind the caller.
    * With `waitForDisk` the disk write is awaited and never dropped for the budget (preload).
+   * `object` describes the block's object, for the disk tier's records.
    * Resolves true if the disk tier (or memory, when there is no disk tier) holds the block.
    */
-  put(key: Uint8Array, bytes: Uint8Array, options: { waitForDisk?: boolean; memory?: boolean } = {}): Promise<boolean> {
+  put(key: Uint8Array, bytes: Uint8Array, options: { waitForDisk?: boolean; memory?: boolean; object?: CachedObjectRecord } = {}): Promise<boolean> {
     if (options.memory !== false) this.memory?.putSync(key, bytes)
     if (!this.disk) return Promise.resolve(this.memory?.has(key) ?? false)
     if (!this.diskHealth.usable()) return Promise.resolve(false)
@@ -117,7 +119,7 @@ export class TieredBlockCache {
     const ks = keyString(key)
     this.writing.set(ks, bytes)
     const write = this.disk
-      .put(key, bytes)
+      .put(key, bytes, options.object)
       .then(
         (stored) => {
           this.diskHealth.success()
