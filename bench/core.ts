@@ -5,9 +5,11 @@
  * - page cache: the dataset as local files, read with fs.read into a reused 4 MiB buffer
  *   (warm page cache): the local limit; and the same bytes written to new files and over
  *   files already cached, which shows what this machine charges for new memory;
- * - SDK stream: a plain sequential GetObject per object with the AWS SDK: what a reader
- *   without sluice gets from the same server;
- * - SDK stream that keeps its bytes, and one that also writes them to new local files: the
+ * - SDK stream: a plain sequential GetObject per object with an AWS SDK client as a user
+ *   builds it (the SDK's default node:http handler): what a reader without sluice gets from
+ *   the same server; and the same stream over sluice's transport (makeS3Client, undici), which
+ *   separates what the transport saves from what the cache costs;
+ * - SDK stream (sluice's transport) that keeps its bytes, and one that also writes them to new local files: the
  *   least work any cache must add to the stream (one copy into memory it keeps, one write
  *   into new page-cache pages, one sync per object). They separate what sluice itself costs
  *   from what keeping and persisting bytes costs on the machine at hand, which on a VM that
@@ -25,7 +27,7 @@
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -189,7 +191,16 @@ try {
   await measure('pagecache_write_new_files', () => writeFiles(join(work, `new-${newFiles++}`)))
   await writeFiles(join(work, 'overwritten'))
   await measure('pagecache_overwrite', () => writeFiles(join(work, 'overwritten')))
-  await measure('sdk_getobject_stream', () => streamObjects(client, urls, 'discard'))
+  // The baseline a user without sluice has: the SDK's defaults, with only what s3rver needs.
+  const { endpoint, region, forcePathStyle, credentials } = server.s3
+  const plainClient = new S3Client({
+    ...{ endpoint, region, forcePathStyle, credentials },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  })
+  await streamObjects(plainClient, urls, 'discard')
+  await measure('sdk_getobject_stream', () => streamObjects(plainClient, urls, 'discard'))
+  await measure('sdk_stream_sluice_transport', () => streamObjects(client, urls, 'discard'))
   let writes = 0
   await measure('sdk_stream_keep', () => streamObjects(client, urls, 'keep'))
   await measure('sdk_stream_keep_write', async () => {
@@ -234,12 +245,14 @@ try {
     }
   }
   client.destroy()
+  plainClient.destroy()
   const ratios = {
     warmMemoryVsPageCache: results.sluice_warm_memory! / results.pagecache_fs_read!,
     warmDiskVsPageCache: results.sluice_warm_disk! / results.pagecache_fs_read!,
     coldInlineVsSdkStream: results.sluice_cold_threads0! / results.sdk_getobject_stream!,
     coldInlineVsKeepWrite: results.sluice_cold_threads0! / results.sdk_stream_keep_write!,
     coldReusedCacheVsSdkStream: results.sluice_cold_reused_cache! / results.sdk_getobject_stream!,
+    sluiceTransportVsSdkStream: results.sdk_stream_sluice_transport! / results.sdk_getobject_stream!,
     keepVsSdkStream: results.sdk_stream_keep! / results.sdk_getobject_stream!,
     keepWriteVsSdkStream: results.sdk_stream_keep_write! / results.sdk_getobject_stream!,
     newFilesVsOverwrite: results.pagecache_write_new_files! / results.pagecache_overwrite!,
