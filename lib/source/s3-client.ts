@@ -12,11 +12,15 @@
  * operation requires them (S3-compatible stores such as s3rver, older MinIO and Ceph do not
  * implement them, and streamed uploads would be stored with their chunk framing), and the
  * SDK's own retries are off because `RetryingSource` retries every source the same way.
+ *
+ * Requests go through Smithy's undici handler instead of the SDK's default node:http one:
+ * node:http's parser copies every body chunk into a new buffer, and on loopback the default
+ * handler spent 2.1-4.8 CPU s/GB against 1.4-3.2 for undici on the same objects (README,
+ * Performance). The pool keeps `maxSockets` connections per origin alive.
  */
 import { S3Client } from '@aws-sdk/client-s3'
 import { loadConfig, NODE_REGION_CONFIG_FILE_OPTIONS, NODE_REGION_CONFIG_OPTIONS } from '@smithy/core/config'
-import { Agent as HttpAgent } from 'node:http'
-import { Agent as HttpsAgent } from 'node:https'
+import { UndiciHttpHandler } from '@smithy/undici-http-handler'
 
 export interface S3Credentials {
   accessKeyId: string
@@ -80,9 +84,6 @@ export function makeS3Client(options: S3Options = {}): S3Client {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: 1,
-    requestHandler: {
-      httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
-      httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
-    },
+    requestHandler: new UndiciHttpHandler({ dispatcher: { connections: maxSockets } }),
   })
 }

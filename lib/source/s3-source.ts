@@ -55,6 +55,17 @@ function summarizeSdkError(raw: unknown): Error & SdkError {
   return out
 }
 
+/**
+ * Stops a response body that will not be read to its end. undici reports a body destroyed
+ * before its end as an 'error' event (RequestAbortedError), which would crash the process
+ * with no listener; the read that abandons the body has already decided what failed.
+ */
+function abandon(body: Readable | undefined): void {
+  if (body === undefined || body.destroyed) return
+  body.on('error', () => {})
+  body.destroy()
+}
+
 export class S3Source implements Source {
   readonly schemes = ['s3'] as const
   readonly client: S3Client
@@ -110,7 +121,7 @@ export class S3Source implements Source {
         { abortSignal: options.signal },
       )
       if (info.version && res.ETag !== undefined && res.ETag !== info.version) {
-        ;(res.Body as Readable | undefined)?.destroy()
+        abandon(res.Body as Readable | undefined)
         throw new ObjectChangedError(info.url, info.version, res.ETag)
       }
       const body = res.Body as Readable
@@ -118,10 +129,10 @@ export class S3Source implements Source {
       try {
         skip = checkResponseRange(info, start, end, res.ContentRange, res.ContentLength)
       } catch (err) {
-        body?.destroy()
+        abandon(body)
         throw err
       }
-      return await readBodyBlocks(body, () => body.destroy(), info.url, start, length, blockSize, skip, options.signal, options.onProgress)
+      return await readBodyBlocks(body, () => abandon(body), info.url, start, length, blockSize, skip, options.signal, options.onProgress)
     } catch (err) {
       throw await this.translate(err, info.url, bucket, info.version)
     }
