@@ -199,7 +199,23 @@ export class BlockReader implements ObjectReader, BlockProvider {
     this.idsByUrl.set(info.url, (ids ??= new Set()))
     if (this.idsByUrl.size > this.forgetUrlsAt) this.forgetIdleUrls()
     ids.add(ks)
+    if (info.size === 0) this.rememberEmpty(id, info)
     return { info, id, blockCount: Math.ceil(info.size / this.blockSize) }
+  }
+
+  /**
+   * The disk tier records an object with its first block (lmdb-fill.ts), and an empty object
+   * has none: a zero-length block stands in for it, so an empty object (a `_SUCCESS` marker,
+   * an `__init__.py`) is known through an outage like any cached one, and is forgotten
+   * under the same bounds (it is charged one page and evicted in turn).
+   */
+  private rememberEmpty(id: Uint8Array, info: ObjectInfo): void {
+    if (this.cache.disk === undefined) return
+    const key = blockKey(id, 0)
+    if (this.cache.has(key)) return
+    const { url, version, size, mtimeMs } = info
+    const object = { url, version, size, blockSize: this.blockSize, ...(mtimeMs === undefined ? {} : { mtimeMs }) }
+    void this.cache.put(key, new Uint8Array(0), { memory: false, object })
   }
 
   /** Fetches objects or prefixes into the disk tier and reports what is verifiably resident. */

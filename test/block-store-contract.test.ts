@@ -157,7 +157,89 @@ for (const writerThread of [false, true]) {
     assert.equal(store.objectsForUrl(url), [])
     await store.close()
   })
+
+  contract(`LmdbBlockStore${mode}: latest stays on a version still cached at another block size, else takes the newest left`, async () => {
+    const store = await lmdb(8 * 1024 * KB, undefined, writerThread)
+    const url = 's3://b/sizes'
+    const record = (version: string, blockSize: number, mtimeMs: number) => ({ url, version, size: 256 * KB, blockSize, mtimeMs })
+    const old = objectId(url, '"old"', 64 * KB, 256 * KB)
+    const mid = objectId(url, '"mid"', 64 * KB, 256 * KB)
+    const new64 = objectId(url, '"new"', 64 * KB, 256 * KB)
+    const new128 = objectId(url, '"new"', 128 * KB, 256 * KB)
+    await store.put(blockKey(mid, 0), patternBytes(64 * KB, 'mid'), record('"mid"', 64 * KB, 2000))
+    await store.put(blockKey(new64, 0), patternBytes(64 * KB, 'n64'), record('"new"', 64 * KB, 3000))
+    await store.put(blockKey(new128, 0), patternBytes(128 * KB, 'n128'), record('"new"', 128 * KB, 3000))
+    // An older version cached after the newer one (a long-lived handle) does not take latest.
+    await store.put(blockKey(old, 0), patternBytes(64 * KB, 'old'), record('"old"', 64 * KB, 1000))
+    store.refresh()
+    assert.is(store.lastKnownVersion(url)?.version, '"new"')
+    await store.delete(blockKey(new64, 0))
+    assert.is(store.lastKnownVersion(url)?.version, '"new"', 'still cached with 128 KiB blocks')
+    await store.delete(blockKey(new128, 0))
+    assert.is(store.lastKnownVersion(url)?.version, '"mid"', 'the newest version left, not the first id')
+    await store.close()
+  })
+
+  contract(`LmdbBlockStore${mode}: a URL longer than an LMDB key is recorded, listed and forgotten like any other`, async () => {
+    const store = await lmdb(8 * 1024 * KB, undefined, writerThread)
+    // LMDB refuses keys over 1978 bytes; a presigned URL or a deep path can be longer.
+    const long = (tail: string) => `https://h/${'d/'.repeat(1200)}${tail}`
+    const urls = [long('a'), long('b'), 'https://h/short']
+    for (const url of urls) {
+      const id = objectId(url, 'v', 64 * KB, 64 * KB)
+      assert.ok(await store.put(blockKey(id, 0), patternBytes(64 * KB, url), { url, version: 'v', size: 64 * KB, blockSize: 64 * KB }))
+    }
+    store.refresh()
+    assert.is(store.objectCount(), 3)
+    for (const url of urls) {
+      assert.is(store.objectsForUrl(url).length, 1, 'one id per URL, none of another URL that shares its start')
+      assert.is(store.lastKnownVersion(url)?.url, url)
+    }
+    assert.equal(store.lastKnownUnder('https://h/d/').map((o) => o.url), [long('a'), long('b')])
+    assert.equal(store.lastKnownUnder(long('')).map((o) => o.url), [long('a'), long('b')], 'a prefix longer than the indexed start')
+    assert.equal(store.lastKnownUnder('https://h/').map((o) => o.url), [long('a'), long('b'), 'https://h/short'])
+    await store.delete(blockKey(objectId(long('a'), 'v', 64 * KB, 64 * KB), 0))
+    assert.equal(store.objectsForUrl(long('a')), [])
+    assert.is(store.lastKnownVersion(long('a')), undefined)
+    assert.is(store.objectCount(), 2)
+    await store.close()
+  })
+
+  contract(`LmdbBlockStore${mode}: a URL with a zero byte does not share another URL's index range`, async () => {
+    const store = await lmdb(8 * 1024 * KB, undefined, writerThread)
+    for (const url of ['s3://b/a', 's3://b/a\u0000x']) {
+      const id = objectId(url, 'v', 64 * KB, 64 * KB)
+      await store.put(blockKey(id, 0), patternBytes(64 * KB, url), { url, version: 'v', size: 64 * KB, blockSize: 64 * KB })
+    }
+    store.refresh()
+    assert.equal(store.objectsForUrl('s3://b/a').map((id) => Buffer.from(id).toString('hex')), [Buffer.from(objectId('s3://b/a', 'v', 64 * KB, 64 * KB)).toString('hex')])
+    await store.close()
+  })
 }
+
+contract('LmdbBlockStore: a fill that throws half way leaves nothing behind (no block, no usage, no record)', async () => {
+  const store = await lmdb(8 * 1024 * KB)
+  const url = 's3://b/ok'
+  const id = objectId(url, 'v', 64 * KB, 128 * KB)
+  await store.put(blockKey(id, 0), patternBytes(64 * KB, 'ok'), { url, version: 'v', size: 128 * KB, blockSize: 64 * KB })
+  const before = store.usage()
+  // A record that cannot be written throws after the block, its size and usage are: lmdb-js
+  // would commit those writes, so the fill runs as a child transaction that is aborted.
+  const bad = objectId('s3://b/bad', 'v', 64 * KB, 64 * KB)
+  const record = { url: Symbol('not a URL') as unknown as string, version: 'v', size: 64 * KB, blockSize: 64 * KB }
+  try {
+    await store.put(blockKey(bad, 0), patternBytes(64 * KB, 'bad'), record)
+    assert.unreachable('a fill with a record it cannot write was stored')
+  } catch (err) {
+    assert.is((err as { code?: string }).code, 'ERR_SLUICE_CACHE', (err as Error).message)
+  }
+  store.refresh()
+  assert.is(store.has(blockKey(bad, 0)), false, 'no block')
+  assert.equal(store.usage(), before, 'usage and entries as before')
+  assert.is(store.objectCount(), 1)
+  assert.ok(await store.put(blockKey(id, 1), patternBytes(64 * KB, 'ok2'), { url, version: 'v', size: 128 * KB, blockSize: 64 * KB }), 'the tier still takes fills')
+  await store.close()
+})
 
 contract('LmdbBlockStore: a cache directory with a dot in its name is a directory, not a file', async () => {
   const path = join(await freshDir(), 'cache.v1')

@@ -28,16 +28,19 @@ test('stale-ok serves resident objects through an outage; strict reports the sto
   try {
     await s3.put('data', 'set/a', bytes)
     await s3.put('data', 'set/partial', patternBytes(300 * KiB, 'partial'))
+    await s3.put('data', 'set/_SUCCESS', new Uint8Array(0))
     const warm = new BlockReader(options('stale-ok'))
     await (await warm.open('s3://data/set/a')).read(0, bytes.length)
     await (await warm.open('s3://data/set/partial')).read(0, 64 * KiB)
+    await warm.open('s3://data/set/_SUCCESS') // empty: nothing to read, but known
     await warm.close()
     await s3.close() // the store goes away
 
     const stale = new BlockReader(options('stale-ok'))
     const h = await stale.open('s3://data/set/a')
     assert.ok(Buffer.from(await h.read(0, bytes.length)).equals(bytes), 'resident bytes through the outage')
-    assert.equal((await stale.list('s3://data/set/')).map((o) => o.url), ['s3://data/set/a', 's3://data/set/partial'])
+    assert.equal((await stale.list('s3://data/set/')).map((o) => o.url), ['s3://data/set/_SUCCESS', 's3://data/set/a', 's3://data/set/partial'])
+    assert.is((await stale.open('s3://data/set/_SUCCESS')).size, 0, 'an empty object is known through the outage')
     assert.is(stale.stats().source.gets, 0)
     assert.ok((stale.stats().source.staleAnswers ?? 0) >= 2)
     const partial = await stale.open('s3://data/set/partial')

@@ -48,9 +48,9 @@ import { prepareCacheDir } from './cache-dir.js'
 import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION, OBJECT_ID_BYTES } from './block-key.js'
 import { newTierStats, type BlockStore } from './block-store.js'
 import { DiskWriter, type FillOutcome } from './disk-writer.js'
-import { fill, forgetObjectIfEmpty } from './lmdb-fill.js'
+import { fill, forgetObjectIfEmpty, idsOfUrl } from './lmdb-fill.js'
 import { FrequencySketch, keyHashes } from './frequency-sketch.js'
-import { HEADER_BYTES, MAGIC, chargedBytes, defaultMapBytes, openCacheDbs, seqKey, sizeOf, urlPrefix, type CacheDbs, type CachedObjectRecord } from './lmdb-layout.js'
+import { HEADER_BYTES, MAGIC, chargedBytes, defaultMapBytes, indexedPrefix, indexedUrl, openCacheDbs, seqKey, sizeOf, type CacheDbs, type CachedObjectRecord } from './lmdb-layout.js'
 import { RECORD_INTERVAL_MS, addTo, countsOf, difference, isZero, zeroCounts, type Counts } from './recorded-counts.js'
 import type { ObjectInfo, RecordedCounts, TierStats } from '../types.js'
 
@@ -343,28 +343,24 @@ export class LmdbBlockStore implements BlockStore {
 
   /** The version of a URL most recently cached, if any of its blocks is here. */
   lastKnownVersion(url: string): ObjectInfo | undefined {
-    return this.dbs.latest.get(url)
+    return this.dbs.latest.get(indexedUrl(url))
   }
 
   /** Last known versions of every URL under a prefix, sorted by URL. */
   lastKnownUnder(prefix: string): ObjectInfo[] {
     const out: ObjectInfo[] = []
-    for (const { key, value } of this.dbs.latest.getRange({ start: prefix })) {
-      if (!key.startsWith(prefix)) break
-      out.push(value)
+    const start = indexedPrefix(prefix)
+    for (const { key, value } of this.dbs.latest.getRange({ start })) {
+      if (!key.startsWith(start)) break
+      if (value.url.startsWith(prefix)) out.push(value)
     }
-    return out
+    // Long URLs are keyed by a hash after their start, so key order is not URL order there.
+    return out.sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0))
   }
 
   /** Object ids with blocks here for a URL, any version and block size. */
   objectsForUrl(url: string): Uint8Array[] {
-    const prefix = urlPrefix(url)
-    const out: Uint8Array[] = []
-    for (const key of this.dbs.urls.getKeys({ start: prefix })) {
-      if (!key.subarray(0, prefix.length).equals(prefix)) break
-      out.push(Buffer.from(key.subarray(prefix.length)))
-    }
-    return out
+    return idsOfUrl(this.dbs, url)
   }
 
   objectCount(): number {

@@ -12,7 +12,7 @@
 import { crc32c } from '@node-rs/crc32'
 import { keyHashes, type FrequencySketch } from './frequency-sketch.js'
 import { OBJECT_ID_BYTES } from './block-key.js'
-import { HEADER_BYTES, chargedBytes, seqKey, sizeOf, urlKey, urlPrefix, writeHeader, type CacheDbs, type CachedObjectRecord } from './lmdb-layout.js'
+import { HEADER_BYTES, chargedBytes, indexedUrl, seqKey, sizeOf, urlKey, urlPrefix, writeHeader, type CacheDbs, type CachedObjectRecord } from './lmdb-layout.js'
 
 /** A block to store: `buffer` holds its header room at `offset` (default 0), then `length` bytes. */
 export interface BlockToStore {
@@ -31,8 +31,28 @@ export interface FillRequest extends BlockToStore {
   id: number
 }
 
-/** One fill, inside the caller's write transaction. */
-export function fill(dbs: CacheDbs, sketch: FrequencySketch, req: BlockToStore): { stored: boolean; evictions: number } {
+export interface FillOutcome {
+  stored: boolean
+  evictions: number
+}
+
+/**
+ * One fill, inside the caller's write transaction, as a child transaction of it: lmdb-js
+ * commits what a transaction callback wrote before it threw, so a fill that failed half way
+ * (map full, a key LMDB refuses) would leave a block without its usage or its records. The
+ * child is aborted instead, and the error goes to the caller. Inside a write transaction,
+ * childTransaction runs its callback synchronously.
+ */
+export function fill(dbs: CacheDbs, sketch: FrequencySketch, req: BlockToStore): FillOutcome {
+  let outcome: FillOutcome | undefined
+  void dbs.env.childTransaction(() => {
+    outcome = fillInTransaction(dbs, sketch, req)
+  })
+  if (outcome === undefined) throw new Error('lmdb-js ran a fill outside a write transaction')
+  return outcome
+}
+
+function fillInTransaction(dbs: CacheDbs, sketch: FrequencySketch, req: BlockToStore): FillOutcome {
   const key = Buffer.from(req.key.buffer, req.key.byteOffset, req.key.byteLength)
   if (dbs.sizes.doesExist(key)) return { stored: true, evictions: 0 }
   const value = Buffer.from(req.buffer, req.offset ?? 0, HEADER_BYTES + req.length)
@@ -96,7 +116,29 @@ function recordObject(dbs: CacheDbs, id: Buffer, object: CachedObjectRecord): vo
   if (object.mtimeMs !== undefined) record.mtimeMs = object.mtimeMs
   dbs.objects.putSync(Buffer.from(id), record)
   dbs.urls.putSync(urlKey(object.url, id), Buffer.alloc(0))
-  dbs.latest.putSync(object.url, latestOf(record))
+  // An older version cached late (a long-lived handle, another block size) does not take
+  // `latest` back from a newer one, where the store gave both their times.
+  const indexed = indexedUrl(object.url)
+  const current = dbs.latest.get(indexed)
+  if (current !== undefined && current.version !== record.version && isOlder(record, current)) return
+  dbs.latest.putSync(indexed, latestOf(record))
+}
+
+function isOlder(a: { mtimeMs?: number }, b: { mtimeMs?: number }): boolean {
+  return a.mtimeMs !== undefined && b.mtimeMs !== undefined && a.mtimeMs < b.mtimeMs
+}
+
+/** Ids of every object of one URL with records here (versions and block sizes; a short range). */
+export function idsOfUrl(dbs: CacheDbs, url: string): Buffer[] {
+  const prefix = urlPrefix(url)
+  const out: Buffer[] = []
+  for (const key of dbs.urls.getKeys({ start: prefix })) {
+    if (!key.subarray(0, prefix.length).equals(prefix)) break
+    // Only a key of exactly this length is this URL's: another URL may extend this one with
+    // a zero byte of its own.
+    if (key.length === prefix.length + OBJECT_ID_BYTES) out.push(Buffer.from(key.subarray(prefix.length)))
+  }
+  return out
 }
 
 function latestOf(record: CachedObjectRecord): { url: string; version: string; size: number; mtimeMs?: number } {
@@ -105,7 +147,8 @@ function latestOf(record: CachedObjectRecord): { url: string; version: string; s
 
 /**
  * Drops the records of object `id` once none of its blocks is left, inside the caller's
- * write transaction. `latest` then falls back to another cached version of the URL, if any.
+ * write transaction. If it was the URL's `latest`, that stays while the same version is
+ * cached under another block size, else falls back to the newest other cached version.
  */
 export function forgetObjectIfEmpty(dbs: CacheDbs, id: Buffer): void {
   for (const key of dbs.sizes.getKeys({ start: id, limit: 1 })) if (key.subarray(0, OBJECT_ID_BYTES).equals(id)) return
@@ -113,16 +156,17 @@ export function forgetObjectIfEmpty(dbs: CacheDbs, id: Buffer): void {
   if (record === undefined) return
   dbs.objects.removeSync(id)
   dbs.urls.removeSync(urlKey(record.url, id))
-  if (dbs.latest.get(record.url)?.version !== record.version) return
-  const prefix = urlPrefix(record.url)
-  for (const key of dbs.urls.getKeys({ start: prefix, limit: 1 })) {
-    const other = key.subarray(0, prefix.length).equals(prefix) ? dbs.objects.get(key.subarray(prefix.length)) : undefined
-    if (other !== undefined) {
-      dbs.latest.putSync(record.url, latestOf(other))
-      return
-    }
+  const indexed = indexedUrl(record.url)
+  if (dbs.latest.get(indexed)?.version !== record.version) return
+  let newest: CachedObjectRecord | undefined
+  for (const other of idsOfUrl(dbs, record.url)) {
+    const o = dbs.objects.get(other)
+    if (o === undefined) continue
+    if (o.version === record.version) return
+    if (newest === undefined || isOlder(newest, o)) newest = o
   }
-  dbs.latest.removeSync(record.url)
+  if (newest === undefined) dbs.latest.removeSync(indexed)
+  else dbs.latest.putSync(indexed, latestOf(newest))
 }
 
 function oldest(dbs: CacheDbs): Buffer | undefined {

@@ -5,6 +5,7 @@
  * read and write the same value format. The layout itself is described in
  * lmdb-block-store.ts.
  */
+import { createHash } from 'node:crypto'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION } from './block-key.js'
 import type { ObjectInfo } from '../types.js'
@@ -75,14 +76,40 @@ export function chargedBytes(dataLength: number): number {
   return Math.ceil((HEADER_BYTES + dataLength + BLOCK_KEY_BYTES + 16) / PAGE) * PAGE
 }
 
-/** Key of the `urls` index: the URL, a zero byte, then the object id (one URL's ids sort together). */
+/**
+ * URLs longer than this (UTF-8 bytes) are indexed by their start and a hash: LMDB keys stop
+ * at 1978 bytes, and a presigned HTTP URL or a deep file path can pass that. A put of a
+ * longer key throws inside the fill, after the block is written.
+ */
+export const MAX_INDEXED_URL_BYTES = 1024
+const INDEXED_START_BYTES = 900
+
+/**
+ * The form of a URL that `latest` and `urls` are keyed by: the URL itself, or for a long URL
+ * its first 900 bytes, a 0x7f and the SHA-256 of the whole URL (a byte lmdb-js's
+ * ordered keys take as text; low bytes mark key parts). Both forms sort under every
+ * prefix shorter than 900 bytes, so prefix scans still work; records keep the full URL.
+ */
+export function indexedUrl(url: string): string {
+  if (url.length * 3 <= MAX_INDEXED_URL_BYTES || Buffer.byteLength(url) <= MAX_INDEXED_URL_BYTES) return url
+  const start = Buffer.from(url, 'utf8').subarray(0, INDEXED_START_BYTES).toString('utf8')
+  return `${start}\u007f${createHash('sha256').update(url).digest('hex')}`
+}
+
+/** Where a scan of `latest` for every URL under `prefix` starts (a long prefix: its indexed start). */
+export function indexedPrefix(prefix: string): string {
+  if (Buffer.byteLength(prefix) <= INDEXED_START_BYTES) return prefix
+  return Buffer.from(prefix, 'utf8').subarray(0, INDEXED_START_BYTES - 4).toString('utf8').replace(/\uFFFD$/, '')
+}
+
+/** Key of the `urls` index: the indexed URL, a zero byte, then the object id (one URL's ids sort together). */
 export function urlKey(url: string, id: Uint8Array): Buffer {
   return Buffer.concat([urlPrefix(url), id])
 }
 
 /** The start of every `urls` key of one URL. */
 export function urlPrefix(url: string): Buffer {
-  return Buffer.concat([Buffer.from(url, 'utf8'), Buffer.alloc(1)])
+  return Buffer.concat([Buffer.from(indexedUrl(url), 'utf8'), Buffer.alloc(1)])
 }
 
 export function seqKey(seq: number): Buffer {
