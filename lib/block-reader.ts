@@ -15,6 +15,7 @@
  */
 import { blockKey, keyString, objectId } from './cache/block-key.js'
 import { LmdbBlockStore } from './cache/lmdb-block-store.js'
+import type { CachedObjectRecord } from './cache/lmdb-layout.js'
 import { MemoryBlockStore } from './cache/memory-block-store.js'
 import { TieredBlockCache } from './cache/tiered-block-cache.js'
 import { AbortError, CacheError, ClosedError, SourceError, SourceUnreachableError, TimeoutError } from './errors.js'
@@ -53,6 +54,12 @@ const MAX_TRACKED_PREFETCH = 65_536
 const MAX_TRACKED_PAGE_INS = 4096
 /** URLs remembered with their object ids before idle ones are forgotten (forgetIdleUrls). */
 const MAX_TRACKED_URLS = 8192
+
+/** What the disk tier records of an object read with blocks of `blockSize`. */
+function objectRecord(info: ObjectInfo, blockSize: number): CachedObjectRecord {
+  const { url, version, size, mtimeMs } = info
+  return { url, version, size, blockSize, ...(mtimeMs === undefined ? {} : { mtimeMs }) }
+}
 
 export class BlockReader implements ObjectReader, BlockProvider {
   readonly options: ResolvedOptions
@@ -213,9 +220,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
     if (this.cache.disk === undefined) return
     const key = blockKey(id, 0)
     if (this.cache.has(key)) return
-    const { url, version, size, mtimeMs } = info
-    const object = { url, version, size, blockSize: this.blockSize, ...(mtimeMs === undefined ? {} : { mtimeMs }) }
-    void this.cache.put(key, new Uint8Array(0), { memory: false, object })
+    void this.cache.put(key, new Uint8Array(0), { memory: false, object: objectRecord(info, this.blockSize) })
   }
 
   /** Fetches objects or prefixes into the disk tier and reports what is verifiably resident. */
@@ -581,8 +586,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
     }
     if (priority === 'prefetch') this.prefetchCounters.issuedBlocks += count
     // The disk tier records the object with its first stored block (lmdb-fill.ts).
-    const { url, version, size, mtimeMs } = obj.info
-    const object = { url, version, size, blockSize: bs, ...(mtimeMs === undefined ? {} : { mtimeMs }) }
+    const object = objectRecord(obj.info, bs)
     const done = promise.then(
       async (blocks) => {
         const stored: Promise<boolean>[] = []

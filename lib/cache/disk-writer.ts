@@ -19,11 +19,7 @@ import { Worker } from 'node:worker_threads'
 import { CacheError } from '../errors.js'
 import { HEADER_BYTES, type CachedObjectRecord } from './lmdb-layout.js'
 import type { FillReply, FillRequest, WriterSetup } from './disk-writer-thread.js'
-
-export interface FillOutcome {
-  stored: boolean
-  evictions: number
-}
+import type { FillOutcome } from './lmdb-fill.js'
 
 interface Fill {
   key: Uint8Array

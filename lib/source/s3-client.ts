@@ -14,9 +14,10 @@
  * SDK's own retries are off because `RetryingSource` retries every source the same way.
  *
  * Requests go through Smithy's undici handler instead of the SDK's default node:http one:
- * node:http's parser copies every body chunk into a new buffer, and on loopback the default
- * handler spent 2.1-4.8 CPU s/GB against 1.4-3.2 for undici on the same objects (README,
- * Performance). The pool keeps `maxSockets` connections per origin alive.
+ * node:http's parser copies every body chunk into a new buffer. Streaming the same loopback
+ * objects, undici ran at 1.47-1.49x the default client with 0.8-1.8 against 2.3-4.4 CPU s/GB
+ * (`sdk_stream_sluice_transport` in bench/core.ts). The pool keeps `maxSockets` connections
+ * per origin alive.
  */
 import { S3Client } from '@aws-sdk/client-s3'
 import { loadConfig, NODE_REGION_CONFIG_FILE_OPTIONS, NODE_REGION_CONFIG_OPTIONS } from '@smithy/core/config'
