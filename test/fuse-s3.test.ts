@@ -108,12 +108,19 @@ it('a second pass is served with zero source requests (page cache dropped, then 
   await shaAll() // everything read once: cache warm
   const before = reader!.stats().source.requests
   await dropPageCache()
+  const readsBefore = m!.stats().operations.read ?? 0
   await shaAll()
   assert.is(reader!.stats().source.requests - before, 0, 'page cache dropped: served from the sluice cache')
   const reads = m!.stats().operations.read ?? 0
+  const uncachedReads = reads - readsBefore
   await shaAll()
   assert.is(reader!.stats().source.requests - before, 0, 'page cache kept')
-  assert.is((m!.stats().operations.read ?? 0) - reads, 0, 'page cache kept: no read reached the daemon')
+  // With keep_cache every open keeps the file's pages, so the kernel answers the pass itself;
+  // without it each open drops them and every read reaches the daemon again. A few reads may
+  // still arrive (a page reclaimed under memory pressure, seen once in CI: 3 of hundreds).
+  const keptReads = (m!.stats().operations.read ?? 0) - reads
+  assert.ok(uncachedReads > 20, `the uncached pass reached the daemon (${uncachedReads} reads)`)
+  assert.ok(keptReads <= uncachedReads / 10, `page cache kept: ${keptReads} reads reached the daemon, against ${uncachedReads} with it dropped`)
 })
 
 test.run()
