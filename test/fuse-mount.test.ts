@@ -196,7 +196,10 @@ it('new and deleted objects show up after the listing TTL', async () => {
   assert.is((await run('cat', [`${mnt}/late/arrival.bin`])).code, 0)
 })
 
-it('mount stats count operations, bytes and no open files left', () => {
+it('mount stats count operations, bytes and no open files left', async () => {
+  // The kernel sends RELEASE after close() has returned to the reader, so the last file
+  // may still be open in the daemon for a moment (seen once in CI): wait for it, bounded.
+  for (let i = 0; i < 50 && m!.stats().openFiles > 0; i++) await sleep(100)
   const s = m!.stats()
   assert.ok(s.bytesRead > 3 * 1024 * 1024)
   assert.ok((s.operations.open ?? 0) > 10)
