@@ -15,7 +15,7 @@
  */
 import { blockKey, keyString, objectId } from './cache/block-key.js'
 import { LmdbBlockStore } from './cache/lmdb-block-store.js'
-import type { CachedObjectRecord } from './cache/lmdb-layout.js'
+import type { CachedObjectRecord } from './cache/block-store.js'
 import { MemoryBlockStore } from './cache/memory-block-store.js'
 import { TieredBlockCache } from './cache/tiered-block-cache.js'
 import { AbortError, CacheError, ClosedError, SourceError, SourceUnreachableError, TimeoutError } from './errors.js'
@@ -120,10 +120,16 @@ export class BlockReader implements ObjectReader, BlockProvider {
         diskError = err
       }
     }
-    this.cache = new TieredBlockCache(memory, disk, {
-      maxPendingWriteBytes: o.maxPendingWriteBytes,
-      health: { maxConsecutiveErrors: o.diskMaxConsecutiveErrors, cooldownMs: o.diskRetryAfterMs },
-    })
+    this.cache = new TieredBlockCache([
+      ...(memory ? [{ store: memory }] : []),
+      ...(disk
+        ? [{
+            store: disk,
+            maxPendingWriteBytes: o.maxPendingWriteBytes,
+            health: { maxConsecutiveErrors: o.diskMaxConsecutiveErrors, cooldownMs: o.diskRetryAfterMs },
+          }]
+        : []),
+    ])
     this.scheduler = new FetchScheduler(o.maxConcurrentRequests)
     this.budget = new PrefetchBudget(o.maxInflightBytes)
     this.pool =
@@ -157,7 +163,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
     try {
       return await this.sources.sourceFor(canonical).stat(canonical, options)
     } catch (err) {
-      const stale = this.staleAnswer(err, () => this.cache.disk?.lastKnownVersion(canonical))
+      const stale = this.staleAnswer(err, () => this.cache.catalog?.lastKnownVersion(canonical))
       if (stale === undefined) throw err
       return stale
     }
@@ -169,7 +175,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
     try {
       return await this.sources.sourceFor(canonical).list(canonical, options)
     } catch (err) {
-      const stale = this.staleAnswer(err, () => this.cache.disk?.lastKnownUnder(canonical))
+      const stale = this.staleAnswer(err, () => this.cache.catalog?.lastKnownUnder(canonical))
       if (stale === undefined || stale.length === 0) throw err
       return stale
     }
@@ -217,10 +223,10 @@ export class BlockReader implements ObjectReader, BlockProvider {
    * under the same bounds (it is charged one page and evicted in turn).
    */
   private rememberEmpty(id: Uint8Array, info: ObjectInfo): void {
-    if (this.cache.disk === undefined) return
+    if (!this.cache.persistent) return
     const key = blockKey(id, 0)
     if (this.cache.has(key)) return
-    void this.cache.put(key, new Uint8Array(0), { memory: false, object: objectRecord(info, this.blockSize) })
+    void this.cache.fill(key, new Uint8Array(0), { memory: false, object: objectRecord(info, this.blockSize) })
   }
 
   /** Fetches objects or prefixes into the disk tier and reports what is verifiably resident. */
@@ -240,12 +246,11 @@ export class BlockReader implements ObjectReader, BlockProvider {
   private forgetIdleUrls(): void {
     const reading = new Set<string>()
     for (const h of this.handles) reading.add(h.info.url)
-    const memory = this.cache.memory
     for (const [url, ids] of this.idsByUrl) {
       if (this.idsByUrl.size <= MAX_TRACKED_URLS / 2) break
       if (reading.has(url)) continue
       let resident = false
-      if (memory) for (const ks of ids) if (memory.holdsObject(ks)) resident = true
+      for (const ks of ids) if (this.cache.holdsObject(ks)) resident = true
       if (!resident) this.idsByUrl.delete(url)
     }
     // When most URLs must stay, the next pass waits until the map has doubled, so passes
@@ -259,7 +264,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
     await this.opened
     const canonical = canonicalUrl(url)
     const ids = new Set(this.idsByUrl.get(canonical) ?? [])
-    for (const id of this.cache.disk?.objectsForUrl(canonical) ?? []) ids.add(keyString(id))
+    for (const id of this.cache.catalog?.objectsForUrl(canonical) ?? []) ids.add(keyString(id))
     let removed = 0
     for (const ks of ids) removed += await this.cache.deletePrefix(Buffer.from(ks, 'latin1'))
     // The entry stays: a handle still open on the URL fills the memory tier again, and
@@ -271,15 +276,13 @@ export class BlockReader implements ObjectReader, BlockProvider {
   async clearCache(): Promise<void> {
     this.checkOpen()
     await this.opened
-    await this.cache.flush()
-    await this.cache.memory?.deletePrefix(new Uint8Array(0))
-    await this.cache.disk?.clear()
+    await this.cache.clear()
     this.idsByUrl.clear()
   }
 
   stats(): ReaderStats {
     return {
-      tiers: this.cache.stats(),
+      tiers: this.cache.tierStats(),
       source: { ...this.sources.stats, staleAnswers: this.staleAnswers },
       prefetch: {
         ...this.prefetchCounters,
@@ -360,17 +363,16 @@ export class BlockReader implements ObjectReader, BlockProvider {
    * Blocks paged in by read-ahead resolve at once; only cold ones wait on LMDB's thread.
    */
   private planPageIn(obj: PinnedObject, first: number, last: number): { all: boolean; wait: Promise<unknown> | undefined } {
-    const disk = this.cache.disk
-    if (!disk) return { all: false, wait: undefined }
     const waits: Promise<unknown>[] = []
     const fresh: Uint8Array[] = []
     let all = true
     for (let i = first; i <= last; i++) {
       const key = blockKey(obj.id, i)
-      if (this.cache.memory?.has(key)) continue
+      const residence = this.cache.locate(key)
+      if (residence === 'fast') continue
       const pending = this.pagedIn.get(keyString(key))
       if (pending) waits.push(pending)
-      else if (this.cache.diskHealth.usable() && disk.has(key)) fresh.push(key)
+      else if (residence === 'paged') fresh.push(key)
       else all = false
     }
     if (fresh.length > 0) waits.push(this.startPageIn(fresh))
@@ -380,14 +382,14 @@ export class BlockReader implements ObjectReader, BlockProvider {
   /** Pages disk-tier blocks in on LMDB's reader thread and remembers that it did. */
   private startPageIn(keys: Uint8Array[]): Promise<void> {
     if (this.pagedIn.size > MAX_TRACKED_PAGE_INS) this.pagedIn.clear()
-    const done = this.cache.disk!.pageIn(keys).catch((err: unknown) => this.cache.diskHealth.failure(err))
+    const done = this.cache.pageIn(keys)
     for (const key of keys) this.pagedIn.set(keyString(key), done)
     return done
   }
 
   async getBlocks(obj: PinnedObject, first: number, last: number, signal?: AbortSignal): Promise<Uint8Array[]> {
     // Disk-tier blocks are paged in off the event loop before the synchronous reads below.
-    const paging = this.cache.disk ? this.planPageIn(obj, first, last).wait : undefined
+    const paging = this.planPageIn(obj, first, last).wait
     if (paging) await paging
     const out: Uint8Array[] = new Array(last - first + 1)
     const waits: Promise<void>[] = []
@@ -401,7 +403,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
     for (let i = first; i <= last; i++) {
       const key = blockKey(obj.id, i)
       const ks = keyString(key)
-      const hit = this.verifiedLength(obj, i, key, this.cache.get(key))
+      const hit = this.verifiedLength(obj, i, key, this.cache.getSync(key))
       if (hit !== undefined) {
         flushRun(i)
         out[i - first] = hit
@@ -421,7 +423,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
       const f = this.inflight.get(keyString(blockKey(obj.id, i)))
       if (!f) {
         // Landed in the cache between the two passes.
-        const block = this.verifiedLength(obj, i, blockKey(obj.id, i), this.cache.get(blockKey(obj.id, i)))
+        const block = this.verifiedLength(obj, i, blockKey(obj.id, i), this.cache.getSync(blockKey(obj.id, i)))
         if (block === undefined) throw new SourceError(obj.info.url, `block ${i} vanished from the cache before it was read`)
         out[i - first] = block
         continue
@@ -458,18 +460,14 @@ export class BlockReader implements ObjectReader, BlockProvider {
     const bs = this.blockSize
     const first = Math.floor(position / bs)
     const last = Math.floor((end - 1) / bs)
-    const memory = this.cache.memory
     for (let i = first; i <= last; i++) {
       const blockStart = i * bs
       const from = Math.max(position, blockStart)
       const to = Math.min(end, blockStart + bs)
       const key = blockKey(obj.id, i)
-      if (!fromDisk) {
-        // has() first: a miss here is not a miss yet (the disk pass or a fetch follows).
-        const block = memory?.has(key) ? this.verifiedLength(obj, i, key, memory.getSync(key)) : undefined
-        if (block === undefined) return false
-        target.set(block.subarray(from - blockStart, to - blockStart), offset + (from - position))
-      } else if (!this.cache.copyInto(key, target, offset + (from - position), from - blockStart, to - blockStart, this.blockLength(obj, i))) {
+      // The fast pass counts no miss: the disk pass or a fetch follows.
+      const scope = fromDisk ? 'all' : 'fast'
+      if (!this.cache.copyInto(key, target, offset + (from - position), from - blockStart, to - blockStart, this.blockLength(obj, i), scope)) {
         return false
       }
       if (this.prefetchedUnused.size > 0 && this.prefetchedUnused.delete(keyString(key))) this.prefetchCounters.usedBlocks++
@@ -508,12 +506,13 @@ export class BlockReader implements ObjectReader, BlockProvider {
     for (let i = first; i <= last; i++) {
       const key = blockKey(obj.id, i)
       const ks = keyString(key)
-      if (this.inflight.has(ks) || this.cache.memory?.has(key)) {
+      const residence = this.cache.locate(key)
+      if (this.inflight.has(ks) || residence === 'fast') {
         if (!flush(i)) break
         covered = i + 1
         continue
       }
-      if (this.cache.disk && this.cache.has(key)) {
+      if (residence === 'paged') {
         // Resident on disk: read ahead by paging it in, so the read that comes finds it in memory.
         if (!this.pagedIn.has(ks)) pageIns.push(key)
         if (!flush(i)) break
@@ -529,9 +528,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
   }
 
   passBlocks(obj: PinnedObject, first: number, end: number): void {
-    const memory = this.cache.memory
-    if (!memory) return
-    for (let i = first; i < end; i++) memory.markPassed(blockKey(obj.id, i))
+    for (let i = first; i < end; i++) this.cache.markPassed(blockKey(obj.id, i))
   }
 
   release(handle: BlockObjectHandle): void {
@@ -596,7 +593,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
             stored.push(Promise.resolve(false))
             continue
           }
-          stored.push(this.cache.put(keys[j]!, block, { ...fill, object }))
+          stored.push(this.cache.fill(keys[j]!, block, { ...(fill.memory === undefined ? {} : { memory: fill.memory }), durable: fill.waitForDisk === true, object }))
           if (entries[j]!.prefetch && !entries[j]!.claimed) this.trackPrefetched(names[j]!)
         }
         return fill.waitForDisk ? Promise.all(stored) : stored.map(() => true)

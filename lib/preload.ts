@@ -54,7 +54,7 @@ function residentBytes(reader: BlockReader, obj: PinnedObject): number {
   let bytes = 0
   for (let i = 0; i < obj.blockCount; i++) {
     const key = blockKey(obj.id, i)
-    const block = reader.cache.disk ? reader.cache.disk.verifySync(key) : reader.cache.memory?.has(key) ? reader.cache.memory.peek(key) : undefined
+    const block = reader.cache.verifyResident(key)
     if (block !== undefined) bytes += block.length
   }
   return bytes
@@ -65,8 +65,7 @@ export async function preload(reader: BlockReader, targets: string[], options: P
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`preload: concurrency must be a positive integer, got ${concurrency}`)
   const failed: Failure[] = []
   const infos = await expand(reader, targets, failed, options.signal)
-  const tier = reader.cache.disk ?? reader.cache.memory
-  const capacityBytes = tier?.usage().maxBytes ?? 0
+  const capacityBytes = reader.cache.usage().maxBytes
   const requestedBytes = infos.reduce((n, i) => n + i.size, 0)
   const objects: PreloadedObject[] = []
   let fetchedBytes = 0
@@ -77,11 +76,11 @@ export async function preload(reader: BlockReader, targets: string[], options: P
 
   const one = async (info: ObjectInfo): Promise<void> => {
     const obj = reader.pin(info)
-    if (!options.dryRun && tier) {
+    if (!options.dryRun && capacityBytes > 0) {
       try {
         const runs: [number, number][] = []
         for (let i = 0; i < obj.blockCount; i++) {
-          const present = reader.cache.disk ? reader.cache.disk.has(blockKey(obj.id, i)) : reader.cache.has(blockKey(obj.id, i))
+          const present = reader.cache.hasResident(blockKey(obj.id, i))
           const last = runs[runs.length - 1]
           if (present) {
             bytesDone += Math.min(bs, info.size - i * bs)
@@ -93,7 +92,7 @@ export async function preload(reader: BlockReader, targets: string[], options: P
         }
         for (const [first, count] of runs) {
           options.signal?.throwIfAborted()
-          await reader.startRun(obj, first, count, 'demand', 0, { waitForDisk: true, memory: !reader.cache.disk })
+          await reader.startRun(obj, first, count, 'demand', 0, { waitForDisk: true, memory: !reader.cache.persistent })
           const bytes = Math.min(info.size, (first + count) * bs) - first * bs
           fetchedBytes += bytes
           bytesDone += bytes
@@ -105,7 +104,7 @@ export async function preload(reader: BlockReader, targets: string[], options: P
         failed.push(failureOf(info.url, err))
       }
     }
-    const resident = tier ? residentBytes(reader, obj) : 0
+    const resident = capacityBytes > 0 ? residentBytes(reader, obj) : 0
     if (options.dryRun) fetchedBytes += info.size - resident
     objects.push({ url: info.url, size: info.size, version: info.version, residentBytes: resident, missingBytes: info.size - resident })
     objectsDone++
@@ -130,7 +129,7 @@ export async function preload(reader: BlockReader, targets: string[], options: P
     }
   }
   if (options.dryRun) {
-    const used = tier?.usage().usedBytes ?? 0
+    const used = reader.cache.usage().usedBytes
     const needed = requestedBytes - resident
     if (used + needed > capacityBytes) {
       failed.push({

@@ -37,6 +37,8 @@ const makers: [string, (maxBytes: number) => Promise<BlockStore>][] = [
   ['MemoryBlockStore', async (max) => new MemoryBlockStore(max)],
   ['LmdbBlockStore', (max) => lmdb(max)],
   ['LmdbBlockStore (writer thread)', (max) => lmdb(max, undefined, true)],
+  // The composition is a BlockStore too: memory over LMDB, fills awaited through its budget.
+  ['TieredBlockCache (memory over LMDB)', async (max) => new TieredBlockCache([{ store: new MemoryBlockStore(max) }, { store: await lmdb(max), maxPendingWriteBytes: max }])],
 ]
 
 const contract = suite('BlockStore contract')
@@ -54,13 +56,13 @@ for (const [name, make] of makers) {
     const store = await make(8 * 1024 * KB)
     const a = patternBytes(64 * KB, 'a')
     assert.is(store.has(blockKey(id, 0)), false)
-    assert.is(await store.get(blockKey(id, 0)), undefined)
+    assert.is((await store.getMany([blockKey(id, 0)]))[0], undefined)
     assert.is(await store.put(blockKey(id, 0), a), true)
     assert.ok(store.has(blockKey(id, 0)))
-    assert.ok(Buffer.from((await store.get(blockKey(id, 0)))!).equals(a), `${name} returns the bytes`)
+    assert.ok(Buffer.from(((await store.getMany([blockKey(id, 0)]))[0])!).equals(a), `${name} returns the bytes`)
     assert.is(store.usage().entries, 1)
     assert.is(await store.delete(blockKey(id, 0)), true)
-    assert.is(await store.get(blockKey(id, 0)), undefined)
+    assert.is((await store.getMany([blockKey(id, 0)]))[0], undefined)
     assert.is(store.usage().entries, 0)
     assert.is(store.usage().usedBytes, 0, `${name} usage back to zero`)
     await store.close()
@@ -101,7 +103,7 @@ contract('LmdbBlockStore: survives reopening with exact usage', async () => {
   assert.is(again.usage().usedBytes, expected, 'usage after reopen')
   assert.is(again.usage().entries, sizes.length)
   for (let i = 0; i < sizes.length; i++) {
-    assert.ok(Buffer.from((await again.get(blockKey(id, i)))!).equals(patternBytes(sizes[i]!, i)), `block ${i} after reopen`)
+    assert.ok(Buffer.from(((await again.getMany([blockKey(id, i)]))[0])!).equals(patternBytes(sizes[i]!, i)), `block ${i} after reopen`)
   }
   await again.close()
 })
@@ -124,8 +126,8 @@ for (const writerThread of [false, true]) {
     const slice = shared.subarray(64 * KB)
     assert.ok(await store.put(blockKey(id, 1), slice))
     assert.ok(Buffer.from(shared.subarray(0, 64 * KB)).equals(before), 'the bytes in front of a slice are untouched')
-    assert.ok(Buffer.from((await store.get(blockKey(id, 0)))!).equals(patternBytes(64 * KB, 'roomy')))
-    assert.ok(Buffer.from((await store.get(blockKey(id, 1)))!).equals(patternBytes(2 * 64 * KB, 'shared').subarray(64 * KB)))
+    assert.ok(Buffer.from(((await store.getMany([blockKey(id, 0)]))[0])!).equals(patternBytes(64 * KB, 'roomy')))
+    assert.ok(Buffer.from(((await store.getMany([blockKey(id, 1)]))[0])!).equals(patternBytes(2 * 64 * KB, 'shared').subarray(64 * KB)))
     await store.close()
   })
 }
@@ -249,7 +251,7 @@ contract('LmdbBlockStore: a cache directory with a dot in its name is a director
   const files = await readdir(path)
   assert.ok(files.includes('data.mdb'), `LMDB files inside ${path}: ${files.join(', ')}`)
   const again = await lmdb(4 * 1024 * KB, path)
-  assert.ok(Buffer.from((await again.get(blockKey(id, 0)))!).equals(patternBytes(1000, 'dot')))
+  assert.ok(Buffer.from(((await again.getMany([blockKey(id, 0)]))[0])!).equals(patternBytes(1000, 'dot')))
   await again.close()
 })
 
@@ -266,7 +268,7 @@ contract('LmdbBlockStore: a flipped byte in the file is detected and never serve
   raw[at + 10] = raw[at + 10]! ^ 0x01
   await writeFile(file, raw)
   const again = await lmdb(4 * 1024 * KB, path)
-  assert.is(await again.get(blockKey(id, 0)), undefined, 'corrupt block is a miss')
+  assert.is((await again.getMany([blockKey(id, 0)]))[0], undefined, 'corrupt block is a miss')
   const s = again.stats()
   assert.is(s.errors, 1, 'the corruption is counted')
   await new Promise((r) => setTimeout(r, 50))
@@ -294,8 +296,8 @@ contract('LmdbBlockStore: counts are recorded once each, even with saves overlap
   const path = await freshDir()
   const store = await lmdb(4 * 1024 * KB, path)
   await store.put(blockKey(id, 0), patternBytes(100))
-  for (let i = 0; i < 3; i++) assert.ok(await store.get(blockKey(id, 0)))
-  assert.is(await store.get(blockKey(id, 1)), undefined)
+  for (let i = 0; i < 3; i++) assert.ok((await store.getMany([blockKey(id, 0)]))[0])
+  assert.is((await store.getMany([blockKey(id, 1)]))[0], undefined)
   void store.saveRecorded()
   void store.saveRecorded()
   await store.close()
@@ -306,7 +308,7 @@ contract('LmdbBlockStore: counts are recorded once each, even with saves overlap
   assert.is(recorded.misses, 1)
   assert.is(recorded.hitBytes, 300)
   assert.is(again.stats().hits, 0)
-  assert.ok(await again.get(blockKey(id, 0)))
+  assert.ok((await again.getMany([blockKey(id, 0)]))[0])
   assert.is(again.stats().recorded!.hits, 4, "this process's unsaved hit is included")
   await again.close()
 })
@@ -314,10 +316,10 @@ contract('LmdbBlockStore: counts are recorded once each, even with saves overlap
 contract('fills dropped at the write-behind bound are counted and recorded by the disk tier', async () => {
   const path = await freshDir()
   const store = await lmdb(4 * 1024 * KB, path)
-  const cache = new TieredBlockCache(undefined, store, { maxPendingWriteBytes: 100 * KB })
+  const cache = new TieredBlockCache([{ store, maxPendingWriteBytes: 100 * KB }])
   const puts = [0, 1, 2].map((i) => cache.put(blockKey(id, i), patternBytes(64 * KB, i)))
   assert.equal(await Promise.all(puts), [true, false, false], 'the first fill fits the bound; the next two are dropped')
-  assert.is(cache.stats().find((t) => t.name === 'disk')!.droppedFills, 2)
+  assert.is(cache.tierStats().find((t) => t.name === 'disk')!.droppedFills, 2)
   await store.close()
   const again = await lmdb(4 * 1024 * KB, path)
   assert.is(again.stats().recorded!.droppedFills, 2, 'the same two, recorded in the directory')
@@ -330,7 +332,7 @@ contract('LmdbBlockStore: filling past the LMDB map size grows the map; blocks a
   await store.init()
   for (let i = 0; i < 8; i++) assert.ok(await store.put(blockKey(id, i), patternBytes(1024 * KB, i)), `put ${i} past the map size`)
   assert.is(store.usage().usedBytes, 8 * chargedBytes(1024 * KB))
-  for (let i = 0; i < 8; i++) assert.ok(Buffer.from((await store.get(blockKey(id, i)))!).equals(patternBytes(1024 * KB, i)))
+  for (let i = 0; i < 8; i++) assert.ok(Buffer.from(((await store.getMany([blockKey(id, i)]))[0])!).equals(patternBytes(1024 * KB, i)))
   await store.close()
 })
 
@@ -342,7 +344,7 @@ contract('LmdbBlockStore: a loop over twice the capacity keeps hitting (no LRU c
   for (let epoch = 0; epoch < 4; epoch++) {
     for (let i = 0; i < blocks; i++) {
       const key = blockKey(id, i)
-      const got = await store.get(key)
+      const got = (await store.getMany([key]))[0]
       if (epoch > 0) {
         reads++
         if (got) hits++
@@ -365,7 +367,7 @@ contract('LmdbBlockStore: a dataset that fits fills the tier and is all resident
   for (let epoch = 0; epoch < 2; epoch++) {
     for (let i = 0; i < blocks; i++) {
       const key = blockKey(id, i)
-      if ((await store.get(key)) !== undefined) hits++
+      if (((await store.getMany([key]))[0]) !== undefined) hits++
       else await store.put(key, patternBytes(64 * KB - 100, i))
     }
   }
@@ -386,11 +388,11 @@ contract('LmdbBlockStore: a loop keeps its resident half however often a missing
     let hits = 0
     for (let i = 0; i < blocks; i++) {
       const key = blockKey(id, i)
-      if (store.has(key) && (await store.get(key)) !== undefined) {
+      if (store.has(key) && ((await store.getMany([key]))[0]) !== undefined) {
         hits++
         continue
       }
-      for (let lookups = (i * 7 + epoch) % 4; lookups > 0; lookups--) await store.get(key)
+      for (let lookups = (i * 7 + epoch) % 4; lookups > 0; lookups--) (await store.getMany([key]))[0]
       await store.put(key, patternBytes(64 * KB - 100, i))
     }
     perEpoch.push(hits / blocks)

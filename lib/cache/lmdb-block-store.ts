@@ -46,15 +46,16 @@ import { headerRoom } from '../block-buffer.js'
 import { CacheError } from '../errors.js'
 import { prepareCacheDir } from './cache-dir.js'
 import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION, OBJECT_ID_BYTES } from './block-key.js'
-import { newTierStats, type BlockStore } from './block-store.js'
+import { newTierStats, type BlockStore, type CachedObjectRecord, type ObjectCatalog } from './block-store.js'
 import { DiskWriter } from './disk-writer.js'
 import { fill, forgetObjectIfEmpty, idsOfUrl, type FillOutcome } from './lmdb-fill.js'
 import { FrequencySketch, keyHashes } from './frequency-sketch.js'
-import { HEADER_BYTES, MAGIC, chargedBytes, defaultMapBytes, indexedPrefix, indexedUrl, openCacheDbs, seqKey, sizeOf, type CacheDbs, type CachedObjectRecord } from './lmdb-layout.js'
+import { HEADER_BYTES, MAGIC, chargedBytes, defaultMapBytes, indexedPrefix, indexedUrl, openCacheDbs, seqKey, sizeOf, type CacheDbs } from './lmdb-layout.js'
 import { RECORD_INTERVAL_MS, addTo, countsOf, difference, isZero, zeroCounts, type Counts } from './recorded-counts.js'
 import type { ObjectInfo, RecordedCounts, TierStats } from '../types.js'
 
-export { HEADER_BYTES, chargedBytes, type CachedObjectRecord } from './lmdb-layout.js'
+export { HEADER_BYTES, chargedBytes } from './lmdb-layout.js'
+export type { CachedObjectRecord } from './block-store.js'
 
 export interface LmdbBlockStoreOptions {
   /** Directory of the LMDB environment; created if missing. */
@@ -69,8 +70,11 @@ export interface LmdbBlockStoreOptions {
   writerThread?: boolean
 }
 
-export class LmdbBlockStore implements BlockStore {
+export class LmdbBlockStore implements BlockStore, ObjectCatalog {
   readonly name = 'disk'
+  readonly locality = 'local'
+  /** The tier's own record of the objects it holds (the methods below). */
+  readonly catalog: ObjectCatalog = this
   readonly maxBytes: number
   readonly path: string
   private readonly sketch: FrequencySketch
@@ -169,8 +173,8 @@ export class LmdbBlockStore implements BlockStore {
     })
   }
 
-  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    return this.getSync(key)
+  async getMany(keys: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+    return keys.map((key) => this.getSync(key))
   }
 
   /** Reads and verifies one block (LMDB reads are memory-mapped and do not wait on locks). */
@@ -183,7 +187,7 @@ export class LmdbBlockStore implements BlockStore {
    * value into its reusable read buffer, the CRC is checked there, then the slice is copied
    * out. Returns false on a miss or a damaged block (which is dropped).
    */
-  copyVerifiedSync(key: Uint8Array, target: Uint8Array, targetOffset: number, from: number, to: number, expectedLength: number): boolean {
+  copyInto(key: Uint8Array, target: Uint8Array, targetOffset: number, from: number, to: number, expectedLength: number): boolean {
     const data = this.lookup(key, true)
     if (data === undefined || data.length !== expectedLength) return false
     target.set(data.subarray(from, to), targetOffset)

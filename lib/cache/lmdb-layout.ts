@@ -9,19 +9,13 @@ import { createHash } from 'node:crypto'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION } from './block-key.js'
 import type { ObjectInfo } from '../types.js'
+import type { CachedObjectRecord } from './block-store.js'
 
 export const MAGIC = 0x534c4231 // "SLB1"
 export const HEADER_BYTES = 24
 const PAGE = 4096
 
-export interface CachedObjectRecord {
-  url: string
-  version: string
-  size: number
-  blockSize: number
-  /** The store's modification time, when it gave one (for `latest`). */
-  mtimeMs?: number
-}
+export type { CachedObjectRecord } from './block-store.js'
 
 export interface CacheDbs {
   env: RootDatabase

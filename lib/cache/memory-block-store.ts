@@ -21,6 +21,7 @@ import type { TierStats } from '../types.js'
 
 export class MemoryBlockStore implements BlockStore {
   readonly name = 'memory'
+  readonly locality = 'local'
   private readonly map = new Map<string, Uint8Array>()
   /** Blocks a sequential reader has moved past, oldest first: evicted before `map`. */
   private readonly passed = new Map<string, Uint8Array>()
@@ -50,10 +51,17 @@ export class MemoryBlockStore implements BlockStore {
     return v
   }
 
-  /** Lookup without touching recency or counters. */
-  peek(key: Uint8Array): Uint8Array | undefined {
+  /** Lookup without touching recency or counters (blocks here are held, not stored: nothing to verify). */
+  verifySync(key: Uint8Array): Uint8Array | undefined {
     const k = keyString(key)
     return this.map.get(k) ?? this.passed.get(k)
+  }
+
+  copyInto(key: Uint8Array, target: Uint8Array, targetOffset: number, from: number, to: number, expectedLength: number): boolean {
+    const block = this.getSync(key)
+    if (block === undefined || block.length !== expectedLength) return false
+    target.set(block.subarray(from, to), targetOffset)
+    return true
   }
 
   /** Marks a block as read past by a sequential reader: it becomes the first to be evicted. */
@@ -65,8 +73,8 @@ export class MemoryBlockStore implements BlockStore {
     this.passed.set(k, v)
   }
 
-  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    return this.getSync(key)
+  async getMany(keys: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+    return keys.map((key) => this.getSync(key))
   }
 
   has(key: Uint8Array): boolean {
@@ -115,6 +123,10 @@ export class MemoryBlockStore implements BlockStore {
     return this.putSync(key, bytes)
   }
 
+  countDroppedFill(): void {
+    this.counters.droppedFills++
+  }
+
   async delete(key: Uint8Array): Promise<boolean> {
     return this.remove(keyString(key))
   }
@@ -149,6 +161,13 @@ export class MemoryBlockStore implements BlockStore {
 
   stats(): TierStats {
     return { ...this.counters, usedBytes: this.used, entries: this.map.size + this.passed.size }
+  }
+
+  async clear(): Promise<void> {
+    this.map.clear()
+    this.passed.clear()
+    this.blocksPerObject.clear()
+    this.used = 0
   }
 
   async close(): Promise<void> {

@@ -1,188 +1,383 @@
 /**
- * The memory tier over the disk tier, as one cache. Lookups ask memory first, then disk, and
- * promote disk hits into memory. Fills go into memory at once and into the disk tier behind
- * the reader through a write-behind budget: the LMDB write path can be slower than the
- * network, and a slow disk must never slow a read, so past the budget a disk fill is dropped
- * and counted (the block is simply fetched again next time).
+ * An ordered list of tiers as one cache, behind the same BlockStore seam each tier has. The
+ * reader talks to this composition only; adding a tier is one entry in the list.
  *
- * A block whose disk fill is still queued is served from the queue: with a memory tier too
- * small to keep it (or none), it would otherwise be in no tier between leaving the reader's
- * in-flight map and landing on disk, and a read in that gap would fetch it again.
+ * Lookups ask the tiers in order, the fastest first, and promote a hit into the tiers above
+ * the one that had it. Local tiers (memory, LMDB) are asked synchronously; remote ones (the
+ * cluster tier) only by `getMany`, which the fetch path calls before going to the source.
+ *
+ * Fills go into inline tiers (memory) at once and into write-behind tiers (LMDB, the cluster
+ * tier) behind the reader, each through its own budget of bytes in flight: a slow disk or a
+ * slow network must never slow a read, so past the budget a fill is dropped and counted (the
+ * block is simply fetched again next time). A block whose fill is still queued is served from
+ * the queue: with a memory tier too small to keep it (or none), it would otherwise be in no
+ * tier between leaving the reader's in-flight map and landing, and a read in that gap would
+ * fetch it again.
  *
  * Each tier has a TierHealth: repeated errors bypass it for a while and show up in stats; the
- * reader carries on from the source. Nothing here throws to a reader because of a tier.
+ * reader carries on from the next tier or the source. Nothing here throws to a reader
+ * because of a tier.
  */
 import { keyString } from './block-key.js'
-import type { LmdbBlockStore } from './lmdb-block-store.js'
-import type { CachedObjectRecord } from './lmdb-layout.js'
-import type { MemoryBlockStore } from './memory-block-store.js'
+import type { BlockStore, CachedObjectRecord, FillLeases, ObjectCatalog, TierUsage } from './block-store.js'
 import { TierHealth, type TierHealthOptions } from './tier-health.js'
 import type { TierStats } from '../types.js'
 
-export interface TieredBlockCacheOptions {
-  /** Bytes of disk fills allowed in flight before further fills are dropped. Default 256 MiB. */
+export interface TierSpec {
+  store: BlockStore
+  /**
+   * Fill the tier behind the reader, with at most this many bytes of fills in flight; past
+   * it, fills are dropped and counted. Omit for a tier that takes fills inline (memory).
+   */
   maxPendingWriteBytes?: number
   health?: TierHealthOptions
 }
 
-export class TieredBlockCache {
-  readonly diskHealth: TierHealth
-  private pendingWriteBytes = 0
-  private readonly maxPendingWriteBytes: number
-  private readonly pending = new Set<Promise<unknown>>()
-  /** Blocks whose disk fill is queued, by key string: already counted in pendingWriteBytes. */
-  private readonly writing = new Map<string, Uint8Array>()
+export interface FillOptions {
+  /** The object the block belongs to, for tiers that keep records of objects. */
+  object?: CachedObjectRecord
+  /** Await every write-behind fill and never drop one for its budget (preload). */
+  durable?: boolean
+  /** Fill the inline tiers (memory) too. Default true. */
+  memory?: boolean
+  /** Fill only the tiers above this index (the tier that served the block). */
+  above?: number
+}
 
+/** Where a block is now: in a tier that answers at once, in one that must page it in first, or in no local tier. */
+export type Residence = 'fast' | 'paged' | undefined
+
+class Tier {
+  readonly health: TierHealth
+  readonly writeBehind: boolean
+  readonly maxPendingBytes: number
+  pendingBytes = 0
+  /** Fills queued to this tier, by key string: served until they land. */
+  readonly writing = new Map<string, Uint8Array>()
   constructor(
-    readonly memory: MemoryBlockStore | undefined,
-    readonly disk: LmdbBlockStore | undefined,
-    options: TieredBlockCacheOptions = {},
+    readonly store: BlockStore,
+    readonly index: number,
+    spec: TierSpec,
   ) {
-    this.maxPendingWriteBytes = options.maxPendingWriteBytes ?? 256 * 1024 * 1024
-    this.diskHealth = new TierHealth(options.health)
+    this.health = new TierHealth(spec.health)
+    this.writeBehind = spec.maxPendingWriteBytes !== undefined
+    this.maxPendingBytes = spec.maxPendingWriteBytes ?? 0
+  }
+  get local(): boolean {
+    return this.store.locality === 'local'
+  }
+  get pageable(): boolean {
+    return this.store.pageIn !== undefined
+  }
+  queued(ks: string): Uint8Array | undefined {
+    return this.writing.size > 0 ? this.writing.get(ks) : undefined
+  }
+  /** Runs a synchronous call on the tier, counting its errors; `fallback` when bypassed or failed. */
+  guard<T>(fallback: T, call: () => T): T {
+    if (!this.health.usable()) return fallback
+    try {
+      const result = call()
+      this.health.success()
+      return result
+    } catch (err) {
+      this.health.failure(err)
+      return fallback
+    }
+  }
+}
+
+export class TieredBlockCache implements BlockStore {
+  readonly name = 'tiered'
+  readonly locality = 'local'
+  private readonly tiers: Tier[]
+  private readonly local: Tier[]
+  private readonly remote: Tier[]
+  private readonly pending = new Set<Promise<unknown>>()
+
+  constructor(specs: TierSpec[]) {
+    this.tiers = specs.map((spec, i) => new Tier(spec.store, i, spec))
+    this.local = this.tiers.filter((t) => t.local)
+    this.remote = this.tiers.filter((t) => !t.local)
   }
 
-  /** The block from the fastest tier that has it, verified; undefined on a miss everywhere. */
-  get(key: Uint8Array): Uint8Array | undefined {
-    const hit = this.memory?.getSync(key)
-    if (hit !== undefined) return hit
-    const queued = this.writing.size > 0 ? this.writing.get(keyString(key)) : undefined
-    if (queued !== undefined) return queued
-    if (!this.disk || !this.diskHealth.usable()) return undefined
-    let block: Uint8Array | undefined
-    try {
-      block = this.disk.getSync(key)
-      this.diskHealth.success()
-    } catch (err) {
-      this.diskHealth.failure(err)
-      return undefined
+  /** Whether any tier keeps blocks across restarts (has an object catalogue): the disk tier. */
+  get persistent(): boolean {
+    return this.tiers.some((t) => t.store.catalog !== undefined)
+  }
+
+  /** Whether a remote tier (shared by other nodes) is configured. */
+  get shared(): boolean {
+    return this.remote.length > 0
+  }
+
+  /** The catalogue of the first tier that keeps one, while that tier is usable. */
+  get catalog(): ObjectCatalog | undefined {
+    const tier = this.tiers.find((t) => t.store.catalog !== undefined)
+    return tier && tier.health.usable() ? tier.store.catalog : undefined
+  }
+
+  /** Fill leases of the first tier that offers them (the cluster tier), while it is usable. */
+  get leases(): FillLeases | undefined {
+    const tier = this.tiers.find((t) => t.store.leases !== undefined)
+    return tier && tier.health.usable() ? tier.store.leases : undefined
+  }
+
+  /** The verified block from the fastest local tier that has it, promoted upward; undefined on a miss. */
+  getSync(key: Uint8Array): Uint8Array | undefined {
+    const ks = keyString(key)
+    for (const tier of this.local) {
+      const queued = tier.queued(ks)
+      if (queued !== undefined) return queued
+      const block = tier.guard(undefined, () => tier.store.getSync(key))
+      if (block !== undefined) {
+        if (tier.index > 0) void this.fill(key, block, { above: tier.index })
+        return block
+      }
     }
-    if (block !== undefined) this.memory?.putSync(key, block)
-    return block
+    return undefined
   }
 
   /**
-   * Copies `[from, to)` of a cached block into `target`. With no memory tier to promote into,
-   * a disk hit is copied straight out of LMDB's read buffer (no allocation). False on a miss.
+   * Copies `[from, to)` of a cached block into `target`. A hit in the first tier is copied
+   * straight out of it (out of LMDB's read buffer when the disk tier is first: no allocation);
+   * a hit further down is read whole and promoted. `scope: 'fast'` asks only the tiers that
+   * need no page-in, and counts no miss there (the caller's full pass or a fetch follows).
    */
-  copyInto(key: Uint8Array, target: Uint8Array, targetOffset: number, from: number, to: number, expectedLength: number): boolean {
-    if (this.memory || !this.disk) {
-      const block = this.get(key)
-      if (block === undefined || block.length !== expectedLength) return false
+  copyInto(key: Uint8Array, target: Uint8Array, targetOffset: number, from: number, to: number, expectedLength: number, scope: 'all' | 'fast' = 'all'): boolean {
+    const ks = keyString(key)
+    for (const tier of this.local) {
+      const queued = tier.queued(ks)
+      if (queued !== undefined) {
+        if (queued.length !== expectedLength) return false
+        target.set(queued.subarray(from, to), targetOffset)
+        return true
+      }
+      if (scope === 'fast' && (tier.pageable || !tier.store.has(key))) continue
+      if (tier.index === 0) {
+        if (tier.guard(false, () => tier.store.copyInto(key, target, targetOffset, from, to, expectedLength))) return true
+        continue
+      }
+      const block = tier.guard(undefined, () => tier.store.getSync(key))
+      if (block === undefined) continue
+      void this.fill(key, block, { above: tier.index })
+      if (block.length !== expectedLength) return false
       target.set(block.subarray(from, to), targetOffset)
       return true
     }
-    const queued = this.writing.size > 0 ? this.writing.get(keyString(key)) : undefined
-    if (queued !== undefined) {
-      if (queued.length !== expectedLength) return false
-      target.set(queued.subarray(from, to), targetOffset)
-      return true
-    }
-    if (!this.diskHealth.usable()) return false
-    try {
-      const copied = this.disk.copyVerifiedSync(key, target, targetOffset, from, to, expectedLength)
-      this.diskHealth.success()
-      return copied
-    } catch (err) {
-      this.diskHealth.failure(err)
-      return false
-    }
+    return false
   }
 
   has(key: Uint8Array): boolean {
-    if (this.memory?.has(key)) return true
-    if (this.writing.size > 0 && this.writing.has(keyString(key))) return true
-    if (!this.disk || !this.diskHealth.usable()) return false
-    try {
-      return this.disk.has(key)
-    } catch (err) {
-      this.diskHealth.failure(err)
-      return false
+    return this.locate(key) !== undefined
+  }
+
+  /** Which kind of local tier holds the block, if any (see Residence). */
+  locate(key: Uint8Array): Residence {
+    const ks = keyString(key)
+    for (const tier of this.local) {
+      if (tier.queued(ks) !== undefined) return 'fast'
+      if (tier.guard(false, () => tier.store.has(key))) return tier.pageable ? 'paged' : 'fast'
     }
+    return undefined
+  }
+
+  /** Pages blocks in on the tiers that hold them, off the event loop. Never rejects. */
+  pageIn(keys: Uint8Array[]): Promise<void> {
+    const waits: Promise<void>[] = []
+    for (const tier of this.local) {
+      if (!tier.pageable || !tier.health.usable()) continue
+      const here = keys.filter((key) => tier.guard(false, () => tier.store.has(key)))
+      if (here.length === 0) continue
+      waits.push(tier.store.pageIn!(here).catch((err: unknown) => tier.health.failure(err)))
+    }
+    return waits.length === 1 ? waits[0]! : Promise.all(waits).then(() => {})
   }
 
   /**
-   * Stores a fetched block. Memory takes it now; the disk write runs behind the caller.
-   * With `waitForDisk` the disk write is awaited and never dropped for the budget (preload).
-   * `object` describes the block's object, for the disk tier's records.
-   * Resolves true if the disk tier (or memory, when there is no disk tier) holds the block.
+   * Blocks from every tier, remote ones included: the local tiers first, then each remote
+   * tier for what is still missing, in one round trip per tier. Hits are promoted into the
+   * tiers above. A failing tier is counted and skipped: its blocks are misses.
    */
-  put(key: Uint8Array, bytes: Uint8Array, options: { waitForDisk?: boolean; memory?: boolean; object?: CachedObjectRecord } = {}): Promise<boolean> {
-    if (options.memory !== false) this.memory?.putSync(key, bytes)
-    if (!this.disk) return Promise.resolve(this.memory?.has(key) ?? false)
-    if (!this.diskHealth.usable()) return Promise.resolve(false)
-    if (!options.waitForDisk && this.pendingWriteBytes + bytes.length > this.maxPendingWriteBytes) {
-      this.disk.countDroppedFill()
+  async getMany(keys: Uint8Array[], options: { signal?: AbortSignal } = {}): Promise<(Uint8Array | undefined)[]> {
+    const out = keys.map((key) => this.getSync(key))
+    for (const tier of this.remote) {
+      const missing: number[] = []
+      for (let i = 0; i < out.length; i++) if (out[i] === undefined) missing.push(i)
+      if (missing.length === 0 || !tier.health.usable()) continue
+      try {
+        const found = await tier.store.getMany(missing.map((i) => keys[i]!), options)
+        tier.health.success()
+        for (let j = 0; j < missing.length; j++) {
+          const block = found[j]
+          if (block === undefined) continue
+          const i = missing[j]!
+          out[i] = block
+          void this.fill(keys[i]!, block, { above: tier.index })
+        }
+      } catch (err) {
+        if (options.signal?.aborted) throw err
+        tier.health.failure(err)
+      }
+    }
+    return out
+  }
+
+  put(key: Uint8Array, bytes: Uint8Array, object?: CachedObjectRecord): Promise<boolean> {
+    return this.fill(key, bytes, object === undefined ? {} : { object })
+  }
+
+  /**
+   * Stores a block in the tiers (those above `above` only, for a promotion). Inline tiers
+   * take it now; write-behind tiers behind the caller, within their budgets. Resolves true
+   * if the last local tier (the one that holds what is resident: disk, else memory) holds it.
+   */
+  fill(key: Uint8Array, bytes: Uint8Array, options: FillOptions = {}): Promise<boolean> {
+    const limit = options.above ?? this.tiers.length
+    const lastLocal = this.local[this.local.length - 1]
+    let result: Promise<boolean> = Promise.resolve(false)
+    const awaited: Promise<boolean>[] = []
+    for (const tier of this.tiers) {
+      if (tier.index >= limit) break
+      let write: Promise<boolean>
+      if (!tier.writeBehind) {
+        if (options.memory === false) continue
+        write = tier.guard(Promise.resolve(false), () => tier.store.put(key, bytes, options.object))
+      } else {
+        write = this.writeBehind(tier, key, bytes, options)
+        if (options.durable) awaited.push(write)
+      }
+      if (tier === lastLocal) result = write
+    }
+    if (awaited.length === 0) return result
+    return Promise.all(awaited).then(() => result)
+  }
+
+  private writeBehind(tier: Tier, key: Uint8Array, bytes: Uint8Array, options: FillOptions): Promise<boolean> {
+    if (!tier.health.usable()) return Promise.resolve(false)
+    if (!options.durable && tier.pendingBytes + bytes.length > tier.maxPendingBytes) {
+      tier.store.countDroppedFill()
       return Promise.resolve(false)
     }
-    this.pendingWriteBytes += bytes.length
+    tier.pendingBytes += bytes.length
     const ks = keyString(key)
-    this.writing.set(ks, bytes)
-    const write = this.disk
+    // Remote fills are not served from the queue: the local tiers above hold the block.
+    if (tier.local) tier.writing.set(ks, bytes)
+    const write = tier.store
       .put(key, bytes, options.object)
       .then(
         (stored) => {
-          this.diskHealth.success()
+          tier.health.success()
           return stored
         },
         (err: unknown) => {
-          this.diskHealth.failure(err)
+          tier.health.failure(err)
           return false
         },
       )
       .finally(() => {
-        this.pendingWriteBytes -= bytes.length
+        tier.pendingBytes -= bytes.length
         this.pending.delete(write)
-        if (this.writing.get(ks) === bytes) this.writing.delete(ks)
+        if (tier.writing.get(ks) === bytes) tier.writing.delete(ks)
       })
     this.pending.add(write)
     return write
   }
 
-  /** Waits for every disk fill queued so far (not those queued meanwhile: it must return under load). */
+  /** Waits for every fill queued so far (not those queued meanwhile: it must return under load). */
   async flush(): Promise<void> {
     await Promise.allSettled([...this.pending])
   }
 
+  async delete(key: Uint8Array): Promise<boolean> {
+    return (await this.deletePrefix(key)) > 0
+  }
+
+  /** Deletes from every tier; resolves to the most blocks any one tier removed. */
   async deletePrefix(prefix: Uint8Array): Promise<number> {
     const ps = keyString(prefix)
-    for (const ks of this.writing.keys()) if (ks.startsWith(ps)) this.writing.delete(ks)
-    const fromMemory = (await this.memory?.deletePrefix(prefix)) ?? 0
-    const fromDisk = (await this.disk?.deletePrefix(prefix)) ?? 0
-    return Math.max(fromMemory, fromDisk)
+    let most = 0
+    for (const tier of this.tiers) {
+      for (const ks of tier.writing.keys()) if (ks.startsWith(ps)) tier.writing.delete(ks)
+      try {
+        most = Math.max(most, await tier.store.deletePrefix(prefix))
+      } catch (err) {
+        tier.health.failure(err)
+      }
+    }
+    return most
   }
 
-  stats(): TierStats[] {
-    const out: TierStats[] = []
-    if (this.memory) out.push(this.memory.stats())
-    if (this.disk) {
-      const s = this.disk.stats()
-      const { lastError } = this.diskHealth
-      let objects: number | undefined
-      try {
-        objects = this.disk.objectCount()
-      } catch {
-        objects = undefined
-      }
-      out.push({
+  /**
+   * Empties the local tiers. The remote tier is shared by every node of the cluster: one
+   * node emptying it would make every node cold, so that is left to its operator.
+   */
+  async clear(): Promise<void> {
+    await this.flush()
+    for (const tier of this.local) {
+      tier.writing.clear()
+      await tier.store.clear()
+    }
+  }
+
+  markPassed(key: Uint8Array): void {
+    for (const tier of this.local) tier.store.markPassed?.(key)
+  }
+
+  /** Whether a tier that counts blocks per object holds any block of this object id. */
+  holdsObject(id: string): boolean {
+    return this.tiers.some((t) => t.store.holdsObject?.(id) === true)
+  }
+
+  /** The verified block in the last local tier, counting no hit (what preload reports as resident). */
+  verifyResident(key: Uint8Array): Uint8Array | undefined {
+    const tier = this.local[this.local.length - 1]
+    if (tier === undefined) return undefined
+    return tier.guard(undefined, () => tier.store.verifySync?.(key))
+  }
+
+  /** Whether the last local tier holds the block (unverified). */
+  hasResident(key: Uint8Array): boolean {
+    const tier = this.local[this.local.length - 1]
+    return tier !== undefined && tier.guard(false, () => tier.store.has(key))
+  }
+
+  countDroppedFill(): void {}
+
+  /** Usage of the last local tier: the bound on what can be resident on this node. */
+  usage(): TierUsage {
+    return this.local[this.local.length - 1]?.store.usage() ?? { usedBytes: 0, maxBytes: 0, entries: 0 }
+  }
+
+  /** The composition's own stats are its tiers' (see tierStats). */
+  stats(): TierStats {
+    return { ...this.usage(), name: this.name, hits: 0, misses: 0, hitBytes: 0, evictions: 0, droppedFills: 0, errors: 0, healthy: true }
+  }
+
+  /** Each tier's stats, with the errors and bypass state its health saw. */
+  tierStats(): TierStats[] {
+    return this.tiers.map((tier) => {
+      const s = tier.store.stats()
+      const objects = tier.store.catalog ? tier.guard(undefined, () => tier.store.catalog!.objectCount()) : undefined
+      const lastError = tier.health.lastError ?? s.lastError
+      return {
         ...s,
         ...(objects === undefined ? {} : { objects }),
-        errors: s.errors + this.diskHealth.errors,
-        healthy: this.diskHealth.healthy,
-        ...(lastError !== undefined ? { lastError } : s.lastError !== undefined ? { lastError: s.lastError } : {}),
-      })
-    }
-    return out
+        errors: s.errors + tier.health.errors,
+        healthy: s.healthy && tier.health.healthy,
+        ...(lastError === undefined ? {} : { lastError }),
+      }
+    })
   }
 
+  /** Bytes of write-behind fills in flight, all tiers together. */
   pendingBytes(): number {
-    return this.pendingWriteBytes
+    return this.tiers.reduce((n, t) => n + t.pendingBytes, 0)
   }
-
 
   async close(): Promise<void> {
     await this.flush()
-    await this.memory?.close()
-    await this.disk?.close()
+    const errors: unknown[] = []
+    for (const tier of this.tiers) await tier.store.close().catch((err: unknown) => errors.push(err))
+    if (errors.length > 0) throw errors[0]
   }
 }
