@@ -1,30 +1,25 @@
 /**
- * BlockReader: the composition root of the core. It owns the sources, the tiered cache, the
- * fetch pool and scheduler, and the bookkeeping that ties them together:
+ * BlockReader: the composition root of the core and the facade users hold. It builds the
+ * sources, the tiers and the fetcher, and answers handles through the narrow BlockProvider
+ * interface:
  *
- * - singleflight: concurrent misses on one block wait on one fetch (the `inflight` map);
- * - coalescing: consecutive missing blocks are fetched with one ranged GET;
- * - prefetch: handles report their pattern, the reader fetches ahead within a byte budget
- *   and at lower priority than any demand read;
- * - fills: fetched blocks go to the memory tier at once and to the disk tier behind the
- *   caller, and a block leaves `inflight` only after it is in the cache (a queued disk fill
- *   counts: the tiered cache serves it until it lands), so there is no window in which a
- *   second reader would fetch it again.
- *
- * Everything a handle needs goes through the narrow BlockProvider interface.
+ * - reads: a block comes from the fastest tier that has it, else joins or starts a fetch
+ *   (the fetcher owns singleflight, coalescing, the scheduler and the prefetch budget:
+ *   fetch/block-fetcher.ts);
+ * - prefetch: handles report their pattern, the reader offers ranges ahead within the
+ *   budget, and disk-tier blocks ahead are paged in off the event loop;
+ * - pins: which object versions this reader has opened per URL, so evict() reaches them.
  */
 import { blockKey, keyString, objectId } from './cache/block-key.js'
 import { LmdbBlockStore } from './cache/lmdb-block-store.js'
-import type { CachedObjectRecord } from './cache/block-store.js'
 import { MemoryBlockStore } from './cache/memory-block-store.js'
 import { TieredBlockCache } from './cache/tiered-block-cache.js'
 import { AbortError, CacheError, ClosedError, SourceError, SourceUnreachableError, TimeoutError } from './errors.js'
 import { BlockObjectHandle, type BlockProvider, type PinnedObject } from './object-handle.js'
 import { resolveOptions, type BlockReaderOptions, type ResolvedOptions } from './options.js'
 import { InlineFetchPool, PiscinaFetchPool, type FetchPool } from './prefetch/fetch-pool.js'
-import { FetchScheduler, type Priority, type ScheduledTask } from './prefetch/fetch-scheduler.js'
-import { Arrival } from './prefetch/arrival.js'
-import { PrefetchBudget } from './prefetch/prefetch-budget.js'
+import type { Priority } from './prefetch/fetch-scheduler.js'
+import { BlockFetcher, objectRecord, type RunFill } from './fetch/block-fetcher.js'
 import { SourceRegistry } from './source/registry.js'
 import type {
   ObjectHandle,
@@ -38,28 +33,12 @@ import type {
 import { canonicalUrl } from './url.js'
 import { preload } from './preload.js'
 
-interface Inflight {
-  promise: Promise<Uint8Array>
-  task: ScheduledTask
-  /** How far the run's body has arrived (inline fetches). */
-  arrival: Arrival
-  prefetch: boolean
-  /** A reader started waiting on this prefetched block before it landed. */
-  claimed: boolean
-}
 
-/** Prefetched blocks remembered for used/wasted accounting, at most. */
-const MAX_TRACKED_PREFETCH = 65_536
 /** Disk-tier blocks remembered as paged in, at most (a hint: a stale entry only costs a stall). */
 const MAX_TRACKED_PAGE_INS = 4096
 /** URLs remembered with their object ids before idle ones are forgotten (forgetIdleUrls). */
 const MAX_TRACKED_URLS = 8192
 
-/** What the disk tier records of an object read with blocks of `blockSize`. */
-function objectRecord(info: ObjectInfo, blockSize: number): CachedObjectRecord {
-  const { url, version, size, mtimeMs } = info
-  return { url, version, size, blockSize, ...(mtimeMs === undefined ? {} : { mtimeMs }) }
-}
 
 export class BlockReader implements ObjectReader, BlockProvider {
   readonly options: ResolvedOptions
@@ -70,16 +49,11 @@ export class BlockReader implements ObjectReader, BlockProvider {
   readonly coalesceBytes: number
   /** @internal used by preload */
   readonly cache: TieredBlockCache
-  /** @internal used by preload */
-  readonly scheduler: FetchScheduler
+  private readonly fetcher: BlockFetcher
   private readonly sources: SourceRegistry
   private readonly pool: FetchPool
-  private readonly budget: PrefetchBudget
-  private readonly inflight = new Map<string, Inflight>()
-  private readonly prefetchedUnused = new Set<string>()
   /** Disk-tier blocks already paged in (or being paged in) by read-ahead or an earlier read. */
   private readonly pagedIn = new Map<string, Promise<void>>()
-  private readonly prefetchCounters = { issuedBlocks: 0, usedBlocks: 0, wastedBlocks: 0 }
   private readonly handles = new Set<BlockObjectHandle>()
   /**
    * Object ids this reader has pinned, per URL, so evict() can reach the memory tier too.
@@ -105,7 +79,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
     this.coalesceBytes = o.coalesceBytes
     this.sources = new SourceRegistry(o.s3, o.retry, o.sources)
     const memory = o.memoryMaxBytes > 0 ? new MemoryBlockStore(o.memoryMaxBytes) : undefined
-    if (memory) memory.onEvict = (ks) => this.forgetPrefetched(ks)
+    if (memory) memory.onEvict = (ks) => this.fetcher.prefetch.evicted(ks)
     let disk: LmdbBlockStore | undefined
     let diskError: unknown
     if (o.cacheDir !== undefined) {
@@ -130,12 +104,11 @@ export class BlockReader implements ObjectReader, BlockProvider {
           }]
         : []),
     ])
-    this.scheduler = new FetchScheduler(o.maxConcurrentRequests)
-    this.budget = new PrefetchBudget(o.maxInflightBytes)
     this.pool =
       o.threads > 0
         ? new PiscinaFetchPool(o.threads, this.sources, o.s3, o.retry, this.sources.stats)
         : new InlineFetchPool(this.sources)
+    this.fetcher = new BlockFetcher(this.cache, this.pool, o.blockSize, o)
     this.opened =
       diskError !== undefined
         ? Promise.reject(
@@ -285,9 +258,9 @@ export class BlockReader implements ObjectReader, BlockProvider {
       tiers: this.cache.tierStats(),
       source: { ...this.sources.stats, staleAnswers: this.staleAnswers },
       prefetch: {
-        ...this.prefetchCounters,
-        inflightBytes: this.budget.inflightBytes,
-        maxInflightBytes: this.budget.maxBytes,
+        ...this.fetcher.prefetch.stats(),
+        inflightBytes: this.fetcher.budget.inflightBytes,
+        maxInflightBytes: this.fetcher.budget.maxBytes,
       },
       openHandles: this.handles.size,
     }
@@ -313,10 +286,9 @@ export class BlockReader implements ObjectReader, BlockProvider {
     // A read past its handle's checks may still be awaiting a page-in or a fetch: let it
     // finish against open tiers rather than find the LMDB environment closed under it.
     while (this.active.size > 0) await Promise.allSettled([...this.active])
-    await Promise.allSettled([...this.inflight.values()].map((f) => f.promise))
+    await this.fetcher.settle()
     // Prefetched blocks nobody read by now were fetched for nothing.
-    this.prefetchCounters.wastedBlocks += this.prefetchedUnused.size
-    this.prefetchedUnused.clear()
+    this.fetcher.prefetch.close()
     await this.opened.catch(() => {})
     try {
       await this.cache.close()
@@ -336,17 +308,13 @@ export class BlockReader implements ObjectReader, BlockProvider {
 
   // ---- BlockProvider (used by handles) ----
 
-  /** Length block `i` of the object must have. */
-  private blockLength(obj: PinnedObject, i: number): number {
-    return Math.min(this.blockSize, obj.info.size - i * this.blockSize)
-  }
 
   /**
    * A cached block, if it has the length its position demands; one that does not (it cannot
    * be served: it would make a short or padded read) is dropped from the tiers as a miss.
    */
   private verifiedLength(obj: PinnedObject, i: number, key: Uint8Array, block: Uint8Array | undefined): Uint8Array | undefined {
-    if (block === undefined || block.length === this.blockLength(obj, i)) return block
+    if (block === undefined || block.length === this.fetcher.blockLength(obj, i)) return block
     void this.cache.deletePrefix(key).catch(() => {})
     return undefined
   }
@@ -407,10 +375,10 @@ export class BlockReader implements ObjectReader, BlockProvider {
       if (hit !== undefined) {
         flushRun(i)
         out[i - first] = hit
-        if (this.prefetchedUnused.delete(ks)) this.prefetchCounters.usedBlocks++
+        this.fetcher.prefetch.read(ks)
         continue
       }
-      if (!this.inflight.has(ks)) {
+      if (this.fetcher.inflightBlock(ks) === undefined) {
         if (runStart < 0) runStart = i
         if (i - runStart + 1 >= maxRun) flushRun(i + 1)
       } else {
@@ -420,7 +388,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
     flushRun(last + 1)
     for (let i = first; i <= last; i++) {
       if (out[i - first] !== undefined) continue
-      const f = this.inflight.get(keyString(blockKey(obj.id, i)))
+      const f = this.fetcher.inflightBlock(keyString(blockKey(obj.id, i)))
       if (!f) {
         // Landed in the cache between the two passes.
         const block = this.verifiedLength(obj, i, blockKey(obj.id, i), this.cache.getSync(blockKey(obj.id, i)))
@@ -431,7 +399,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
       f.task.promote()
       if (f.prefetch && !f.claimed) {
         f.claimed = true
-        this.prefetchCounters.usedBlocks++
+        this.fetcher.prefetch.claimed()
       }
       waits.push(f.promise.then((b) => void (out[i - first] = b)))
     }
@@ -444,7 +412,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
     const i = Math.floor(position / bs)
     // Starts (or joins) the fetch synchronously when the block is in no tier.
     const pending = this.getBlocks(obj, i, i, signal)
-    const f = this.inflight.get(keyString(blockKey(obj.id, i)))
+    const f = this.fetcher.inflightBlock(keyString(blockKey(obj.id, i)))
     if (f) {
       pending.catch(() => {}) // a failure reaches the next read; these bytes are final already
       const need = Math.min(end, position + minBytes)
@@ -467,10 +435,10 @@ export class BlockReader implements ObjectReader, BlockProvider {
       const key = blockKey(obj.id, i)
       // The fast pass counts no miss: the disk pass or a fetch follows.
       const scope = fromDisk ? 'all' : 'fast'
-      if (!this.cache.copyInto(key, target, offset + (from - position), from - blockStart, to - blockStart, this.blockLength(obj, i), scope)) {
+      if (!this.cache.copyInto(key, target, offset + (from - position), from - blockStart, to - blockStart, this.fetcher.blockLength(obj, i), scope)) {
         return false
       }
-      if (this.prefetchedUnused.size > 0 && this.prefetchedUnused.delete(keyString(key))) this.prefetchCounters.usedBlocks++
+      this.fetcher.prefetch.read(keyString(key))
     }
     return true
   }
@@ -492,11 +460,12 @@ export class BlockReader implements ObjectReader, BlockProvider {
     const flush = (endIndex: number): boolean => {
       if (runStart < 0) return true
       let count = endIndex - runStart
-      const room = Math.floor((this.budget.maxBytes - this.budget.inflightBytes) / bs)
+      const budget = this.fetcher.budget
+      const room = Math.floor((budget.maxBytes - budget.inflightBytes) / bs)
       if (room < count) count = room
       if (count <= 0) return false
       const bytes = Math.min(obj.info.size, (runStart + count) * bs) - runStart * bs
-      if (!this.budget.tryAcquire(bytes)) return false
+      if (!budget.tryAcquire(bytes)) return false
       this.startRun(obj, runStart, count, 'prefetch', bytes)
       covered = runStart + count
       const complete = runStart + count === endIndex
@@ -507,7 +476,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
       const key = blockKey(obj.id, i)
       const ks = keyString(key)
       const residence = this.cache.locate(key)
-      if (this.inflight.has(ks) || residence === 'fast') {
+      if (residence === 'fast' || this.fetcher.inflightBlock(ks) !== undefined) {
         if (!flush(i)) break
         covered = i + 1
         continue
@@ -535,95 +504,9 @@ export class BlockReader implements ObjectReader, BlockProvider {
     this.handles.delete(handle)
   }
 
-  /**
-   * Fetches blocks [first, first+count) with one ranged GET and registers each block as in
-   * flight until it is in the cache. Resolves when the blocks are cached (or the fetch failed).
-   * @internal also used by preload
-   */
-  startRun(
-    obj: PinnedObject,
-    first: number,
-    count: number,
-    priority: Priority,
-    budgetBytes = 0,
-    fill: { waitForDisk?: boolean; memory?: boolean } = {},
-  ): Promise<boolean[]> {
-    const bs = this.blockSize
-    const start = first * bs
-    const end = Math.min(obj.info.size, (first + count) * bs)
-    const arrival = new Arrival(bs)
-    const { promise, task } = this.scheduler.schedule(priority, () =>
-      this.pool.fetch({ info: obj.info, start, end, blockSize: bs, onProgress: arrival.progress }),
-    )
-    void promise.then(
-      () => arrival.settle(),
-      () => arrival.settle(),
-    )
-    const keys = Array.from({ length: count }, (_, j) => blockKey(obj.id, first + j))
-    const names = keys.map(keyString)
-    const entries: Inflight[] = []
-    for (let j = 0; j < count; j++) {
-      const expected = this.blockLength(obj, first + j)
-      const entry: Inflight = {
-        promise: promise.then((blocks) => {
-          const block = blocks[j]
-          if (block === undefined || block.length !== expected) {
-            throw new SourceError(obj.info.url, `fetch of block ${first + j} returned ${block?.length ?? 0} bytes, expected ${expected}`)
-          }
-          return block
-        }),
-        task,
-        arrival,
-        prefetch: priority === 'prefetch',
-        claimed: false,
-      }
-      entry.promise.catch(() => {})
-      entries.push(entry)
-      this.inflight.set(names[j]!, entry)
-    }
-    if (priority === 'prefetch') this.prefetchCounters.issuedBlocks += count
-    // The disk tier records the object with its first stored block (lmdb-fill.ts).
-    const object = objectRecord(obj.info, bs)
-    const done = promise.then(
-      async (blocks) => {
-        const stored: Promise<boolean>[] = []
-        for (let j = 0; j < count; j++) {
-          const block = blocks[j]
-          if (block === undefined || block.length !== this.blockLength(obj, first + j)) {
-            stored.push(Promise.resolve(false))
-            continue
-          }
-          stored.push(this.cache.fill(keys[j]!, block, { ...(fill.memory === undefined ? {} : { memory: fill.memory }), durable: fill.waitForDisk === true, object }))
-          if (entries[j]!.prefetch && !entries[j]!.claimed) this.trackPrefetched(names[j]!)
-        }
-        return fill.waitForDisk ? Promise.all(stored) : stored.map(() => true)
-      },
-      () => new Array<boolean>(count).fill(false),
-    )
-    void done.finally(() => {
-      if (budgetBytes > 0) this.budget.release(budgetBytes)
-      for (let j = 0; j < count; j++) if (this.inflight.get(names[j]!) === entries[j]) this.inflight.delete(names[j]!)
-    })
-    if (fill.waitForDisk) {
-      // Preload wants the fetch error itself, not just "not stored".
-      return promise.then(() => done)
-    }
-    return done
-  }
-
-  private trackPrefetched(ks: string): void {
-    // Fetched ahead again while still unread (it left every tier, or was evicted): the
-    // earlier fetch went unused.
-    if (this.prefetchedUnused.has(ks)) this.prefetchCounters.wastedBlocks++
-    if (this.prefetchedUnused.size >= MAX_TRACKED_PREFETCH) {
-      this.prefetchCounters.wastedBlocks += this.prefetchedUnused.size
-      this.prefetchedUnused.clear()
-    }
-    this.prefetchedUnused.add(ks)
-  }
-
-  private forgetPrefetched(ks: string): void {
-    if (this.prefetchedUnused.delete(ks)) this.prefetchCounters.wastedBlocks++
+  /** @internal also used by preload: see BlockFetcher.startRun. */
+  startRun(obj: PinnedObject, first: number, count: number, priority: Priority, budgetBytes = 0, fill: RunFill = {}): Promise<boolean[]> {
+    return this.fetcher.startRun(obj, first, count, priority, budgetBytes, fill)
   }
 
   private checkOpen(): void {

@@ -92,7 +92,7 @@ export async function preload(reader: BlockReader, targets: string[], options: P
         }
         for (const [first, count] of runs) {
           options.signal?.throwIfAborted()
-          await reader.startRun(obj, first, count, 'demand', 0, { waitForDisk: true, memory: !reader.cache.persistent })
+          await reader.startRun(obj, first, count, 'demand', 0, { durable: true, memory: !reader.cache.persistent })
           const bytes = Math.min(info.size, (first + count) * bs) - first * bs
           fetchedBytes += bytes
           bytesDone += bytes

@@ -19,7 +19,7 @@
  * because of a tier.
  */
 import { keyString } from './block-key.js'
-import type { BlockStore, CachedObjectRecord, FillLeases, ObjectCatalog, TierUsage } from './block-store.js'
+import type { BlockStore, CachedObjectRecord, ObjectCatalog, TierUsage } from './block-store.js'
 import { TierHealth, type TierHealthOptions } from './tier-health.js'
 import type { TierStats } from '../types.js'
 
@@ -42,6 +42,12 @@ export interface FillOptions {
   memory?: boolean
   /** Fill only the tiers above this index (the tier that served the block). */
   above?: number
+  /**
+   * Which tiers to fill: 'local' (this node's), 'remote' (shared with other nodes: the fetch
+   * path publishes there itself, so it can release a block's fill lease once it has), or
+   * both. Default 'all'.
+   */
+  tiers?: 'all' | 'local' | 'remote'
 }
 
 /** Where a block is now: in a tier that answers at once, in one that must page it in first, or in no local tier. */
@@ -114,12 +120,6 @@ export class TieredBlockCache implements BlockStore {
   get catalog(): ObjectCatalog | undefined {
     const tier = this.tiers.find((t) => t.store.catalog !== undefined)
     return tier && tier.health.usable() ? tier.store.catalog : undefined
-  }
-
-  /** Fill leases of the first tier that offers them (the cluster tier), while it is usable. */
-  get leases(): FillLeases | undefined {
-    const tier = this.tiers.find((t) => t.store.leases !== undefined)
-    return tier && tier.health.usable() ? tier.store.leases : undefined
   }
 
   /** The verified block from the fastest local tier that has it, promoted upward; undefined on a miss. */
@@ -222,6 +222,72 @@ export class TieredBlockCache implements BlockStore {
     return out
   }
 
+  /**
+   * Blocks from the remote tiers only, verified, unpromoted (the caller fills the local tiers
+   * with what it keeps). Never rejects for a tier's failure: those blocks are misses.
+   */
+  async getRemote(keys: Uint8Array[], options: { signal?: AbortSignal } = {}): Promise<(Uint8Array | undefined)[]> {
+    const out: (Uint8Array | undefined)[] = new Array(keys.length).fill(undefined)
+    for (const tier of this.remote) {
+      const missing: number[] = []
+      for (let i = 0; i < out.length; i++) if (out[i] === undefined) missing.push(i)
+      if (missing.length === 0 || !tier.health.usable()) continue
+      try {
+        const found = await tier.store.getMany(missing.map((i) => keys[i]!), options)
+        tier.health.success()
+        for (let j = 0; j < missing.length; j++) if (found[j] !== undefined) out[missing[j]!] = found[j]
+      } catch (err) {
+        tier.health.failure(err)
+      }
+    }
+    return out
+  }
+
+  /**
+   * Claims the fill leases of blocks about to be fetched: true where this process should
+   * fetch (it won the lease, or no tier coordinates fills, or the tier failed), false where
+   * another process holds the lease and is fetching the block now.
+   */
+  async acquireLeases(keys: Uint8Array[]): Promise<boolean[]> {
+    const tier = this.leaseTier()
+    if (tier === undefined) return keys.map(() => true)
+    try {
+      const won = await tier.store.leases!.acquire(keys)
+      tier.health.success()
+      return won
+    } catch (err) {
+      tier.health.failure(err)
+      return keys.map(() => true)
+    }
+  }
+
+  /** Gives up leases this process holds. Never rejects: an unreleased lease expires on its own. */
+  async releaseLeases(keys: Uint8Array[]): Promise<void> {
+    const tier = this.leaseTier()
+    if (tier === undefined || keys.length === 0) return
+    await tier.store.leases!.release(keys).catch((err: unknown) => tier.health.failure(err))
+  }
+
+  /** Waits (bounded by the lease time) for blocks another process is filling; undefined where none came. */
+  async waitForFills(keys: Uint8Array[], options: { signal?: AbortSignal } = {}): Promise<(Uint8Array | undefined)[]> {
+    const tier = this.leaseTier()
+    if (tier === undefined) return keys.map(() => undefined)
+    try {
+      const blocks = await tier.store.leases!.waitFor(keys, options)
+      tier.health.success()
+      return blocks
+    } catch (err) {
+      if (options.signal?.aborted) throw err
+      tier.health.failure(err)
+      return keys.map(() => undefined)
+    }
+  }
+
+  private leaseTier(): Tier | undefined {
+    const tier = this.tiers.find((t) => t.store.leases !== undefined)
+    return tier && tier.health.usable() ? tier : undefined
+  }
+
   put(key: Uint8Array, bytes: Uint8Array, object?: CachedObjectRecord): Promise<boolean> {
     return this.fill(key, bytes, object === undefined ? {} : { object })
   }
@@ -238,6 +304,7 @@ export class TieredBlockCache implements BlockStore {
     const awaited: Promise<boolean>[] = []
     for (const tier of this.tiers) {
       if (tier.index >= limit) break
+      if ((options.tiers === 'local' && !tier.local) || (options.tiers === 'remote' && tier.local)) continue
       let write: Promise<boolean>
       if (!tier.writeBehind) {
         if (options.memory === false) continue
