@@ -14,13 +14,16 @@ import { blockKey, keyString, objectId } from './cache/block-key.js'
 import { LmdbBlockStore } from './cache/lmdb-block-store.js'
 import { MemoryBlockStore } from './cache/memory-block-store.js'
 import { TieredBlockCache } from './cache/tiered-block-cache.js'
-import { AbortError, CacheError, ClosedError, SourceError, SourceUnreachableError, TimeoutError } from './errors.js'
+import { AbortError, CacheError, ClosedError, SourceError } from './errors.js'
 import { BlockObjectHandle, type BlockProvider, type PinnedObject } from './object-handle.js'
 import { resolveOptions, type BlockReaderOptions, type ResolvedOptions } from './options.js'
 import { InlineFetchPool, PiscinaFetchPool, type FetchPool } from './prefetch/fetch-pool.js'
 import type { Priority } from './prefetch/fetch-scheduler.js'
 import { BlockFetcher, objectRecord, type RunFill } from './fetch/block-fetcher.js'
+import { missingRuns } from './fetch/run-planner.js'
 import { SourceRegistry } from './source/registry.js'
+import type { Source } from './source/source.js'
+import { StaleOkSource } from './source/stale-ok-source.js'
 import type {
   ObjectHandle,
   ObjectInfo,
@@ -47,6 +50,8 @@ export class BlockReader implements ObjectReader, BlockProvider {
   readonly minReadAheadBytes: number
   readonly maxReadAheadBytes: number
   readonly coalesceBytes: number
+  /** Most blocks one fetch (one ranged GET) covers. */
+  readonly maxRunBlocks: number
   /** @internal used by preload */
   readonly cache: TieredBlockCache
   private readonly fetcher: BlockFetcher
@@ -66,8 +71,8 @@ export class BlockReader implements ObjectReader, BlockProvider {
   private closing: Promise<void> | undefined
   /** Reads and preloads under way, which close() waits for. */
   private readonly active = new Set<Promise<unknown>>()
-  /** Metadata answered from the cache during an outage (offline: 'stale-ok'). */
-  private staleAnswers = 0
+  /** With offline: 'stale-ok', each source's metadata decorated to answer from the catalogue in an outage. */
+  private readonly staleOk = new Map<Source, StaleOkSource>()
 
   constructor(options: BlockReaderOptions = {}) {
     this.options = resolveOptions(options)
@@ -77,6 +82,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
     this.maxReadAheadBytes = readAheadCap(o)
     this.minReadAheadBytes = Math.min(this.maxReadAheadBytes, Math.max(2 * o.blockSize, o.coalesceBytes))
     this.coalesceBytes = o.coalesceBytes
+    this.maxRunBlocks = Math.max(1, Math.floor(o.coalesceBytes / o.blockSize))
     this.sources = new SourceRegistry(o.s3, o.retry, o.sources)
     const memory = o.memoryMaxBytes > 0 ? new MemoryBlockStore(o.memoryMaxBytes) : undefined
     if (memory) memory.onEvict = (ks) => this.fetcher.prefetch.evicted(ks)
@@ -133,40 +139,25 @@ export class BlockReader implements ObjectReader, BlockProvider {
   async stat(url: string, options: ReadOptions = {}): Promise<ObjectInfo> {
     this.checkOpen()
     const canonical = canonicalUrl(url)
-    try {
-      return await this.sources.sourceFor(canonical).stat(canonical, options)
-    } catch (err) {
-      const stale = this.staleAnswer(err, () => this.cache.catalog?.lastKnownVersion(canonical))
-      if (stale === undefined) throw err
-      return stale
-    }
+    return this.metadataSource(canonical).stat(canonical, options)
   }
 
   async list(prefix: string, options: ReadOptions = {}): Promise<ObjectInfo[]> {
     this.checkOpen()
     const canonical = canonicalUrl(prefix)
-    try {
-      return await this.sources.sourceFor(canonical).list(canonical, options)
-    } catch (err) {
-      const stale = this.staleAnswer(err, () => this.cache.catalog?.lastKnownUnder(canonical))
-      if (stale === undefined || stale.length === 0) throw err
-      return stale
-    }
+    return this.metadataSource(canonical).list(canonical, options)
   }
 
-  /** With `offline: 'stale-ok'`, the cached answer for a store that cannot be reached. */
-  private staleAnswer<T>(err: unknown, lookup: () => T | undefined): T | undefined {
-    if (this.options.offline !== 'stale-ok' || !isStoreOutage(err)) return undefined
-    try {
-      const answer = lookup()
-      if (answer !== undefined) this.staleAnswers++
-      return answer
-    } catch {
-      return undefined
-    }
+  /** The source that answers a URL's metadata, under the offline policy. */
+  private metadataSource(url: string): Source {
+    const source = this.sources.sourceFor(url)
+    if (this.options.offline !== 'stale-ok') return source
+    let decorated = this.staleOk.get(source)
+    if (decorated === undefined) this.staleOk.set(source, (decorated = new StaleOkSource(source, () => this.cache.catalog)))
+    return decorated
   }
 
-  async open(target: string | ObjectInfo, options: ReadOptions = {}): Promise<ObjectHandle & BlockObjectHandle> {
+  async open(target: string | ObjectInfo, options: ReadOptions = {}): Promise<ObjectHandle> {
     this.checkOpen()
     await this.opened
     const info = typeof target === 'string' ? await this.stat(target, options) : { ...target, url: canonicalUrl(target.url) }
@@ -256,7 +247,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
   stats(): ReaderStats {
     return {
       tiers: this.cache.tierStats(),
-      source: { ...this.sources.stats, staleAnswers: this.staleAnswers },
+      source: { ...this.sources.stats, staleAnswers: [...this.staleOk.values()].reduce((n, s) => n + s.staleAnswers, 0) },
       prefetch: {
         ...this.fetcher.prefetch.stats(),
         inflightBytes: this.fetcher.budget.inflightBytes,
@@ -361,31 +352,16 @@ export class BlockReader implements ObjectReader, BlockProvider {
     if (paging) await paging
     const out: Uint8Array[] = new Array(last - first + 1)
     const waits: Promise<void>[] = []
-    const maxRun = Math.max(1, Math.floor(this.options.coalesceBytes / this.blockSize))
-    let runStart = -1
-    const flushRun = (end: number) => {
-      if (runStart < 0) return
-      this.startRun(obj, runStart, end - runStart, 'demand')
-      runStart = -1
-    }
-    for (let i = first; i <= last; i++) {
+    const runs = missingRuns(first, last, this.maxRunBlocks, (i) => {
       const key = blockKey(obj.id, i)
       const ks = keyString(key)
       const hit = this.verifiedLength(obj, i, key, this.cache.getSync(key))
-      if (hit !== undefined) {
-        flushRun(i)
-        out[i - first] = hit
-        this.fetcher.prefetch.read(ks)
-        continue
-      }
-      if (this.fetcher.inflightBlock(ks) === undefined) {
-        if (runStart < 0) runStart = i
-        if (i - runStart + 1 >= maxRun) flushRun(i + 1)
-      } else {
-        flushRun(i)
-      }
-    }
-    flushRun(last + 1)
+      if (hit === undefined) return this.fetcher.inflightBlock(ks) === undefined
+      out[i - first] = hit
+      this.fetcher.prefetch.read(ks)
+      return false
+    })
+    for (const [runFirst, count] of runs) this.startRun(obj, runFirst, count, 'demand')
     for (let i = first; i <= last; i++) {
       if (out[i - first] !== undefined) continue
       const f = this.fetcher.inflightBlock(keyString(blockKey(obj.id, i)))
@@ -450,49 +426,39 @@ export class BlockReader implements ObjectReader, BlockProvider {
   prefetchRange(obj: PinnedObject, start: number, end: number): number {
     if (this.closed || end <= start) return start
     const bs = this.blockSize
-    const maxRun = Math.max(1, Math.floor(this.options.coalesceBytes / bs))
     const first = Math.floor(start / bs)
     const last = Math.min(obj.blockCount, Math.ceil(end / bs)) - 1
-    let runStart = -1
-    let covered = first
-    const pageIns: Uint8Array[] = []
-    // Issues the pending run, shrunk to what the budget still allows; false once it is spent.
-    const flush = (endIndex: number): boolean => {
-      if (runStart < 0) return true
-      let count = endIndex - runStart
-      const budget = this.fetcher.budget
-      const room = Math.floor((budget.maxBytes - budget.inflightBytes) / bs)
-      if (room < count) count = room
-      if (count <= 0) return false
-      const bytes = Math.min(obj.info.size, (runStart + count) * bs) - runStart * bs
-      if (!budget.tryAcquire(bytes)) return false
-      this.startRun(obj, runStart, count, 'prefetch', bytes)
-      covered = runStart + count
-      const complete = runStart + count === endIndex
-      runStart = -1
-      return complete
-    }
-    for (let i = first; i <= last; i++) {
+    // Blocks resident on disk are read ahead by paging them in, so the read that comes finds them in memory.
+    const pageIns: number[] = []
+    const runs = missingRuns(first, last, this.maxRunBlocks, (i) => {
       const key = blockKey(obj.id, i)
       const ks = keyString(key)
       const residence = this.cache.locate(key)
-      if (residence === 'fast' || this.fetcher.inflightBlock(ks) !== undefined) {
-        if (!flush(i)) break
-        covered = i + 1
-        continue
-      }
+      if (residence === 'fast' || this.fetcher.inflightBlock(ks) !== undefined) return false
       if (residence === 'paged') {
-        // Resident on disk: read ahead by paging it in, so the read that comes finds it in memory.
-        if (!this.pagedIn.has(ks)) pageIns.push(key)
-        if (!flush(i)) break
-        covered = i + 1
-        continue
+        if (!this.pagedIn.has(ks)) pageIns.push(i)
+        return false
       }
-      if (runStart < 0) runStart = i
-      if (i - runStart + 1 >= maxRun && !flush(i + 1)) break
+      return true
+    })
+    // Issue the runs in order, each shrunk to what the budget still allows, until it is spent.
+    let covered = last + 1
+    const budget = this.fetcher.budget
+    for (const [runFirst, wanted] of runs) {
+      const count = Math.min(wanted, Math.floor((budget.maxBytes - budget.inflightBytes) / bs))
+      const bytes = Math.min(obj.info.size, (runFirst + count) * bs) - runFirst * bs
+      if (count <= 0 || !budget.tryAcquire(bytes)) {
+        covered = runFirst
+        break
+      }
+      this.startRun(obj, runFirst, count, 'prefetch', bytes)
+      if (count < wanted) {
+        covered = runFirst + count
+        break
+      }
     }
-    flush(last + 1)
-    if (pageIns.length > 0) void this.startPageIn(pageIns)
+    const toPage = pageIns.filter((i) => i < covered).map((i) => blockKey(obj.id, i))
+    if (toPage.length > 0) void this.startPageIn(toPage)
     return Math.max(start, Math.min(end, covered * bs))
   }
 
@@ -525,12 +491,6 @@ function readAheadCap(o: ResolvedOptions): number {
   if (o.cacheDir !== undefined || o.memoryMaxBytes === 0) return o.maxReadAheadBytes
   const half = Math.floor(o.memoryMaxBytes / 2 / o.blockSize) * o.blockSize
   return Math.min(o.maxReadAheadBytes, Math.max(o.blockSize, half))
-}
-
-/** Errors that mean the store itself could not be reached or answered, not that the object is bad. */
-function isStoreOutage(err: unknown): boolean {
-  if (err instanceof SourceUnreachableError || err instanceof TimeoutError) return true
-  return err instanceof SourceError && (err.status === undefined || err.status >= 500)
 }
 
 function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, url: string): Promise<T> {

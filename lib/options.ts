@@ -64,6 +64,37 @@ export interface BlockReaderOptions {
   s3?: S3Options
   /** Extra sources by scheme (for example a MemorySource in tests). */
   sources?: Source[]
+  /**
+   * The cluster tier: a Redis Cluster shared by the nodes of a training cluster, between the
+   * disk tier and the source, so a block leaves object storage once for all of them. Omit
+   * for a cache of this node only.
+   */
+  cluster?: ClusterOptions
+}
+
+export interface ClusterOptions {
+  /** Seed nodes, `redis://[user:password@]host:port` or `rediss://` for TLS; the client discovers the rest. */
+  nodes: string[]
+  /** ACL user. Default: from the URL, else the default user. */
+  username?: string
+  /** Password (ACL or requirepass). Default: from the URL, else none. */
+  password?: string
+  /** Prefix of every key sluice writes, so one cluster can serve several caches. Default 'sluice:'. */
+  keyPrefix?: string
+  /** Shared secret: values carry an HMAC under it, and values without a valid one are refused. Default none. */
+  secret?: string
+  /** How long connecting may take before the tier is reported unreachable, in ms. Default 2000. */
+  connectTimeoutMs?: number
+  /** How long one command may take, in ms. Default 1000. */
+  commandTimeoutMs?: number
+  /** How long a fill lease holds before another node may fetch the block itself, in ms. Default 10000. */
+  leaseMs?: number
+  /** Fills to the cluster in flight behind readers, in bytes; past it they are dropped and counted. Default 128 MiB. */
+  maxPendingWriteBytes?: number
+  /** Consecutive errors after which the tier is bypassed. Default 3. */
+  maxConsecutiveErrors?: number
+  /** How long a bypassed tier is skipped before it is tried again, in ms. Default 5000. */
+  retryAfterMs?: number
 }
 
 export interface ResolvedOptions {
@@ -84,6 +115,7 @@ export interface ResolvedOptions {
   retry: Required<RetryOptions>
   s3: S3Options
   sources: Source[]
+  cluster: ClusterOptions | undefined
 }
 
 function bytesOption(value: unknown, path: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -155,7 +187,7 @@ function resolveS3(value: unknown, maxConcurrentRequests: number): S3Options {
 
 /** Option names per group: a misspelt option is an error, not a silently kept default. */
 const KNOWN: Record<string, readonly string[]> = {
-  options: ['cacheDir', 'memory', 'disk', 'blockSize', 'prefetch', 'offline', 'retry', 's3', 'sources'],
+  options: ['cacheDir', 'memory', 'disk', 'blockSize', 'prefetch', 'offline', 'retry', 's3', 'sources', 'cluster'],
   memory: ['maxBytes'],
   disk: ['maxBytes', 'maxPendingWriteBytes', 'maxConsecutiveErrors', 'retryAfterMs', 'writerThread'],
   prefetch: ['threads', 'maxInflightBytes', 'maxReadAheadBytes', 'coalesceBytes', 'maxConcurrentRequests'],
@@ -239,5 +271,7 @@ export function resolveOptions(options: BlockReaderOptions = {}): ResolvedOption
     },
     s3: resolveS3(root.s3, maxConcurrentRequests),
     sources: sources as Source[],
+    // The cluster tier's store checks its own group (nodes, timeouts) when it is built.
+    cluster: root.cluster === undefined ? undefined : (object(root.cluster, 'cluster') as unknown as ClusterOptions),
   }
 }

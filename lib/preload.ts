@@ -7,9 +7,22 @@
  */
 import { blockKey } from './cache/block-key.js'
 import { AbortError, NotFoundError, isSluiceError } from './errors.js'
-import type { BlockReader } from './block-reader.js'
+import type { TieredBlockCache } from './cache/tiered-block-cache.js'
+import type { RunFill } from './fetch/block-fetcher.js'
+import { missingRuns } from './fetch/run-planner.js'
 import type { PinnedObject } from './object-handle.js'
-import type { ObjectInfo, PreloadOptions, PreloadResult, PreloadedObject } from './types.js'
+import type { ObjectInfo, PreloadOptions, PreloadResult, PreloadedObject, ReadOptions } from './types.js'
+
+/** What preload needs of the reader (BlockReader), and no more. */
+export interface PreloadHost {
+  readonly blockSize: number
+  readonly maxRunBlocks: number
+  readonly cache: TieredBlockCache
+  stat(url: string, options?: ReadOptions): Promise<ObjectInfo>
+  list(prefix: string, options?: ReadOptions): Promise<ObjectInfo[]>
+  pin(info: ObjectInfo): PinnedObject
+  startRun(obj: PinnedObject, first: number, count: number, priority: 'demand', budgetBytes: number, fill: RunFill): Promise<boolean[]>
+}
 
 type Failure = PreloadResult['failed'][number]
 
@@ -23,7 +36,7 @@ function failureOf(url: string, err: unknown): Failure {
 }
 
 /** Objects named by the targets: an exact object, or everything under a prefix. */
-async function expand(reader: BlockReader, targets: string[], failed: Failure[], signal?: AbortSignal): Promise<ObjectInfo[]> {
+async function expand(reader: PreloadHost, targets: string[], failed: Failure[], signal?: AbortSignal): Promise<ObjectInfo[]> {
   const seen = new Map<string, ObjectInfo>()
   for (const target of targets) {
     try {
@@ -50,7 +63,7 @@ async function expand(reader: BlockReader, targets: string[], failed: Failure[],
 }
 
 /** Bytes of the object resident in the filled tier, each block verified by its checksum. */
-function residentBytes(reader: BlockReader, obj: PinnedObject): number {
+function residentBytes(reader: PreloadHost, obj: PinnedObject): number {
   let bytes = 0
   for (let i = 0; i < obj.blockCount; i++) {
     const key = blockKey(obj.id, i)
@@ -60,7 +73,7 @@ function residentBytes(reader: BlockReader, obj: PinnedObject): number {
   return bytes
 }
 
-export async function preload(reader: BlockReader, targets: string[], options: PreloadOptions = {}): Promise<PreloadResult> {
+export async function preload(reader: PreloadHost, targets: string[], options: PreloadOptions = {}): Promise<PreloadResult> {
   const concurrency = options.concurrency ?? 4
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`preload: concurrency must be a positive integer, got ${concurrency}`)
   const failed: Failure[] = []
@@ -72,24 +85,16 @@ export async function preload(reader: BlockReader, targets: string[], options: P
   let bytesDone = 0
   let objectsDone = 0
   const bs = reader.blockSize
-  const maxRun = Math.max(1, Math.floor(reader.options.coalesceBytes / bs))
 
   const one = async (info: ObjectInfo): Promise<void> => {
     const obj = reader.pin(info)
     if (!options.dryRun && capacityBytes > 0) {
       try {
-        const runs: [number, number][] = []
-        for (let i = 0; i < obj.blockCount; i++) {
-          const present = reader.cache.hasResident(blockKey(obj.id, i))
-          const last = runs[runs.length - 1]
-          if (present) {
-            bytesDone += Math.min(bs, info.size - i * bs)
-          } else if (last && last[0] + last[1] === i && last[1] < maxRun) {
-            last[1]++
-          } else {
-            runs.push([i, 1])
-          }
-        }
+        const runs = missingRuns(0, obj.blockCount - 1, reader.maxRunBlocks, (i) => {
+          if (!reader.cache.hasResident(blockKey(obj.id, i))) return true
+          bytesDone += Math.min(bs, info.size - i * bs)
+          return false
+        })
         for (const [first, count] of runs) {
           options.signal?.throwIfAborted()
           await reader.startRun(obj, first, count, 'demand', 0, { durable: true, memory: !reader.cache.persistent })

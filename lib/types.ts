@@ -3,6 +3,7 @@
  * and preload report. Front ends (loaders/, fuse/, bin/) program against these, so they are
  * kept free of implementation detail.
  */
+import type { Readable } from 'node:stream'
 
 /** One object version as a source sees it. */
 export interface ObjectInfo {
@@ -47,6 +48,8 @@ export interface ObjectHandle {
    * short of the end when the prefetch budget ran out (offer the rest again later).
    */
   prefetch(position: number, length: number): number
+  /** The object (or `[start, end)` of it, end exclusive) as a Node Readable, with read-ahead. */
+  createReadStream(options?: { start?: number; end?: number }): Readable
   close(): Promise<void>
 }
 

@@ -2,7 +2,9 @@
  * The cache and store options shared by every command that reads objects, and the one place
  * that turns them into a BlockReader. Unset options are left to the core's defaults, so the
  * CLI and the library agree on them; `SLUICE_CACHE_DIR` supplies `--cache-dir` when absent,
- * and the standard `AWS_*` variables configure the store through the AWS SDK.
+ * `SLUICE_CLUSTER` supplies `--cluster`, `SLUICE_CLUSTER_PASSWORD` the cluster tier's password
+ * (kept out of the command line, where every user of the node can read it), and the
+ * standard `AWS_*` variables configure the store through the AWS SDK.
  */
 import { BlockReader, type BlockReaderOptions } from '../../lib/index.js'
 import type { CommandContext, OptionSpecs } from './command.js'
@@ -15,6 +17,11 @@ export const CACHE_OPTIONS: OptionSpecs = {
   disk: { type: 'string', value: 'size', help: 'Disk tier bound, e.g. 100GiB (default 10GiB).' },
   'block-size': { type: 'string', value: 'size', help: 'Cache block size (default 4MiB); keep it the same for one cache dir.' },
   threads: { type: 'string', value: 'n', help: 'Fetch worker threads (default 0: fetch on the main thread).' },
+  cluster: {
+    type: 'string',
+    value: 'urls',
+    help: 'Cluster tier shared by the nodes: Redis Cluster nodes as comma-separated redis:// or rediss:// URLs (default $SLUICE_CLUSTER; password from $SLUICE_CLUSTER_PASSWORD).',
+  },
 }
 
 export const STORE_OPTIONS: OptionSpecs = {
@@ -27,6 +34,15 @@ export const STORE_OPTIONS: OptionSpecs = {
 export function cacheDirOf(ctx: CommandContext): string | undefined {
   const dir = (ctx.values['cache-dir'] as string | undefined) ?? process.env.SLUICE_CACHE_DIR
   return dir === '' ? undefined : dir
+}
+
+/** The cluster tier's nodes from --cluster or $SLUICE_CLUSTER; undefined when neither names any. */
+export function clusterNodesOf(ctx: CommandContext): string[] | undefined {
+  const raw = (ctx.values.cluster as string | undefined) ?? process.env.SLUICE_CLUSTER
+  if (raw === undefined || raw.trim() === '') return undefined
+  const nodes = raw.split(',').map((n) => n.trim())
+  if (nodes.some((n) => n === '')) throw new UsageError('--cluster: an empty node in the list (expected redis://host:port[,redis://host:port...])')
+  return nodes
 }
 
 export function readerOptionsFrom(ctx: CommandContext): BlockReaderOptions {
@@ -49,6 +65,11 @@ export function readerOptionsFrom(ctx: CommandContext): BlockReaderOptions {
   if (v['path-style']) s3.forcePathStyle = true
   if (v['virtual-host-style']) s3.forcePathStyle = false
   if (Object.keys(s3).length > 0) options.s3 = s3
+  const nodes = clusterNodesOf(ctx)
+  if (nodes !== undefined) {
+    const password = process.env.SLUICE_CLUSTER_PASSWORD
+    options.cluster = { nodes, ...(password ? { password } : {}) }
+  }
   return options
 }
 

@@ -72,6 +72,9 @@ export class FuseReaderDouble implements MountReader {
     const handle: ObjectHandle = {
       url,
       size: info.size,
+      createReadStream() {
+        throw new Error('not used by the tests of this double')
+      },
       version: info.version,
       info,
       async read(position, length) {

@@ -117,6 +117,9 @@ export class ReaderDouble implements ObjectReader {
     return {
       url: info.url,
       size: info.size,
+      createReadStream() {
+        throw new Error('not used by the tests of this double')
+      },
       version: info.version,
       info,
       async read(position, length) {
