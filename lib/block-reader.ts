@@ -11,10 +11,8 @@
  * - pins: which object versions this reader has opened per URL, so evict() reaches them.
  */
 import { blockKey, keyString, objectId } from './cache/block-key.js'
-import { LmdbBlockStore } from './cache/lmdb-block-store.js'
-import { MemoryBlockStore } from './cache/memory-block-store.js'
 import { TieredBlockCache } from './cache/tiered-block-cache.js'
-import { AbortError, CacheError, ClosedError, SourceError } from './errors.js'
+import { ClosedError, SourceError } from './errors.js'
 import { BlockObjectHandle, type BlockProvider, type PinnedObject } from './object-handle.js'
 import { resolveOptions, type BlockReaderOptions, type ResolvedOptions } from './options.js'
 import { InlineFetchPool, PiscinaFetchPool, type FetchPool } from './prefetch/fetch-pool.js'
@@ -34,13 +32,13 @@ import type {
   ReaderStats,
 } from './types.js'
 import { canonicalUrl } from './url.js'
+import { abortable } from './abortable.js'
+import { buildTiers } from './cache/build-tiers.js'
+import { PinnedUrls } from './pinned-urls.js'
+import { PageIns } from './page-ins.js'
 import { preload } from './preload.js'
 
 
-/** Disk-tier blocks remembered as paged in, at most (a hint: a stale entry only costs a stall). */
-const MAX_TRACKED_PAGE_INS = 4096
-/** URLs remembered with their object ids before idle ones are forgotten (forgetIdleUrls). */
-const MAX_TRACKED_URLS = 8192
 
 
 export class BlockReader implements ObjectReader, BlockProvider {
@@ -55,17 +53,15 @@ export class BlockReader implements ObjectReader, BlockProvider {
   /** @internal used by preload */
   readonly cache: TieredBlockCache
   private readonly fetcher: BlockFetcher
+  private readonly pageIns: PageIns
   private readonly sources: SourceRegistry
   private readonly pool: FetchPool
-  /** Disk-tier blocks already paged in (or being paged in) by read-ahead or an earlier read. */
-  private readonly pagedIn = new Map<string, Promise<void>>()
   private readonly handles = new Set<BlockObjectHandle>()
-  /**
-   * Object ids this reader has pinned, per URL, so evict() can reach the memory tier too.
-   * Bounded by forgetIdleUrls().
-   */
-  private readonly idsByUrl = new Map<string, Set<string>>()
-  private forgetUrlsAt = MAX_TRACKED_URLS
+  /** Object ids this reader has pinned, per URL, so evict() reaches the memory tier too. */
+  private readonly pins = new PinnedUrls(
+    () => [...this.handles].map((h) => h.info.url),
+    (id) => this.cache.holdsObject(id),
+  )
   private readonly opened: Promise<void>
   private closed = false
   private closing: Promise<void> | undefined
@@ -84,47 +80,15 @@ export class BlockReader implements ObjectReader, BlockProvider {
     this.coalesceBytes = o.coalesceBytes
     this.maxRunBlocks = Math.max(1, Math.floor(o.coalesceBytes / o.blockSize))
     this.sources = new SourceRegistry(o.s3, o.retry, o.sources)
-    const memory = o.memoryMaxBytes > 0 ? new MemoryBlockStore(o.memoryMaxBytes) : undefined
-    if (memory) memory.onEvict = (ks) => this.fetcher.prefetch.evicted(ks)
-    let disk: LmdbBlockStore | undefined
-    let diskError: unknown
-    if (o.cacheDir !== undefined) {
-      try {
-        disk = new LmdbBlockStore({
-          path: o.cacheDir,
-          maxBytes: o.diskMaxBytes,
-          blockSize: o.blockSize,
-          writerThread: o.diskWriterThread,
-        })
-      } catch (err) {
-        diskError = err
-      }
-    }
-    this.cache = new TieredBlockCache([
-      ...(memory ? [{ store: memory }] : []),
-      ...(disk
-        ? [{
-            store: disk,
-            maxPendingWriteBytes: o.maxPendingWriteBytes,
-            health: { maxConsecutiveErrors: o.diskMaxConsecutiveErrors, cooldownMs: o.diskRetryAfterMs },
-          }]
-        : []),
-    ])
+    const tiers = buildTiers(o, { onMemoryEvict: (ks) => this.fetcher.prefetch.evicted(ks) })
+    this.cache = tiers.cache
+    this.opened = tiers.opened
     this.pool =
       o.threads > 0
         ? new PiscinaFetchPool(o.threads, this.sources, o.s3, o.retry, this.sources.stats)
         : new InlineFetchPool(this.sources)
     this.fetcher = new BlockFetcher(this.cache, this.pool, o.blockSize, o)
-    this.opened =
-      diskError !== undefined
-        ? Promise.reject(
-            diskError instanceof CacheError
-              ? diskError
-              : new CacheError('disk', `cannot open cache directory ${o.cacheDir}: ${(diskError as Error).message}`, diskError),
-          )
-        : (disk?.init() ?? Promise.resolve())
-    // Reported by the first call that awaits it; avoid an unhandled rejection before then.
-    this.opened.catch(() => {})
+    this.pageIns = new PageIns(this.cache)
   }
 
   /**
@@ -170,12 +134,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
   /** @internal The pinned form of an object version (also used by preload). */
   pin(info: ObjectInfo): PinnedObject {
     const id = objectId(info.url, info.version, this.blockSize, info.size)
-    const ks = keyString(id)
-    let ids = this.idsByUrl.get(info.url)
-    if (ids) this.idsByUrl.delete(info.url) // re-inserted below: most recently pinned last
-    this.idsByUrl.set(info.url, (ids ??= new Set()))
-    if (this.idsByUrl.size > this.forgetUrlsAt) this.forgetIdleUrls()
-    ids.add(ks)
+    this.pins.pin(info.url, keyString(id))
     if (info.size === 0) this.rememberEmpty(id, info)
     return { info, id, blockCount: Math.ceil(info.size / this.blockSize) }
   }
@@ -200,39 +159,17 @@ export class BlockReader implements ObjectReader, BlockProvider {
     return this.track(preload(this, targets, options))
   }
 
-  /**
-   * Bounds `idsByUrl`: forgets the least recently pinned URLs that no open handle reads and
-   * that have no block in the memory tier, down to half the cap. Nothing is lost: their disk
-   * blocks are found through the disk tier's own records, and a new open pins them again. A
-   * URL that keeps a memory-tier block or an open handle stays, so evict() still reaches
-   * every memory-tier block. The map stays under max(cap, twice the URLs that must stay).
-   */
-  private forgetIdleUrls(): void {
-    const reading = new Set<string>()
-    for (const h of this.handles) reading.add(h.info.url)
-    for (const [url, ids] of this.idsByUrl) {
-      if (this.idsByUrl.size <= MAX_TRACKED_URLS / 2) break
-      if (reading.has(url)) continue
-      let resident = false
-      for (const ks of ids) if (this.cache.holdsObject(ks)) resident = true
-      if (!resident) this.idsByUrl.delete(url)
-    }
-    // When most URLs must stay, the next pass waits until the map has doubled, so passes
-    // cost O(1) per pin however many URLs the memory tier holds.
-    this.forgetUrlsAt = Math.max(MAX_TRACKED_URLS, 2 * this.idsByUrl.size)
-  }
-
   /** Drops every cached block of `url` (all versions known to the cache). Resolves to blocks removed. */
   async evict(url: string): Promise<number> {
     this.checkOpen()
     await this.opened
     const canonical = canonicalUrl(url)
-    const ids = new Set(this.idsByUrl.get(canonical) ?? [])
+    const ids = new Set(this.pins.idsOf(canonical))
     for (const id of this.cache.catalog?.objectsForUrl(canonical) ?? []) ids.add(keyString(id))
     let removed = 0
     for (const ks of ids) removed += await this.cache.deletePrefix(Buffer.from(ks, 'latin1'))
     // The entry stays: a handle still open on the URL fills the memory tier again, and
-    // evict() must find those blocks too. forgetIdleUrls() drops it once it is idle.
+    // evict() must find those blocks too. PinnedUrls drops it once it is idle.
     return removed
   }
 
@@ -241,7 +178,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
     this.checkOpen()
     await this.opened
     await this.cache.clear()
-    this.idsByUrl.clear()
+    this.pins.clear()
   }
 
   stats(): ReaderStats {
@@ -311,44 +248,14 @@ export class BlockReader implements ObjectReader, BlockProvider {
   }
 
   async pageIn(obj: PinnedObject, first: number, last: number): Promise<boolean> {
-    const { all, wait } = this.planPageIn(obj, first, last)
+    const { all, wait } = this.pageIns.plan(obj.id, first, last)
     if (wait) await wait
     return all
   }
 
-  /**
-   * Which of blocks first..last are in some tier (`all`), and what to wait for so the disk-tier
-   * ones are in memory (`wait`: undefined when nothing needs paging, so callers stay sync).
-   * Blocks paged in by read-ahead resolve at once; only cold ones wait on LMDB's thread.
-   */
-  private planPageIn(obj: PinnedObject, first: number, last: number): { all: boolean; wait: Promise<unknown> | undefined } {
-    const waits: Promise<unknown>[] = []
-    const fresh: Uint8Array[] = []
-    let all = true
-    for (let i = first; i <= last; i++) {
-      const key = blockKey(obj.id, i)
-      const residence = this.cache.locate(key)
-      if (residence === 'fast') continue
-      const pending = this.pagedIn.get(keyString(key))
-      if (pending) waits.push(pending)
-      else if (residence === 'paged') fresh.push(key)
-      else all = false
-    }
-    if (fresh.length > 0) waits.push(this.startPageIn(fresh))
-    return { all, wait: waits.length === 0 ? undefined : waits.length === 1 ? waits[0] : Promise.all(waits) }
-  }
-
-  /** Pages disk-tier blocks in on LMDB's reader thread and remembers that it did. */
-  private startPageIn(keys: Uint8Array[]): Promise<void> {
-    if (this.pagedIn.size > MAX_TRACKED_PAGE_INS) this.pagedIn.clear()
-    const done = this.cache.pageIn(keys)
-    for (const key of keys) this.pagedIn.set(keyString(key), done)
-    return done
-  }
-
   async getBlocks(obj: PinnedObject, first: number, last: number, signal?: AbortSignal): Promise<Uint8Array[]> {
     // Disk-tier blocks are paged in off the event loop before the synchronous reads below.
-    const paging = this.planPageIn(obj, first, last).wait
+    const paging = this.pageIns.plan(obj.id, first, last).wait
     if (paging) await paging
     const out: Uint8Array[] = new Array(last - first + 1)
     const waits: Promise<void>[] = []
@@ -436,7 +343,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
       const residence = this.cache.locate(key)
       if (residence === 'fast' || this.fetcher.inflightBlock(ks) !== undefined) return false
       if (residence === 'paged') {
-        if (!this.pagedIn.has(ks)) pageIns.push(i)
+        if (!this.pageIns.has(ks)) pageIns.push(i)
         return false
       }
       return true
@@ -458,7 +365,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
       }
     }
     const toPage = pageIns.filter((i) => i < covered).map((i) => blockKey(obj.id, i))
-    if (toPage.length > 0) void this.startPageIn(toPage)
+    if (toPage.length > 0) void this.pageIns.start(toPage)
     return Math.max(start, Math.min(end, covered * bs))
   }
 
@@ -492,27 +399,3 @@ function readAheadCap(o: ResolvedOptions): number {
   const half = Math.floor(o.memoryMaxBytes / 2 / o.blockSize) * o.blockSize
   return Math.min(o.maxReadAheadBytes, Math.max(o.blockSize, half))
 }
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, url: string): Promise<T> {
-  if (!signal) return promise
-  if (signal.aborted) {
-    // The abandoned promise may still reject (with the same abort): observe it.
-    promise.catch(() => {})
-    return Promise.reject(new AbortError(url, signal.reason))
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new AbortError(url, signal.reason))
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(v)
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(e)
-      },
-    )
-  })
-}
-

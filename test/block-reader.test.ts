@@ -399,7 +399,7 @@ test('a reader that opens many objects remembers a bounded number of URLs, and e
   }
   // Opened and never read: nothing of theirs is resident, so these are forgotten first.
   for (const url of opened) await (await r.open(url)).close()
-  const tracked = (r as unknown as { idsByUrl: Map<string, unknown> }).idsByUrl.size
+  const tracked = (r as unknown as { pins: { size: number } }).pins.size
   assert.ok(tracked <= 8192, `URLs remembered: ${tracked} of 30000 opened`)
   // The open handle's URL was kept: blocks it reads now are still found by evict.
   assert.ok(Buffer.from(await kept.read(0, 1000)).equals(patternBytes(1000, 'many0')))
