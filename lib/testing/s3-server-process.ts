@@ -6,11 +6,12 @@
  * impose on the process under test. The child exits when its parent's stdin closes, so a
  * killed test run never leaves a server behind.
  */
-import { createRequire } from 'node:module'
 
-const require = createRequire(import.meta.url)
-// s3rver ships CommonJS without types.
-const S3rver = require('s3rver') as new (options: Record<string, unknown>) => {
+// s3rver is a development dependency, loaded only here, when a server is started (the
+// parent checks that it is installed first). It ships CommonJS without types, hence the
+// name in a variable and the cast.
+const S3RVER = 's3rver'
+const S3rver = ((await import(S3RVER)) as { default: unknown }).default as new (options: Record<string, unknown>) => {
   run(): Promise<{ port: number; address: string }>
   close(): Promise<void>
 }

@@ -30,7 +30,21 @@ export interface S3Server {
 
 const CHILD = fileURLToPath(new URL('./s3-server-process.js', import.meta.url))
 
+/**
+ * s3rver is a development dependency of sluice, not a runtime one: an install that uses
+ * `sluice/testing` brings its own. Resolved here, in the caller's process, so a missing
+ * package is an error that says what to install rather than a child that exits early.
+ */
+function checkS3rverInstalled(): void {
+  try {
+    import.meta.resolve('s3rver')
+  } catch (err) {
+    throw new Error('startS3Server needs the s3rver package, which sluice does not install for its users: npm install --save-dev s3rver@3', { cause: err })
+  }
+}
+
 export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Server> {
+  checkS3rverInstalled()
   const ownDir = options.directory === undefined
   const directory = options.directory ?? (await mkdtemp(join(tmpdir(), 'sluice-s3rver-')))
   const child = spawn(
