@@ -31,7 +31,7 @@ export interface BlockReaderOptions {
     /**
      * Write fills on a thread of their own instead of the reader's event loop. Default false:
      * on two shared cores the thread costs a cold read 20-30% more CPU; `sluice mount` turns
-     * it on, because the FUSE daemon answers every request from its event loop (README).
+     * it on, because the FUSE daemon answers every request from its event loop (docs/design.md).
      */
     writerThread?: boolean
     /** How long a bypassed tier is skipped before it is tried again, in ms. Default 10000. */
@@ -40,7 +40,7 @@ export interface BlockReaderOptions {
   /** Block size in bytes: the unit of caching and of verification. Default 4 MiB. */
   blockSize?: number
   prefetch?: {
-    /** Worker threads doing fetches; 0 fetches on the caller's thread. Default 0 (see README, Performance). */
+    /** Worker threads doing fetches; 0 fetches on the caller's thread. Default 0 (docs/benchmark.md says why). */
     threads?: number
     /** Speculative bytes in flight across all handles. Default 256 MiB. */
     maxInflightBytes?: number

@@ -1,5 +1,5 @@
 /**
- * The chart the README embeds, written by hand as SVG (no charting dependency): one row per
+ * The chart docs/benchmark.md embeds, written by hand as SVG (no charting dependency): one row per
  * scenario measurement, two panels. Left: epoch time in seconds (linear). Right: throughput
  * in MB/s on a log scale, because the local limit is an order of magnitude above the network
  * ones and both must stay readable. Bars are medians, whiskers the min-max spread across
