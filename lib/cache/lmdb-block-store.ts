@@ -3,19 +3,8 @@
  * and is shared by every process on the node (LMDB serialises writers across processes and
  * gives readers consistent snapshots). Opening it reads three counters, never scans.
  *
- * Layout (named databases):
- * - `blocks`:  block key -> 24-byte header (magic, format, length, CRC32C, insertion seq) + bytes
- * - `sizes`:   block key -> data length (u32) + insertion seq (f64): what `has`, eviction and
- *              deletion need, without reading the multi-MiB value (which would stall the loop)
- * - `order`:   insertion seq (u64 BE) -> block key, the eviction queue
- * - `objects`: object id -> { url, version, size, blockSize, mtimeMs? }, for stats
- * - `urls`:    URL + 0 + object id -> (nothing), so eviction by URL is a range, not a scan
- * - `latest`:  URL -> the version most recently cached, for reading while the store is
- *              unreachable
- * The last three exist only for objects with at least one block here: written with the
- * first block, removed with the last (lmdb-fill.ts), so they are bounded by the blocks.
- * - `meta`:    format version, used bytes, entry count, next seq, and the counts every
- *              process recorded (recorded-counts.ts)
+ * The on-disk layout, its named databases and the list that opens, resets and clears them
+ * are in lmdb-layout.ts.
  *
  * Every read verifies the header and CRC32C; a damaged block is dropped and reported as a
  * miss, so it is refetched and never served. Usage is updated in the same write transaction
@@ -50,7 +39,7 @@ import { newTierStats, type BlockStore, type CachedObjectRecord, type ObjectCata
 import { DiskWriter } from './disk-writer.js'
 import { fill, forgetObjectIfEmpty, idsOfUrl, type FillOutcome } from './lmdb-fill.js'
 import { FrequencySketch, keyHashes } from './frequency-sketch.js'
-import { HEADER_BYTES, MAGIC, chargedBytes, defaultMapBytes, indexedPrefix, indexedUrl, openCacheDbs, seqKey, sizeOf, type CacheDbs } from './lmdb-layout.js'
+import { HEADER_BYTES, MAGIC, chargedBytes, defaultMapBytes, emptyCache, indexedPrefix, indexedUrl, openCacheDbs, resetFormat, seqKey, sizeOf, transact, type CacheDbs } from './lmdb-layout.js'
 import { RECORD_INTERVAL_MS, addTo, countsOf, difference, isZero, zeroCounts, type Counts } from './recorded-counts.js'
 import type { ObjectInfo, RecordedCounts, TierStats } from '../types.js'
 
@@ -159,17 +148,7 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     if (format === CACHE_FORMAT_VERSION) return
     await this.write(() => {
       if (this.dbs.meta.get('format') === CACHE_FORMAT_VERSION) return
-      this.dbs.blocks.clearSync()
-      this.dbs.sizes.clearSync()
-      this.dbs.order.clearSync()
-      this.dbs.objects.clearSync()
-      this.dbs.urls.clearSync()
-      this.dbs.latest.clearSync()
-      this.dbs.meta.clearSync()
-      this.dbs.meta.putSync('format', CACHE_FORMAT_VERSION)
-      this.dbs.meta.putSync('usage', 0)
-      this.dbs.meta.putSync('entries', 0)
-      this.dbs.meta.putSync('seq', 0)
+      resetFormat(this.dbs)
     })
   }
 
@@ -301,13 +280,8 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
    */
   private async write(body: () => void): Promise<void> {
     try {
-      await this.dbs.env.transaction(body)
-    } catch (err) {
-      // lmdb-js attaches a second rejected promise with the cause; observe it so it does not
-      // surface as an unhandled rejection.
-      const commitError = (err as { commitError?: Promise<unknown> })?.commitError
-      let cause: unknown = err
-      if (commitError) cause = await commitError.catch((e: unknown) => e)
+      await transact(this.dbs.env, body)
+    } catch (cause) {
       throw new CacheError('disk', `write to ${this.path} failed: ${(cause as Error)?.message ?? String(cause)}`, cause)
     }
   }
@@ -371,18 +345,10 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     return this.dbs.objects.getCount()
   }
 
+  /** Empties the tier; the format and the recorded counts stay (lmdb-layout.ts, keptByClear). */
   async clear(): Promise<void> {
     await this.writer?.idle() // a fill issued before this must not commit after it
-    await this.write(() => {
-      this.dbs.blocks.clearSync()
-      this.dbs.sizes.clearSync()
-      this.dbs.order.clearSync()
-      this.dbs.objects.clearSync()
-      this.dbs.urls.clearSync()
-      this.dbs.latest.clearSync()
-      this.dbs.meta.putSync('usage', 0)
-      this.dbs.meta.putSync('entries', 0)
-    })
+    await this.write(() => emptyCache(this.dbs))
   }
 
   usage() {

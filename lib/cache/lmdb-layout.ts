@@ -2,11 +2,27 @@
  * The disk tier's on-disk layout, in one place, because two threads open it: the reader's
  * thread (lookups, deletions, bookkeeping; lmdb-block-store.ts) and the disk writer thread
  * (fills; disk-writer-thread.ts). Both must open the environment with the same settings and
- * read and write the same value format. The layout itself is described in
- * lmdb-block-store.ts.
+ * read and write the same value format. The named databases are one list (DATABASES) that
+ * opening, the format reset and clear() all walk, so a new database cannot be opened but
+ * forgotten by a reset, or the other way round.
+ *
+ * Layout (named databases):
+ * - `blocks`:  block key -> 24-byte header (magic, format, length, CRC32C, insertion seq) + bytes
+ * - `order`:   insertion seq (u64 BE) -> block key, the eviction queue
+ * - `sizes`:   block key -> data length (u32) + insertion seq (f64): what `has`, eviction and
+ *              deletion need, without reading the multi-MiB value (which would stall the loop)
+ * - `objects`: object id -> { url, version, size, blockSize, mtimeMs? }, for stats
+ * - `urls`:    URL + 0 + object id -> (nothing), so eviction by URL is a range, not a scan
+ * - `latest`:  URL -> the version most recently cached, for reading while the store is
+ *              unreachable
+ * The three object databases exist only for objects with at least one block here: written
+ * with the first block, removed with the last (lmdb-fill.ts), so they are bounded
+ * by the blocks.
+ * - `meta`:    format version, used bytes, entry count, next seq, and the counts every
+ *              process recorded (recorded-counts.ts)
  */
 import { createHash } from 'node:crypto'
-import { open, type Database, type RootDatabase } from 'lmdb'
+import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb'
 import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION } from './block-key.js'
 import type { ObjectInfo } from '../types.js'
 import type { CachedObjectRecord } from './block-store.js'
@@ -28,6 +44,38 @@ export interface CacheDbs {
   latest: Database<ObjectInfo, string>
 }
 
+export type DatabaseName = Exclude<keyof CacheDbs, 'env'>
+
+interface DatabaseSpec {
+  /** How lmdb-js encodes its keys and values (default: msgpack values, ordered keys). */
+  options: DatabaseOptions
+  /**
+   * Whether clear() leaves it alone. `meta` survives: the format (a cleared cache is still
+   * this format), the next seq, and the counts every process recorded, which are the node's
+   * history rather than its content; clear() zeroes its usage counters itself (emptyCache).
+   * A format reset empties every database, this one too.
+   */
+  keptByClear: boolean
+}
+
+const BINARY: DatabaseOptions = { encoding: 'binary', keyEncoding: 'binary' }
+
+/**
+ * Every named database, in the order they are opened. A record over DatabaseName: a database
+ * added to CacheDbs and not here does not compile.
+ */
+export const DATABASES: { readonly [name in DatabaseName]: DatabaseSpec } = {
+  blocks: { options: BINARY, keptByClear: false },
+  order: { options: BINARY, keptByClear: false },
+  sizes: { options: BINARY, keptByClear: false },
+  objects: { options: { keyEncoding: 'binary' }, keptByClear: false },
+  urls: { options: BINARY, keptByClear: false },
+  meta: { options: {}, keptByClear: true },
+  latest: { options: {}, keptByClear: false },
+}
+
+const DATABASE_NAMES = Object.keys(DATABASES) as DatabaseName[]
+
 /** Map size in bytes for a bound: room for the B-tree and free pages, in whole 64 KiB units. */
 export function defaultMapBytes(maxBytes: number): number {
   return Math.ceil((maxBytes * 1.5 + 256 * 1024 * 1024) / 65536) * 65536
@@ -48,20 +96,48 @@ export function openCacheDbs(path: string, mapBytes: number): CacheDbs {
     path,
     // lmdb-js takes a path with an extension ("cache.v1") for a file, not a directory.
     noSubdir: false,
-    maxDbs: 8,
+    // The named databases and one spare.
+    maxDbs: DATABASE_NAMES.length + 1,
     compression: false,
     eventTurnBatching: false,
     mapSize: Math.ceil(mapBytes / 65536) * 65536,
   })
-  return {
-    env,
-    blocks: env.openDB({ name: 'blocks', encoding: 'binary', keyEncoding: 'binary' }),
-    order: env.openDB({ name: 'order', encoding: 'binary', keyEncoding: 'binary' }),
-    sizes: env.openDB({ name: 'sizes', encoding: 'binary', keyEncoding: 'binary' }),
-    objects: env.openDB({ name: 'objects', keyEncoding: 'binary' }),
-    urls: env.openDB({ name: 'urls', encoding: 'binary', keyEncoding: 'binary' }),
-    meta: env.openDB({ name: 'meta' }),
-    latest: env.openDB({ name: 'latest' }),
+  const dbs: Record<string, unknown> = { env }
+  for (const name of DATABASE_NAMES) dbs[name] = env.openDB({ name, ...DATABASES[name].options })
+  return dbs as unknown as CacheDbs
+}
+
+/** Meta's counters of what is stored, which clear() zeroes with the data. */
+function zeroUsage(dbs: CacheDbs): void {
+  dbs.meta.putSync('usage', 0)
+  dbs.meta.putSync('entries', 0)
+}
+
+/** Empties the cache inside the caller's write transaction; what `keptByClear` keeps stays. */
+export function emptyCache(dbs: CacheDbs): void {
+  for (const name of DATABASE_NAMES) if (!DATABASES[name].keptByClear) dbs[name].clearSync()
+  zeroUsage(dbs)
+}
+
+/** Empties every database and starts this format afresh, inside the caller's write transaction. */
+export function resetFormat(dbs: CacheDbs): void {
+  for (const name of DATABASE_NAMES) dbs[name].clearSync()
+  dbs.meta.putSync('format', CACHE_FORMAT_VERSION)
+  zeroUsage(dbs)
+  dbs.meta.putSync('seq', 0)
+}
+
+/**
+ * One write transaction; a failed one rejects with what made the commit fail. lmdb-js
+ * attaches a second rejected promise with that cause to the error; it is observed here, or it
+ * surfaces as an unhandled rejection (and ends a writer thread).
+ */
+export async function transact(env: RootDatabase, body: () => void): Promise<void> {
+  try {
+    await env.transaction(body)
+  } catch (err) {
+    const commitError = (err as { commitError?: Promise<unknown> })?.commitError
+    throw commitError ? await commitError.catch((e: unknown) => e) : err
   }
 }
 
