@@ -29,7 +29,6 @@
  * a block the reader fetched ahead (and so never missed) and a block it found resident then
  * weigh the same per epoch, so a loop's resident half is not displaced by its other half.
  */
-import { crc32c } from '@node-rs/crc32'
 import type { Database } from 'lmdb'
 import { headerRoom } from '../block-buffer.js'
 import { CacheError } from '../errors.js'
@@ -39,7 +38,7 @@ import { newTierStats, type BlockStore, type CachedObjectRecord, type ObjectCata
 import { DiskWriter } from './disk-writer.js'
 import { fill, forgetObjectIfEmpty, idsOfUrl, type FillOutcome } from './lmdb-fill.js'
 import { FrequencySketch, keyHashes } from './frequency-sketch.js'
-import { HEADER_BYTES, MAGIC, chargedBytes, defaultMapBytes, emptyCache, indexedPrefix, indexedUrl, openCacheDbs, resetFormat, seqKey, sizeOf, transact, type CacheDbs } from './lmdb-layout.js'
+import { HEADER_BYTES, chargedBytes, defaultMapBytes, emptyCache, indexedPrefix, indexedUrl, openCacheDbs, placeBehindHeader, resetFormat, seqKey, sizeOf, transact, verifiedData, type CacheDbs } from './lmdb-layout.js'
 import { RECORD_INTERVAL_MS, addTo, countsOf, difference, isZero, zeroCounts, type Counts } from './recorded-counts.js'
 import type { ObjectInfo, RecordedCounts, TierStats } from '../types.js'
 
@@ -82,7 +81,7 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
    * Header + block for an inline fill of a block without header room (block-buffer.ts),
    * reused: LMDB copies it during the transaction.
    */
-  private scratch = new ArrayBuffer(0)
+  private scratch: ArrayBuffer | undefined
 
   constructor(options: LmdbBlockStoreOptions) {
     this.path = options.path
@@ -184,7 +183,7 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
       return undefined
     }
     // The reusable buffer's byteLength exceeds the value; view exactly the value.
-    const data = this.verify(reuse ? Buffer.from(raw.buffer, raw.byteOffset, raw.length) : raw)
+    const data = verifiedData(reuse ? Buffer.from(raw.buffer, raw.byteOffset, raw.length) : raw)
     if (data === undefined) {
       this.counters.misses++
       this.counters.errors++
@@ -210,18 +209,7 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
   /** Reads and verifies a block without counting it as a hit or an access (preload's check). */
   verifySync(key: Uint8Array): Uint8Array | undefined {
     const raw = this.dbs.blocks.getBinary(key as Buffer)
-    return raw === undefined ? undefined : this.verify(raw)
-  }
-
-  /** The block's bytes if the header and CRC32C check out, else undefined. */
-  private verify(raw: Buffer): Uint8Array | undefined {
-    if (raw.length < HEADER_BYTES) return undefined
-    if (raw.readUInt32LE(0) !== MAGIC || raw.readUInt16LE(4) !== CACHE_FORMAT_VERSION) return undefined
-    const length = raw.readUInt32LE(8)
-    if (length !== raw.length - HEADER_BYTES) return undefined
-    const data = raw.subarray(HEADER_BYTES)
-    if (crc32c(data) !== raw.readUInt32LE(12)) return undefined
-    return data
+    return raw === undefined ? undefined : verifiedData(raw)
   }
 
   has(key: Uint8Array): boolean {
@@ -266,9 +254,7 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
         outcome = fill(this.dbs, this.sketch, { key, ...room, length: bytes.length, maxBytes: this.maxBytes, object })
         return
       }
-      const need = HEADER_BYTES + bytes.length
-      if (this.scratch.byteLength < need) this.scratch = new ArrayBuffer(need)
-      new Uint8Array(this.scratch, HEADER_BYTES, bytes.length).set(bytes)
+      this.scratch = placeBehindHeader(this.scratch, bytes)
       outcome = fill(this.dbs, this.sketch, { key, buffer: this.scratch, length: bytes.length, maxBytes: this.maxBytes, object })
     })
     return outcome

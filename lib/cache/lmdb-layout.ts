@@ -22,6 +22,7 @@
  *              process recorded (recorded-counts.ts)
  */
 import { createHash } from 'node:crypto'
+import { crc32c } from '@node-rs/crc32'
 import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb'
 import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION } from './block-key.js'
 import type { ObjectInfo } from '../types.js'
@@ -196,6 +197,28 @@ export function writeHeader(value: Buffer, dataLength: number, crc: number, seq:
   value.writeUInt32LE(dataLength, 8)
   value.writeUInt32LE(crc, 12)
   value.writeDoubleLE(seq, 16)
+}
+
+/** A stored value's block bytes if its header and CRC32C check out, else undefined. */
+export function verifiedData(raw: Buffer): Uint8Array | undefined {
+  if (raw.length < HEADER_BYTES) return undefined
+  if (raw.readUInt32LE(0) !== MAGIC || raw.readUInt16LE(4) !== CACHE_FORMAT_VERSION) return undefined
+  const length = raw.readUInt32LE(8)
+  if (length !== raw.length - HEADER_BYTES) return undefined
+  const data = raw.subarray(HEADER_BYTES)
+  if (crc32c(data) !== raw.readUInt32LE(12)) return undefined
+  return data
+}
+
+/**
+ * A fill's value before its header: `bytes` copied behind HEADER_BYTES of room, into `reuse`
+ * when it is large enough (a buffer kept for the next fill), else into a new buffer.
+ */
+export function placeBehindHeader(reuse: ArrayBuffer | undefined, bytes: Uint8Array): ArrayBuffer {
+  const need = HEADER_BYTES + bytes.length
+  const buffer = reuse !== undefined && reuse.byteLength >= need ? reuse : new ArrayBuffer(need)
+  new Uint8Array(buffer, HEADER_BYTES, bytes.length).set(bytes)
+  return buffer
 }
 
 /** Data length and insertion seq of a stored block, from the small `sizes` index. */
