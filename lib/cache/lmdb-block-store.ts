@@ -36,9 +36,10 @@ import { prepareCacheDir } from './cache-dir.js'
 import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION, OBJECT_ID_BYTES } from './block-key.js'
 import { newTierStats, type BlockStore, type CachedObjectRecord, type ObjectCatalog } from './block-store.js'
 import { DiskWriter } from './disk-writer.js'
-import { fill, forgetObjectIfEmpty, idsOfUrl, type FillOutcome } from './lmdb-fill.js'
+import { fill, type FillOutcome } from './lmdb-fill.js'
 import { FrequencySketch, keyHashes } from './frequency-sketch.js'
-import { HEADER_BYTES, chargedBytes, defaultMapBytes, emptyCache, indexedPrefix, indexedUrl, openCacheDbs, placeBehindHeader, resetFormat, seqKey, sizeOf, transact, verifiedData, type CacheDbs } from './lmdb-layout.js'
+import { HEADER_BYTES, chargedBytes, defaultMapBytes, emptyCache, openCacheDbs, placeBehindHeader, resetFormat, seqKey, sizeOf, transact, verifiedData, type CacheDbs } from './lmdb-layout.js'
+import { forgetObjectIfEmpty, LmdbObjectCatalog } from './lmdb-object-catalog.js'
 import { RECORD_INTERVAL_MS, addTo, countsOf, difference, isZero, zeroCounts, type Counts } from './recorded-counts.js'
 import type { ObjectInfo, RecordedCounts, TierStats } from '../types.js'
 
@@ -61,8 +62,8 @@ export interface LmdbBlockStoreOptions {
 export class LmdbBlockStore implements BlockStore, ObjectCatalog {
   readonly name = 'disk'
   readonly locality = 'local'
-  /** The tier's own record of the objects it holds (the methods below). */
-  readonly catalog: ObjectCatalog = this
+  /** The tier's own record of the objects it holds (also reachable through the methods below). */
+  readonly catalog: ObjectCatalog
   readonly maxBytes: number
   readonly path: string
   private readonly sketch: FrequencySketch
@@ -89,6 +90,7 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     prepareCacheDir(options.path) // owner-only; refuses a directory others can write or redirect
     const mapBytes = options.mapBytes ?? defaultMapBytes(options.maxBytes)
     this.dbs = openCacheDbs(options.path, mapBytes)
+    this.catalog = new LmdbObjectCatalog(this.dbs)
     this.sketch = new FrequencySketch(Math.max(16, Math.ceil(options.maxBytes / options.blockSize)))
     this.counters = newTierStats('disk', options.maxBytes)
     // A commit on the writer thread is seen here once this thread's read snapshot is renewed.
@@ -307,28 +309,21 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
 
   /** The version of a URL most recently cached, if any of its blocks is here. */
   lastKnownVersion(url: string): ObjectInfo | undefined {
-    return this.dbs.latest.get(indexedUrl(url))
+    return this.catalog.lastKnownVersion(url)
   }
 
   /** Last known versions of every URL under a prefix, sorted by URL. */
   lastKnownUnder(prefix: string): ObjectInfo[] {
-    const out: ObjectInfo[] = []
-    const start = indexedPrefix(prefix)
-    for (const { key, value } of this.dbs.latest.getRange({ start })) {
-      if (!key.startsWith(start)) break
-      if (value.url.startsWith(prefix)) out.push(value)
-    }
-    // Long URLs are keyed by a hash after their start, so key order is not URL order there.
-    return out.sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0))
+    return this.catalog.lastKnownUnder(prefix)
   }
 
   /** Object ids with blocks here for a URL, any version and block size. */
   objectsForUrl(url: string): Uint8Array[] {
-    return idsOfUrl(this.dbs, url)
+    return this.catalog.objectsForUrl(url)
   }
 
   objectCount(): number {
-    return this.dbs.objects.getCount()
+    return this.catalog.objectCount()
   }
 
   /** Empties the tier; the format and the recorded counts stay (lmdb-layout.ts, keptByClear). */

@@ -16,7 +16,7 @@
  * - `latest`:  URL -> the version most recently cached, for reading while the store is
  *              unreachable
  * The three object databases exist only for objects with at least one block here: written
- * with the first block, removed with the last (lmdb-fill.ts), so they are bounded
+ * with the first block, removed with the last (lmdb-object-catalog.ts), so they are bounded
  * by the blocks.
  * - `meta`:    format version, used bytes, entry count, next seq, and the counts every
  *              process recorded (recorded-counts.ts)
