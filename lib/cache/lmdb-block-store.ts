@@ -33,13 +33,13 @@ import type { Database } from 'lmdb'
 import { headerRoom } from '../block-buffer.js'
 import { CacheError } from '../errors.js'
 import { prepareCacheDir } from './cache-dir.js'
-import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION, OBJECT_ID_BYTES } from './block-key.js'
+import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION } from './block-key.js'
 import { newTierStats, type BlockStore, type CachedObjectRecord, type ObjectCatalog } from './block-store.js'
 import { DiskWriter } from './disk-writer.js'
-import { fill, type FillOutcome } from './lmdb-fill.js'
+import { fill, removeBlock, type FillOutcome } from './lmdb-fill.js'
 import { FrequencySketch, keyHashes } from './frequency-sketch.js'
-import { HEADER_BYTES, chargedBytes, defaultMapBytes, emptyCache, openCacheDbs, placeBehindHeader, resetFormat, seqKey, sizeOf, transact, verifiedData, type CacheDbs } from './lmdb-layout.js'
-import { forgetObjectIfEmpty, LmdbObjectCatalog } from './lmdb-object-catalog.js'
+import { HEADER_BYTES, chargedBytes, defaultMapBytes, emptyCache, openCacheDbs, placeBehindHeader, resetFormat, transact, verifiedData, type CacheDbs } from './lmdb-layout.js'
+import { LmdbObjectCatalog } from './lmdb-object-catalog.js'
 import { RECORD_INTERVAL_MS, addTo, countsOf, difference, isZero, zeroCounts, type Counts } from './recorded-counts.js'
 import type { ObjectInfo, RecordedCounts, TierStats } from '../types.js'
 
@@ -278,21 +278,9 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     await this.writer?.idle() // a fill issued before this must not commit after it
     let removed = false
     await this.write(() => {
-      removed = this.removeInTxn(key as Buffer)
+      removed = removeBlock(this.dbs, key as Buffer)
     })
     return removed
-  }
-
-  private removeInTxn(key: Buffer): boolean {
-    const size = sizeOf(this.dbs.sizes, key)
-    if (size === undefined) return false
-    this.dbs.blocks.removeSync(key)
-    this.dbs.sizes.removeSync(key)
-    this.dbs.order.removeSync(seqKey(size.seq))
-    this.dbs.meta.putSync('usage', (this.dbs.meta.get('usage') ?? 0) - chargedBytes(size.length))
-    this.dbs.meta.putSync('entries', (this.dbs.meta.get('entries') ?? 0) - 1)
-    forgetObjectIfEmpty(this.dbs, key.subarray(0, OBJECT_ID_BYTES))
-    return true
   }
 
   async deletePrefix(prefix: Uint8Array): Promise<number> {
@@ -302,7 +290,7 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     let n = 0
     await this.write(() => {
       const keys = [...this.dbs.sizes.getKeys({ start, end })] as Buffer[]
-      for (const k of keys) if (this.removeInTxn(k)) n++
+      for (const k of keys) if (removeBlock(this.dbs, k)) n++
     })
     return n
   }

@@ -1,10 +1,11 @@
 /**
- * One disk-tier fill inside a write transaction: the layout's rules for keeping usage exact
- * across processes and crashes (admission against the oldest block, eviction of just the
- * room needed, the block, its index entries and the counters), shared by the two places a
- * fill can run: the disk writer thread, and the reader's own thread when the tier writes
- * inline (lmdb-block-store.ts says when and why). The object the block belongs to is
- * recorded in, and evicted objects dropped from, the catalogue (lmdb-object-catalog.ts).
+ * What a block occupies in the disk tier, written and removed inside a write transaction: a
+ * fill (admission against the oldest block, eviction of just the room needed, the block, its
+ * index entries and the counters) and a deletion, under the layout's rules for keeping usage
+ * exact across processes and crashes. Fills run in two places: the disk writer thread, and
+ * the reader's own thread when the tier writes inline (lmdb-block-store.ts says when and
+ * why); deletions run on the reader's thread. Both keep the object catalogue bounded by the
+ * blocks (lmdb-object-catalog.ts).
  */
 import { crc32c } from '@node-rs/crc32'
 import { keyHashes, type FrequencySketch } from './frequency-sketch.js'
@@ -102,6 +103,22 @@ function fillInTransaction(dbs: CacheDbs, sketch: FrequencySketch, req: BlockToS
   dbs.meta.putSync('entries', entries + 1)
   if (req.object !== undefined) recordObject(dbs, key.subarray(0, OBJECT_ID_BYTES), req.object)
   return { stored: true, evictions }
+}
+
+/**
+ * Removes one block, its index entries and its charge, inside the caller's write transaction,
+ * and the records of its object if it was the last block of it. False if it was not here.
+ */
+export function removeBlock(dbs: CacheDbs, key: Buffer): boolean {
+  const size = sizeOf(dbs.sizes, key)
+  if (size === undefined) return false
+  dbs.blocks.removeSync(key)
+  dbs.sizes.removeSync(key)
+  dbs.order.removeSync(seqKey(size.seq))
+  dbs.meta.putSync('usage', (dbs.meta.get('usage') ?? 0) - chargedBytes(size.length))
+  dbs.meta.putSync('entries', (dbs.meta.get('entries') ?? 0) - 1)
+  forgetObjectIfEmpty(dbs, key.subarray(0, OBJECT_ID_BYTES))
+  return true
 }
 
 function oldest(dbs: CacheDbs): Buffer | undefined {
