@@ -3,8 +3,11 @@
  * and is shared by every process on the node (LMDB serialises writers across processes and
  * gives readers consistent snapshots). Opening it reads three counters, never scans.
  *
- * The on-disk layout, its named databases and the list that opens, resets and clears them
- * are in lmdb-layout.ts.
+ * This file owns the blocks themselves: lookups and their verification, where a fill runs,
+ * deletion, page-in, and the tier's counters. The rest of the tier is in files of its own:
+ * the on-disk layout and its list of databases (lmdb-layout.ts), the fill and deletion
+ * transactions (lmdb-fill.ts), the object catalogue (lmdb-object-catalog.ts, `catalog`), and
+ * the counts recorded for later processes (recorded-counts.ts).
  *
  * Every read verifies the header and CRC32C; a damaged block is dropped and reported as a
  * miss, so it is refetched and never served. Usage is updated in the same write transaction
@@ -29,18 +32,17 @@
  * a block the reader fetched ahead (and so never missed) and a block it found resident then
  * weigh the same per epoch, so a loop's resident half is not displaced by its other half.
  */
-import type { Database } from 'lmdb'
 import { headerRoom } from '../block-buffer.js'
 import { CacheError } from '../errors.js'
 import { prepareCacheDir } from './cache-dir.js'
 import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION } from './block-key.js'
-import { newTierStats, type BlockStore, type CachedObjectRecord, type ObjectCatalog } from './block-store.js'
+import { newTierStats, type BlockStore, type CachedObjectRecord, type ObjectCatalog, type TierUsage } from './block-store.js'
 import { DiskWriter } from './disk-writer.js'
 import { fill, removeBlock, type FillOutcome } from './lmdb-fill.js'
 import { FrequencySketch, keyHashes } from './frequency-sketch.js'
-import { HEADER_BYTES, chargedBytes, defaultMapBytes, emptyCache, openCacheDbs, placeBehindHeader, resetFormat, transact, verifiedData, type CacheDbs } from './lmdb-layout.js'
+import { HEADER_BYTES, chargedBytes, defaultMapBytes, emptyCache, openCacheDbs, placeBehindHeader, recordedMeta, resetFormat, transact, verifiedData, type CacheDbs } from './lmdb-layout.js'
 import { LmdbObjectCatalog } from './lmdb-object-catalog.js'
-import { RECORD_INTERVAL_MS, addTo, countsOf, difference, isZero, zeroCounts, type Counts } from './recorded-counts.js'
+import { RecordedCountsKeeper } from './recorded-counts.js'
 import type { ObjectInfo, RecordedCounts, TierStats } from '../types.js'
 
 export { HEADER_BYTES, chargedBytes } from './lmdb-layout.js'
@@ -68,12 +70,9 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
   readonly path: string
   private readonly sketch: FrequencySketch
   private readonly counters: TierStats
-  private finalUsage: { usedBytes: number; maxBytes: number; entries: number } | undefined
-  /** This process's counters as of its last save to the recorded counts. */
-  private savedCounts: Counts = zeroCounts()
-  private finalRecorded: RecordedCounts | undefined
-  private readonly saveTimer: NodeJS.Timeout
-  private saving: Promise<void> = Promise.resolve()
+  /** Usage and recorded counts as of close: stats stay readable after it (a last report). */
+  private final: { usage: TierUsage; recorded: RecordedCounts | undefined } | undefined
+  private readonly history: RecordedCountsKeeper
   /** With `writerThread`, fills go through the writer thread, which starts with the first one. */
   private readonly writer: DiskWriter | undefined
   /** The environment and its named databases (lmdb-layout.ts). */
@@ -101,46 +100,16 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
           (key) => this.dbs.sizes.doesExist(key as Buffer),
         )
       : undefined
-    this.saveTimer = setInterval(() => void this.saveRecorded().catch(() => {}), RECORD_INTERVAL_MS)
-    this.saveTimer.unref()
-  }
-
-  /** The same `meta` database, for the one record that is an object rather than a number. */
-  private get recordedMeta(): Database<RecordedCounts, string> {
-    return this.dbs.meta as unknown as Database<RecordedCounts, string>
-  }
-
-  /**
-   * Adds what this process counted since its last save to the directory's recorded counts.
-   * Saves run one after another: two at once would both add the same counts.
-   */
-  saveRecorded(): Promise<void> {
-    const next = this.saving.then(() => this.saveOnce(), () => this.saveOnce())
-    this.saving = next.catch(() => {})
-    return next
-  }
-
-  private async saveOnce(): Promise<void> {
-    const now = countsOf(this.counters)
-    const delta = difference(now, this.savedCounts)
-    if (isZero(delta)) return
-    await this.write(() => {
-      this.recordedMeta.putSync('recorded', addTo(this.recordedMeta.get('recorded'), delta, Date.now()))
+    const meta = recordedMeta(this.dbs)
+    this.history = new RecordedCountsKeeper(this.counters, {
+      read: () => meta.get('recorded'),
+      update: (next) => this.write(() => meta.putSync('recorded', next(meta.get('recorded')))),
     })
-    this.savedCounts = now
   }
 
-  /** The directory's recorded counts plus what this process has not saved yet (none: undefined). */
-  private recorded(): RecordedCounts | undefined {
-    if (this.finalUsage) return this.finalRecorded
-    let stored: RecordedCounts | undefined
-    try {
-      stored = this.recordedMeta.get('recorded')
-    } catch {
-      stored = undefined // stats must not fail on an unreadable record
-    }
-    const unsaved = difference(countsOf(this.counters), this.savedCounts)
-    return stored === undefined && isZero(unsaved) ? undefined : addTo(stored, unsaved, Date.now())
+  /** Adds what this process counted since its last save to the directory's recorded counts. */
+  saveRecorded(): Promise<void> {
+    return this.history.save()
   }
 
   /** Checks the on-disk format; a cache written by another format version is emptied. */
@@ -320,8 +289,8 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     await this.write(() => emptyCache(this.dbs))
   }
 
-  usage() {
-    if (this.finalUsage) return this.finalUsage
+  usage(): TierUsage {
+    if (this.final) return this.final.usage
     return {
       usedBytes: this.dbs.meta.get('usage') ?? 0,
       maxBytes: this.maxBytes,
@@ -330,7 +299,7 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
   }
 
   stats(): TierStats {
-    const recorded = this.recorded()
+    const recorded = this.final ? this.final.recorded : this.history.recorded()
     return { ...this.counters, ...this.usage(), ...(recorded ? { recorded } : {}) }
   }
 
@@ -340,16 +309,12 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
   }
 
   async close(): Promise<void> {
-    if (this.finalUsage) return
-    clearInterval(this.saveTimer)
-    // Advisory counts: a failed last save (full disk) must not fail the close.
-    await this.saveRecorded().catch(() => {})
-    this.finalRecorded = this.recorded()
+    if (this.final) return
+    const recorded = await this.history.stop()
     try {
       await this.writer?.close()
       await this.dbs.env.flushed
-      // Stats stay readable after close (a last report), from the final counters.
-      this.finalUsage = this.usage()
+      this.final = { usage: this.usage(), recorded }
       await this.dbs.env.close()
     } catch (err) {
       throw new CacheError('disk', `closing ${this.path} failed`, err)

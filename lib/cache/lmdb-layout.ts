@@ -25,7 +25,7 @@ import { createHash } from 'node:crypto'
 import { crc32c } from '@node-rs/crc32'
 import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb'
 import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION } from './block-key.js'
-import type { ObjectInfo } from '../types.js'
+import type { ObjectInfo, RecordedCounts } from '../types.js'
 import type { CachedObjectRecord } from './block-store.js'
 
 export const MAGIC = 0x534c4231 // "SLB1"
@@ -126,6 +126,11 @@ export function resetFormat(dbs: CacheDbs): void {
   dbs.meta.putSync('format', CACHE_FORMAT_VERSION)
   zeroUsage(dbs)
   dbs.meta.putSync('seq', 0)
+}
+
+/** The same `meta` database, for the one record that is an object rather than a number. */
+export function recordedMeta(dbs: CacheDbs): Database<RecordedCounts, string> {
+  return dbs.meta as unknown as Database<RecordedCounts, string>
 }
 
 /**
