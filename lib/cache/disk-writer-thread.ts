@@ -13,7 +13,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { FrequencySketch } from './frequency-sketch.js'
 import { fill, type FillRequest } from './lmdb-fill.js'
-import { openCacheDbs, type CacheDbs } from './lmdb-layout.js'
+import { openCacheDbs, transact, type CacheDbs } from './lmdb-layout.js'
 
 export interface WriterSetup {
   path: string
@@ -79,16 +79,9 @@ if (parentPort) {
     if (!dbs) throw new Error(openError)
     const open = dbs
     let outcomes: { stored: boolean; evictions: number }[] = []
-    try {
-      await open.env.transaction(() => {
-        outcomes = fills.map((req) => fill(open, sketch, req))
-      })
-    } catch (err) {
-      // lmdb-js attaches a second rejected promise with the commit's cause; observe it, or
-      // it surfaces as an unhandled rejection and ends the thread.
-      const commitError = (err as { commitError?: Promise<unknown> })?.commitError
-      throw commitError ? await commitError.catch((e: unknown) => e) : err
-    }
+    await transact(open.env, () => {
+      outcomes = fills.map((req) => fill(open, sketch, req))
+    })
     return fills.map((req, i) => ({ id: req.id, buffer: req.buffer, ...outcomes[i]! }))
   }
   const closeAndExit = () => void (dbs?.env.close() ?? Promise.resolve()).finally(() => port.close())

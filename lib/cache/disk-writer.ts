@@ -17,7 +17,7 @@
  */
 import { Worker } from 'node:worker_threads'
 import { CacheError } from '../errors.js'
-import { HEADER_BYTES, type CachedObjectRecord } from './lmdb-layout.js'
+import { placeBehindHeader, type CachedObjectRecord } from './lmdb-layout.js'
 import type { FillReply, FillRequest, WriterSetup } from './disk-writer-thread.js'
 import type { FillOutcome } from './lmdb-fill.js'
 
@@ -73,10 +73,7 @@ export class DiskWriter {
       const id = this.nextId++
       try {
         const worker = this.start()
-        const need = HEADER_BYTES + fill.bytes.length
-        let buffer = this.spare.pop()
-        if (buffer === undefined || buffer.byteLength < need) buffer = new ArrayBuffer(Math.max(need, buffer?.byteLength ?? 0))
-        new Uint8Array(buffer, HEADER_BYTES, fill.bytes.length).set(fill.bytes)
+        const buffer = placeBehindHeader(this.spare.pop(), fill.bytes)
         this.atThread.set(id, fill)
         const request: FillRequest = { type: 'fill', id, key: fill.key, buffer, length: fill.bytes.length, maxBytes: fill.maxBytes, ...(fill.object ? { object: fill.object } : {}) }
         worker.postMessage(request, [buffer])

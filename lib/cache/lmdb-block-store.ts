@@ -3,19 +3,11 @@
  * and is shared by every process on the node (LMDB serialises writers across processes and
  * gives readers consistent snapshots). Opening it reads three counters, never scans.
  *
- * Layout (named databases):
- * - `blocks`:  block key -> 24-byte header (magic, format, length, CRC32C, insertion seq) + bytes
- * - `sizes`:   block key -> data length (u32) + insertion seq (f64): what `has`, eviction and
- *              deletion need, without reading the multi-MiB value (which would stall the loop)
- * - `order`:   insertion seq (u64 BE) -> block key, the eviction queue
- * - `objects`: object id -> { url, version, size, blockSize, mtimeMs? }, for stats
- * - `urls`:    URL + 0 + object id -> (nothing), so eviction by URL is a range, not a scan
- * - `latest`:  URL -> the version most recently cached, for reading while the store is
- *              unreachable
- * The last three exist only for objects with at least one block here: written with the
- * first block, removed with the last (lmdb-fill.ts), so they are bounded by the blocks.
- * - `meta`:    format version, used bytes, entry count, next seq, and the counts every
- *              process recorded (recorded-counts.ts)
+ * This file owns the blocks themselves: lookups and their verification, where a fill runs,
+ * deletion, page-in, and the tier's counters. The rest of the tier is in files of its own:
+ * the on-disk layout and its list of databases (lmdb-layout.ts), the fill and deletion
+ * transactions (lmdb-fill.ts), the object catalogue (lmdb-object-catalog.ts, `catalog`), and
+ * the counts recorded for later processes (recorded-counts.ts).
  *
  * Every read verifies the header and CRC32C; a damaged block is dropped and reported as a
  * miss, so it is refetched and never served. Usage is updated in the same write transaction
@@ -40,18 +32,17 @@
  * a block the reader fetched ahead (and so never missed) and a block it found resident then
  * weigh the same per epoch, so a loop's resident half is not displaced by its other half.
  */
-import { crc32c } from '@node-rs/crc32'
-import type { Database } from 'lmdb'
 import { headerRoom } from '../block-buffer.js'
 import { CacheError } from '../errors.js'
 import { prepareCacheDir } from './cache-dir.js'
-import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION, OBJECT_ID_BYTES } from './block-key.js'
-import { newTierStats, type BlockStore, type CachedObjectRecord, type ObjectCatalog } from './block-store.js'
+import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION } from './block-key.js'
+import { newTierStats, type BlockStore, type CachedObjectRecord, type ObjectCatalog, type TierUsage } from './block-store.js'
 import { DiskWriter } from './disk-writer.js'
-import { fill, forgetObjectIfEmpty, idsOfUrl, type FillOutcome } from './lmdb-fill.js'
+import { fill, removeBlock, type FillOutcome } from './lmdb-fill.js'
 import { FrequencySketch, keyHashes } from './frequency-sketch.js'
-import { HEADER_BYTES, MAGIC, chargedBytes, defaultMapBytes, indexedPrefix, indexedUrl, openCacheDbs, seqKey, sizeOf, type CacheDbs } from './lmdb-layout.js'
-import { RECORD_INTERVAL_MS, addTo, countsOf, difference, isZero, zeroCounts, type Counts } from './recorded-counts.js'
+import { HEADER_BYTES, chargedBytes, defaultMapBytes, emptyCache, openCacheDbs, placeBehindHeader, recordedMeta, resetFormat, transact, verifiedData, type CacheDbs } from './lmdb-layout.js'
+import { LmdbObjectCatalog } from './lmdb-object-catalog.js'
+import { RecordedCountsKeeper } from './recorded-counts.js'
 import type { ObjectInfo, RecordedCounts, TierStats } from '../types.js'
 
 export { HEADER_BYTES, chargedBytes } from './lmdb-layout.js'
@@ -73,18 +64,15 @@ export interface LmdbBlockStoreOptions {
 export class LmdbBlockStore implements BlockStore, ObjectCatalog {
   readonly name = 'disk'
   readonly locality = 'local'
-  /** The tier's own record of the objects it holds (the methods below). */
-  readonly catalog: ObjectCatalog = this
+  /** The tier's own record of the objects it holds (also reachable through the methods below). */
+  readonly catalog: ObjectCatalog
   readonly maxBytes: number
   readonly path: string
   private readonly sketch: FrequencySketch
   private readonly counters: TierStats
-  private finalUsage: { usedBytes: number; maxBytes: number; entries: number } | undefined
-  /** This process's counters as of its last save to the recorded counts. */
-  private savedCounts: Counts = zeroCounts()
-  private finalRecorded: RecordedCounts | undefined
-  private readonly saveTimer: NodeJS.Timeout
-  private saving: Promise<void> = Promise.resolve()
+  /** Usage and recorded counts as of close: stats stay readable after it (a last report). */
+  private final: { usage: TierUsage; recorded: RecordedCounts | undefined } | undefined
+  private readonly history: RecordedCountsKeeper
   /** With `writerThread`, fills go through the writer thread, which starts with the first one. */
   private readonly writer: DiskWriter | undefined
   /** The environment and its named databases (lmdb-layout.ts). */
@@ -93,7 +81,7 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
    * Header + block for an inline fill of a block without header room (block-buffer.ts),
    * reused: LMDB copies it during the transaction.
    */
-  private scratch = new ArrayBuffer(0)
+  private scratch: ArrayBuffer | undefined
 
   constructor(options: LmdbBlockStoreOptions) {
     this.path = options.path
@@ -101,6 +89,7 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     prepareCacheDir(options.path) // owner-only; refuses a directory others can write or redirect
     const mapBytes = options.mapBytes ?? defaultMapBytes(options.maxBytes)
     this.dbs = openCacheDbs(options.path, mapBytes)
+    this.catalog = new LmdbObjectCatalog(this.dbs)
     this.sketch = new FrequencySketch(Math.max(16, Math.ceil(options.maxBytes / options.blockSize)))
     this.counters = newTierStats('disk', options.maxBytes)
     // A commit on the writer thread is seen here once this thread's read snapshot is renewed.
@@ -111,46 +100,16 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
           (key) => this.dbs.sizes.doesExist(key as Buffer),
         )
       : undefined
-    this.saveTimer = setInterval(() => void this.saveRecorded().catch(() => {}), RECORD_INTERVAL_MS)
-    this.saveTimer.unref()
-  }
-
-  /** The same `meta` database, for the one record that is an object rather than a number. */
-  private get recordedMeta(): Database<RecordedCounts, string> {
-    return this.dbs.meta as unknown as Database<RecordedCounts, string>
-  }
-
-  /**
-   * Adds what this process counted since its last save to the directory's recorded counts.
-   * Saves run one after another: two at once would both add the same counts.
-   */
-  saveRecorded(): Promise<void> {
-    const next = this.saving.then(() => this.saveOnce(), () => this.saveOnce())
-    this.saving = next.catch(() => {})
-    return next
-  }
-
-  private async saveOnce(): Promise<void> {
-    const now = countsOf(this.counters)
-    const delta = difference(now, this.savedCounts)
-    if (isZero(delta)) return
-    await this.write(() => {
-      this.recordedMeta.putSync('recorded', addTo(this.recordedMeta.get('recorded'), delta, Date.now()))
+    const meta = recordedMeta(this.dbs)
+    this.history = new RecordedCountsKeeper(this.counters, {
+      read: () => meta.get('recorded'),
+      update: (next) => this.write(() => meta.putSync('recorded', next(meta.get('recorded')))),
     })
-    this.savedCounts = now
   }
 
-  /** The directory's recorded counts plus what this process has not saved yet (none: undefined). */
-  private recorded(): RecordedCounts | undefined {
-    if (this.finalUsage) return this.finalRecorded
-    let stored: RecordedCounts | undefined
-    try {
-      stored = this.recordedMeta.get('recorded')
-    } catch {
-      stored = undefined // stats must not fail on an unreadable record
-    }
-    const unsaved = difference(countsOf(this.counters), this.savedCounts)
-    return stored === undefined && isZero(unsaved) ? undefined : addTo(stored, unsaved, Date.now())
+  /** Adds what this process counted since its last save to the directory's recorded counts. */
+  saveRecorded(): Promise<void> {
+    return this.history.save()
   }
 
   /** Checks the on-disk format; a cache written by another format version is emptied. */
@@ -159,17 +118,7 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     if (format === CACHE_FORMAT_VERSION) return
     await this.write(() => {
       if (this.dbs.meta.get('format') === CACHE_FORMAT_VERSION) return
-      this.dbs.blocks.clearSync()
-      this.dbs.sizes.clearSync()
-      this.dbs.order.clearSync()
-      this.dbs.objects.clearSync()
-      this.dbs.urls.clearSync()
-      this.dbs.latest.clearSync()
-      this.dbs.meta.clearSync()
-      this.dbs.meta.putSync('format', CACHE_FORMAT_VERSION)
-      this.dbs.meta.putSync('usage', 0)
-      this.dbs.meta.putSync('entries', 0)
-      this.dbs.meta.putSync('seq', 0)
+      resetFormat(this.dbs)
     })
   }
 
@@ -205,7 +154,7 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
       return undefined
     }
     // The reusable buffer's byteLength exceeds the value; view exactly the value.
-    const data = this.verify(reuse ? Buffer.from(raw.buffer, raw.byteOffset, raw.length) : raw)
+    const data = verifiedData(reuse ? Buffer.from(raw.buffer, raw.byteOffset, raw.length) : raw)
     if (data === undefined) {
       this.counters.misses++
       this.counters.errors++
@@ -231,18 +180,7 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
   /** Reads and verifies a block without counting it as a hit or an access (preload's check). */
   verifySync(key: Uint8Array): Uint8Array | undefined {
     const raw = this.dbs.blocks.getBinary(key as Buffer)
-    return raw === undefined ? undefined : this.verify(raw)
-  }
-
-  /** The block's bytes if the header and CRC32C check out, else undefined. */
-  private verify(raw: Buffer): Uint8Array | undefined {
-    if (raw.length < HEADER_BYTES) return undefined
-    if (raw.readUInt32LE(0) !== MAGIC || raw.readUInt16LE(4) !== CACHE_FORMAT_VERSION) return undefined
-    const length = raw.readUInt32LE(8)
-    if (length !== raw.length - HEADER_BYTES) return undefined
-    const data = raw.subarray(HEADER_BYTES)
-    if (crc32c(data) !== raw.readUInt32LE(12)) return undefined
-    return data
+    return raw === undefined ? undefined : verifiedData(raw)
   }
 
   has(key: Uint8Array): boolean {
@@ -287,9 +225,7 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
         outcome = fill(this.dbs, this.sketch, { key, ...room, length: bytes.length, maxBytes: this.maxBytes, object })
         return
       }
-      const need = HEADER_BYTES + bytes.length
-      if (this.scratch.byteLength < need) this.scratch = new ArrayBuffer(need)
-      new Uint8Array(this.scratch, HEADER_BYTES, bytes.length).set(bytes)
+      this.scratch = placeBehindHeader(this.scratch, bytes)
       outcome = fill(this.dbs, this.sketch, { key, buffer: this.scratch, length: bytes.length, maxBytes: this.maxBytes, object })
     })
     return outcome
@@ -301,13 +237,8 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
    */
   private async write(body: () => void): Promise<void> {
     try {
-      await this.dbs.env.transaction(body)
-    } catch (err) {
-      // lmdb-js attaches a second rejected promise with the cause; observe it so it does not
-      // surface as an unhandled rejection.
-      const commitError = (err as { commitError?: Promise<unknown> })?.commitError
-      let cause: unknown = err
-      if (commitError) cause = await commitError.catch((e: unknown) => e)
+      await transact(this.dbs.env, body)
+    } catch (cause) {
       throw new CacheError('disk', `write to ${this.path} failed: ${(cause as Error)?.message ?? String(cause)}`, cause)
     }
   }
@@ -316,21 +247,9 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     await this.writer?.idle() // a fill issued before this must not commit after it
     let removed = false
     await this.write(() => {
-      removed = this.removeInTxn(key as Buffer)
+      removed = removeBlock(this.dbs, key as Buffer)
     })
     return removed
-  }
-
-  private removeInTxn(key: Buffer): boolean {
-    const size = sizeOf(this.dbs.sizes, key)
-    if (size === undefined) return false
-    this.dbs.blocks.removeSync(key)
-    this.dbs.sizes.removeSync(key)
-    this.dbs.order.removeSync(seqKey(size.seq))
-    this.dbs.meta.putSync('usage', (this.dbs.meta.get('usage') ?? 0) - chargedBytes(size.length))
-    this.dbs.meta.putSync('entries', (this.dbs.meta.get('entries') ?? 0) - 1)
-    forgetObjectIfEmpty(this.dbs, key.subarray(0, OBJECT_ID_BYTES))
-    return true
   }
 
   async deletePrefix(prefix: Uint8Array): Promise<number> {
@@ -340,53 +259,38 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     let n = 0
     await this.write(() => {
       const keys = [...this.dbs.sizes.getKeys({ start, end })] as Buffer[]
-      for (const k of keys) if (this.removeInTxn(k)) n++
+      for (const k of keys) if (removeBlock(this.dbs, k)) n++
     })
     return n
   }
 
   /** The version of a URL most recently cached, if any of its blocks is here. */
   lastKnownVersion(url: string): ObjectInfo | undefined {
-    return this.dbs.latest.get(indexedUrl(url))
+    return this.catalog.lastKnownVersion(url)
   }
 
   /** Last known versions of every URL under a prefix, sorted by URL. */
   lastKnownUnder(prefix: string): ObjectInfo[] {
-    const out: ObjectInfo[] = []
-    const start = indexedPrefix(prefix)
-    for (const { key, value } of this.dbs.latest.getRange({ start })) {
-      if (!key.startsWith(start)) break
-      if (value.url.startsWith(prefix)) out.push(value)
-    }
-    // Long URLs are keyed by a hash after their start, so key order is not URL order there.
-    return out.sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0))
+    return this.catalog.lastKnownUnder(prefix)
   }
 
   /** Object ids with blocks here for a URL, any version and block size. */
   objectsForUrl(url: string): Uint8Array[] {
-    return idsOfUrl(this.dbs, url)
+    return this.catalog.objectsForUrl(url)
   }
 
   objectCount(): number {
-    return this.dbs.objects.getCount()
+    return this.catalog.objectCount()
   }
 
+  /** Empties the tier; the format and the recorded counts stay (lmdb-layout.ts, keptByClear). */
   async clear(): Promise<void> {
     await this.writer?.idle() // a fill issued before this must not commit after it
-    await this.write(() => {
-      this.dbs.blocks.clearSync()
-      this.dbs.sizes.clearSync()
-      this.dbs.order.clearSync()
-      this.dbs.objects.clearSync()
-      this.dbs.urls.clearSync()
-      this.dbs.latest.clearSync()
-      this.dbs.meta.putSync('usage', 0)
-      this.dbs.meta.putSync('entries', 0)
-    })
+    await this.write(() => emptyCache(this.dbs))
   }
 
-  usage() {
-    if (this.finalUsage) return this.finalUsage
+  usage(): TierUsage {
+    if (this.final) return this.final.usage
     return {
       usedBytes: this.dbs.meta.get('usage') ?? 0,
       maxBytes: this.maxBytes,
@@ -395,7 +299,7 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
   }
 
   stats(): TierStats {
-    const recorded = this.recorded()
+    const recorded = this.final ? this.final.recorded : this.history.recorded()
     return { ...this.counters, ...this.usage(), ...(recorded ? { recorded } : {}) }
   }
 
@@ -405,16 +309,12 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
   }
 
   async close(): Promise<void> {
-    if (this.finalUsage) return
-    clearInterval(this.saveTimer)
-    // Advisory counts: a failed last save (full disk) must not fail the close.
-    await this.saveRecorded().catch(() => {})
-    this.finalRecorded = this.recorded()
+    if (this.final) return
+    const recorded = await this.history.stop()
     try {
       await this.writer?.close()
       await this.dbs.env.flushed
-      // Stats stay readable after close (a last report), from the final counters.
-      this.finalUsage = this.usage()
+      this.final = { usage: this.usage(), recorded }
       await this.dbs.env.close()
     } catch (err) {
       throw new CacheError('disk', `closing ${this.path} failed`, err)

@@ -1,18 +1,17 @@
 /**
- * One disk-tier fill inside a write transaction: the layout's rules for keeping usage exact
- * across processes and crashes (admission against the oldest block, eviction of just the
- * room needed, the block, its index entries and the counters), shared by the two places a
- * fill can run: the disk writer thread, and the reader's own thread when the tier writes
- * inline (lmdb-block-store.ts says when and why).
- *
- * It also keeps the object records bounded by the blocks: an object's record (`objects`, the
- * `urls` index and `latest`) is written with its first stored block and removed with its last
- * (forgetObjectIfEmpty, also used by deletions), so metadata never outlives the data.
+ * What a block occupies in the disk tier, written and removed inside a write transaction: a
+ * fill (admission against the oldest block, eviction of just the room needed, the block, its
+ * index entries and the counters) and a deletion, under the layout's rules for keeping usage
+ * exact across processes and crashes. Fills run in two places: the disk writer thread, and
+ * the reader's own thread when the tier writes inline (lmdb-block-store.ts says when and
+ * why); deletions run on the reader's thread. Both keep the object catalogue bounded by the
+ * blocks (lmdb-object-catalog.ts).
  */
 import { crc32c } from '@node-rs/crc32'
 import { keyHashes, type FrequencySketch } from './frequency-sketch.js'
 import { OBJECT_ID_BYTES } from './block-key.js'
-import { HEADER_BYTES, chargedBytes, indexedUrl, seqKey, sizeOf, urlKey, urlPrefix, writeHeader, type CacheDbs, type CachedObjectRecord } from './lmdb-layout.js'
+import { HEADER_BYTES, chargedBytes, seqKey, sizeOf, writeHeader, type CacheDbs, type CachedObjectRecord } from './lmdb-layout.js'
+import { forgetObjectIfEmpty, recordObject } from './lmdb-object-catalog.js'
 
 /** A block to store: `buffer` holds its header room at `offset` (default 0), then `length` bytes. */
 export interface BlockToStore {
@@ -107,66 +106,19 @@ function fillInTransaction(dbs: CacheDbs, sketch: FrequencySketch, req: BlockToS
 }
 
 /**
- * Records the object of a stored block, once: its record, its URL's index entry, and the
- * URL's `latest` version for reading through an outage (the version most recently cached).
+ * Removes one block, its index entries and its charge, inside the caller's write transaction,
+ * and the records of its object if it was the last block of it. False if it was not here.
  */
-function recordObject(dbs: CacheDbs, id: Buffer, object: CachedObjectRecord): void {
-  if (dbs.objects.doesExist(id)) return
-  const record: CachedObjectRecord = { url: object.url, version: object.version, size: object.size, blockSize: object.blockSize }
-  if (object.mtimeMs !== undefined) record.mtimeMs = object.mtimeMs
-  dbs.objects.putSync(Buffer.from(id), record)
-  dbs.urls.putSync(urlKey(object.url, id), Buffer.alloc(0))
-  // An older version cached late (a long-lived handle, another block size) does not take
-  // `latest` back from a newer one, where the store gave both their times.
-  const indexed = indexedUrl(object.url)
-  const current = dbs.latest.get(indexed)
-  if (current !== undefined && current.version !== record.version && isOlder(record, current)) return
-  dbs.latest.putSync(indexed, latestOf(record))
-}
-
-function isOlder(a: { mtimeMs?: number }, b: { mtimeMs?: number }): boolean {
-  return a.mtimeMs !== undefined && b.mtimeMs !== undefined && a.mtimeMs < b.mtimeMs
-}
-
-/** Ids of every object of one URL with records here (versions and block sizes; a short range). */
-export function idsOfUrl(dbs: CacheDbs, url: string): Buffer[] {
-  const prefix = urlPrefix(url)
-  const out: Buffer[] = []
-  for (const key of dbs.urls.getKeys({ start: prefix })) {
-    if (!key.subarray(0, prefix.length).equals(prefix)) break
-    // Only a key of exactly this length is this URL's: another URL may extend this one with
-    // a zero byte of its own.
-    if (key.length === prefix.length + OBJECT_ID_BYTES) out.push(Buffer.from(key.subarray(prefix.length)))
-  }
-  return out
-}
-
-function latestOf(record: CachedObjectRecord): { url: string; version: string; size: number; mtimeMs?: number } {
-  return { url: record.url, version: record.version, size: record.size, ...(record.mtimeMs === undefined ? {} : { mtimeMs: record.mtimeMs }) }
-}
-
-/**
- * Drops the records of object `id` once none of its blocks is left, inside the caller's
- * write transaction. If it was the URL's `latest`, that stays while the same version is
- * cached under another block size, else falls back to the newest other cached version.
- */
-export function forgetObjectIfEmpty(dbs: CacheDbs, id: Buffer): void {
-  for (const key of dbs.sizes.getKeys({ start: id, limit: 1 })) if (key.subarray(0, OBJECT_ID_BYTES).equals(id)) return
-  const record = dbs.objects.get(id)
-  if (record === undefined) return
-  dbs.objects.removeSync(id)
-  dbs.urls.removeSync(urlKey(record.url, id))
-  const indexed = indexedUrl(record.url)
-  if (dbs.latest.get(indexed)?.version !== record.version) return
-  let newest: CachedObjectRecord | undefined
-  for (const other of idsOfUrl(dbs, record.url)) {
-    const o = dbs.objects.get(other)
-    if (o === undefined) continue
-    if (o.version === record.version) return
-    if (newest === undefined || isOlder(newest, o)) newest = o
-  }
-  if (newest === undefined) dbs.latest.removeSync(indexed)
-  else dbs.latest.putSync(indexed, latestOf(newest))
+export function removeBlock(dbs: CacheDbs, key: Buffer): boolean {
+  const size = sizeOf(dbs.sizes, key)
+  if (size === undefined) return false
+  dbs.blocks.removeSync(key)
+  dbs.sizes.removeSync(key)
+  dbs.order.removeSync(seqKey(size.seq))
+  dbs.meta.putSync('usage', (dbs.meta.get('usage') ?? 0) - chargedBytes(size.length))
+  dbs.meta.putSync('entries', (dbs.meta.get('entries') ?? 0) - 1)
+  forgetObjectIfEmpty(dbs, key.subarray(0, OBJECT_ID_BYTES))
+  return true
 }
 
 function oldest(dbs: CacheDbs): Buffer | undefined {

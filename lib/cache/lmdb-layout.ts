@@ -2,13 +2,30 @@
  * The disk tier's on-disk layout, in one place, because two threads open it: the reader's
  * thread (lookups, deletions, bookkeeping; lmdb-block-store.ts) and the disk writer thread
  * (fills; disk-writer-thread.ts). Both must open the environment with the same settings and
- * read and write the same value format. The layout itself is described in
- * lmdb-block-store.ts.
+ * read and write the same value format. The named databases are one list (DATABASES) that
+ * opening, the format reset and clear() all walk, so a new database cannot be opened but
+ * forgotten by a reset, or the other way round.
+ *
+ * Layout (named databases):
+ * - `blocks`:  block key -> 24-byte header (magic, format, length, CRC32C, insertion seq) + bytes
+ * - `order`:   insertion seq (u64 BE) -> block key, the eviction queue
+ * - `sizes`:   block key -> data length (u32) + insertion seq (f64): what `has`, eviction and
+ *              deletion need, without reading the multi-MiB value (which would stall the loop)
+ * - `objects`: object id -> { url, version, size, blockSize, mtimeMs? }, for stats
+ * - `urls`:    URL + 0 + object id -> (nothing), so eviction by URL is a range, not a scan
+ * - `latest`:  URL -> the version most recently cached, for reading while the store is
+ *              unreachable
+ * The three object databases exist only for objects with at least one block here: written
+ * with the first block, removed with the last (lmdb-object-catalog.ts), so they are bounded
+ * by the blocks.
+ * - `meta`:    format version, used bytes, entry count, next seq, and the counts every
+ *              process recorded (recorded-counts.ts)
  */
 import { createHash } from 'node:crypto'
-import { open, type Database, type RootDatabase } from 'lmdb'
+import { crc32c } from '@node-rs/crc32'
+import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb'
 import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION } from './block-key.js'
-import type { ObjectInfo } from '../types.js'
+import type { ObjectInfo, RecordedCounts } from '../types.js'
 import type { CachedObjectRecord } from './block-store.js'
 
 export const MAGIC = 0x534c4231 // "SLB1"
@@ -27,6 +44,38 @@ export interface CacheDbs {
   meta: Database<number, string>
   latest: Database<ObjectInfo, string>
 }
+
+export type DatabaseName = Exclude<keyof CacheDbs, 'env'>
+
+interface DatabaseSpec {
+  /** How lmdb-js encodes its keys and values (default: msgpack values, ordered keys). */
+  options: DatabaseOptions
+  /**
+   * Whether clear() leaves it alone. `meta` survives: the format (a cleared cache is still
+   * this format), the next seq, and the counts every process recorded, which are the node's
+   * history rather than its content; clear() zeroes its usage counters itself (emptyCache).
+   * A format reset empties every database, this one too.
+   */
+  keptByClear: boolean
+}
+
+const BINARY: DatabaseOptions = { encoding: 'binary', keyEncoding: 'binary' }
+
+/**
+ * Every named database, in the order they are opened. A record over DatabaseName: a database
+ * added to CacheDbs and not here does not compile.
+ */
+export const DATABASES: { readonly [name in DatabaseName]: DatabaseSpec } = {
+  blocks: { options: BINARY, keptByClear: false },
+  order: { options: BINARY, keptByClear: false },
+  sizes: { options: BINARY, keptByClear: false },
+  objects: { options: { keyEncoding: 'binary' }, keptByClear: false },
+  urls: { options: BINARY, keptByClear: false },
+  meta: { options: {}, keptByClear: true },
+  latest: { options: {}, keptByClear: false },
+}
+
+const DATABASE_NAMES = Object.keys(DATABASES) as DatabaseName[]
 
 /** Map size in bytes for a bound: room for the B-tree and free pages, in whole 64 KiB units. */
 export function defaultMapBytes(maxBytes: number): number {
@@ -48,20 +97,53 @@ export function openCacheDbs(path: string, mapBytes: number): CacheDbs {
     path,
     // lmdb-js takes a path with an extension ("cache.v1") for a file, not a directory.
     noSubdir: false,
-    maxDbs: 8,
+    // The named databases and one spare.
+    maxDbs: DATABASE_NAMES.length + 1,
     compression: false,
     eventTurnBatching: false,
     mapSize: Math.ceil(mapBytes / 65536) * 65536,
   })
-  return {
-    env,
-    blocks: env.openDB({ name: 'blocks', encoding: 'binary', keyEncoding: 'binary' }),
-    order: env.openDB({ name: 'order', encoding: 'binary', keyEncoding: 'binary' }),
-    sizes: env.openDB({ name: 'sizes', encoding: 'binary', keyEncoding: 'binary' }),
-    objects: env.openDB({ name: 'objects', keyEncoding: 'binary' }),
-    urls: env.openDB({ name: 'urls', encoding: 'binary', keyEncoding: 'binary' }),
-    meta: env.openDB({ name: 'meta' }),
-    latest: env.openDB({ name: 'latest' }),
+  const dbs: Record<string, unknown> = { env }
+  for (const name of DATABASE_NAMES) dbs[name] = env.openDB({ name, ...DATABASES[name].options })
+  return dbs as unknown as CacheDbs
+}
+
+/** Meta's counters of what is stored, which clear() zeroes with the data. */
+function zeroUsage(dbs: CacheDbs): void {
+  dbs.meta.putSync('usage', 0)
+  dbs.meta.putSync('entries', 0)
+}
+
+/** Empties the cache inside the caller's write transaction; what `keptByClear` keeps stays. */
+export function emptyCache(dbs: CacheDbs): void {
+  for (const name of DATABASE_NAMES) if (!DATABASES[name].keptByClear) dbs[name].clearSync()
+  zeroUsage(dbs)
+}
+
+/** Empties every database and starts this format afresh, inside the caller's write transaction. */
+export function resetFormat(dbs: CacheDbs): void {
+  for (const name of DATABASE_NAMES) dbs[name].clearSync()
+  dbs.meta.putSync('format', CACHE_FORMAT_VERSION)
+  zeroUsage(dbs)
+  dbs.meta.putSync('seq', 0)
+}
+
+/** The same `meta` database, for the one record that is an object rather than a number. */
+export function recordedMeta(dbs: CacheDbs): Database<RecordedCounts, string> {
+  return dbs.meta as unknown as Database<RecordedCounts, string>
+}
+
+/**
+ * One write transaction; a failed one rejects with what made the commit fail. lmdb-js
+ * attaches a second rejected promise with that cause to the error; it is observed here, or it
+ * surfaces as an unhandled rejection (and ends a writer thread).
+ */
+export async function transact(env: RootDatabase, body: () => void): Promise<void> {
+  try {
+    await env.transaction(body)
+  } catch (err) {
+    const commitError = (err as { commitError?: Promise<unknown> })?.commitError
+    throw commitError ? await commitError.catch((e: unknown) => e) : err
   }
 }
 
@@ -120,6 +202,28 @@ export function writeHeader(value: Buffer, dataLength: number, crc: number, seq:
   value.writeUInt32LE(dataLength, 8)
   value.writeUInt32LE(crc, 12)
   value.writeDoubleLE(seq, 16)
+}
+
+/** A stored value's block bytes if its header and CRC32C check out, else undefined. */
+export function verifiedData(raw: Buffer): Uint8Array | undefined {
+  if (raw.length < HEADER_BYTES) return undefined
+  if (raw.readUInt32LE(0) !== MAGIC || raw.readUInt16LE(4) !== CACHE_FORMAT_VERSION) return undefined
+  const length = raw.readUInt32LE(8)
+  if (length !== raw.length - HEADER_BYTES) return undefined
+  const data = raw.subarray(HEADER_BYTES)
+  if (crc32c(data) !== raw.readUInt32LE(12)) return undefined
+  return data
+}
+
+/**
+ * A fill's value before its header: `bytes` copied behind HEADER_BYTES of room, into `reuse`
+ * when it is large enough (a buffer kept for the next fill), else into a new buffer.
+ */
+export function placeBehindHeader(reuse: ArrayBuffer | undefined, bytes: Uint8Array): ArrayBuffer {
+  const need = HEADER_BYTES + bytes.length
+  const buffer = reuse !== undefined && reuse.byteLength >= need ? reuse : new ArrayBuffer(need)
+  new Uint8Array(buffer, HEADER_BYTES, bytes.length).set(bytes)
+  return buffer
 }
 
 /** Data length and insertion seq of a stored block, from the small `sizes` index. */

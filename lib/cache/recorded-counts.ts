@@ -8,6 +8,10 @@
  * close, never per read (a write per hit would cost more than the hit); a process killed
  * with -9 loses at most its last interval. The counts are advisory: a save that fails (say,
  * on a full disk) is retried with the next one and never fails a read.
+ *
+ * RecordedCountsKeeper does this for one tier: the timer, the saves one after another, and
+ * the counts stats show. Where the record lives is the tier's (`meta` in the disk tier); the
+ * functions below are the arithmetic.
  */
 import type { RecordedCounts, TierStats } from '../types.js'
 
@@ -45,4 +49,69 @@ export function addTo(record: RecordedCounts | undefined, delta: Counts, nowMs: 
     out[f] = (typeof stored === 'number' && Number.isFinite(stored) ? stored : 0) + delta[f]
   }
   return out
+}
+
+/** Where a tier keeps its recorded counts. */
+export interface CountsRecord {
+  /** The stored record, if any (may throw: the caller decides what an unreadable one means). */
+  read(): RecordedCounts | undefined
+  /** Replaces the record with `next(stored)`, read and written in one write transaction. */
+  update(next: (stored: RecordedCounts | undefined) => RecordedCounts): Promise<void>
+}
+
+export class RecordedCountsKeeper {
+  /** The tier's counters as of the last save. */
+  private saved: Counts = zeroCounts()
+  private saving: Promise<void> = Promise.resolve()
+  private readonly timer: NodeJS.Timeout
+
+  /** Saves `live` (the tier's own counters, which it keeps counting) every RECORD_INTERVAL_MS. */
+  constructor(
+    private readonly live: TierStats,
+    private readonly record: CountsRecord,
+  ) {
+    this.timer = setInterval(() => void this.save().catch(() => {}), RECORD_INTERVAL_MS)
+    this.timer.unref()
+  }
+
+  /**
+   * Adds what the tier counted since its last save to the recorded counts. Saves run one
+   * after another: two at once would both add the same counts.
+   */
+  save(): Promise<void> {
+    const next = this.saving.then(() => this.saveOnce(), () => this.saveOnce())
+    this.saving = next.catch(() => {})
+    return next
+  }
+
+  private async saveOnce(): Promise<void> {
+    const now = countsOf(this.live)
+    const delta = difference(now, this.saved)
+    if (isZero(delta)) return
+    await this.record.update((stored) => addTo(stored, delta, Date.now()))
+    this.saved = now
+  }
+
+  /** The recorded counts plus what the tier has not saved yet (none: undefined). */
+  recorded(): RecordedCounts | undefined {
+    let stored: RecordedCounts | undefined
+    try {
+      stored = this.record.read()
+    } catch {
+      stored = undefined // stats must not fail on an unreadable record
+    }
+    const unsaved = difference(countsOf(this.live), this.saved)
+    return stored === undefined && isZero(unsaved) ? undefined : addTo(stored, unsaved, Date.now())
+  }
+
+  /**
+   * Stops the timer and saves a last time, then resolves to the counts as of then, for stats
+   * read after the record is closed. Advisory counts: a failed last save (full disk) is not
+   * an error here.
+   */
+  async stop(): Promise<RecordedCounts | undefined> {
+    clearInterval(this.timer)
+    await this.save().catch(() => {})
+    return this.recorded()
+  }
 }
