@@ -62,14 +62,14 @@ async function expand(reader: PreloadHost, targets: string[], failed: Failure[],
   return [...seen.values()]
 }
 
-/** Bytes of the object resident in the filled tier, each block verified by its checksum. */
-function residentBytes(reader: PreloadHost, obj: PinnedObject): number {
+/** Bytes of the object resident in the residence tier (each block verified where the tier is local). */
+async function residentBytes(reader: PreloadHost, obj: PinnedObject): Promise<number> {
+  const keys = Array.from({ length: obj.blockCount }, (_, i) => blockKey(obj.id, i))
+  const resident = await reader.cache.residentMany(keys, { verify: true })
   let bytes = 0
-  for (let i = 0; i < obj.blockCount; i++) {
-    const key = blockKey(obj.id, i)
-    const block = reader.cache.verifyResident(key)
-    if (block !== undefined) bytes += block.length
-  }
+  resident.forEach((here, i) => {
+    if (here) bytes += Math.min(reader.blockSize, obj.info.size - i * reader.blockSize)
+  })
   return bytes
 }
 
@@ -78,7 +78,7 @@ export async function preload(reader: PreloadHost, targets: string[], options: P
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`preload: concurrency must be a positive integer, got ${concurrency}`)
   const failed: Failure[] = []
   const infos = await expand(reader, targets, failed, options.signal)
-  const capacityBytes = reader.cache.usage().maxBytes
+  const capacityBytes = reader.cache.residenceUsage().maxBytes
   const requestedBytes = infos.reduce((n, i) => n + i.size, 0)
   const objects: PreloadedObject[] = []
   let fetchedBytes = 0
@@ -90,14 +90,16 @@ export async function preload(reader: PreloadHost, targets: string[], options: P
     const obj = reader.pin(info)
     if (!options.dryRun && capacityBytes > 0) {
       try {
+        const keys = Array.from({ length: obj.blockCount }, (_, i) => blockKey(obj.id, i))
+        const present = await reader.cache.residentMany(keys, { verify: false })
         const runs = missingRuns(0, obj.blockCount - 1, reader.maxRunBlocks, (i) => {
-          if (!reader.cache.hasResident(blockKey(obj.id, i))) return true
+          if (!present[i]) return true
           bytesDone += Math.min(bs, info.size - i * bs)
           return false
         })
         for (const [first, count] of runs) {
           options.signal?.throwIfAborted()
-          await reader.startRun(obj, first, count, 'demand', 0, { durable: true, memory: !reader.cache.persistent })
+          await reader.startRun(obj, first, count, 'demand', 0, { durable: true, memory: !reader.cache.persistent && !reader.cache.shared })
           const bytes = Math.min(info.size, (first + count) * bs) - first * bs
           fetchedBytes += bytes
           bytesDone += bytes
@@ -109,7 +111,7 @@ export async function preload(reader: PreloadHost, targets: string[], options: P
         failed.push(failureOf(info.url, err))
       }
     }
-    const resident = capacityBytes > 0 ? residentBytes(reader, obj) : 0
+    const resident = capacityBytes > 0 ? await residentBytes(reader, obj) : 0
     if (options.dryRun) fetchedBytes += info.size - resident
     objects.push({ url: info.url, size: info.size, version: info.version, residentBytes: resident, missingBytes: info.size - resident })
     objectsDone++
@@ -134,7 +136,7 @@ export async function preload(reader: PreloadHost, targets: string[], options: P
     }
   }
   if (options.dryRun) {
-    const used = reader.cache.usage().usedBytes
+    const used = reader.cache.residenceUsage().usedBytes
     const needed = requestedBytes - resident
     if (used + needed > capacityBytes) {
       failed.push({

@@ -173,7 +173,7 @@ test('preload: anything not resident exits 5 with what and why', async () => {
     const full = await sluice(d, ['preload', 's3://sluice/ds/', '--cache-dir', small, '--disk', '2MiB'])
     assert.is(full.code, 5)
     assert.match(full.stdout, /INCOMPLETE/)
-    assert.match(full.stdout, /does not fit the disk tier/)
+    assert.match(full.stdout, /does not fit the tier being filled/)
   } finally {
     await rm(small, { recursive: true, force: true })
   }

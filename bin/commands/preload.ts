@@ -1,8 +1,9 @@
 /**
- * `sluice preload`: fill a cache directory before a job starts, and say plainly whether it
- * worked. The exit status is the contract: 0 only when every byte asked for is resident (and
- * verified) in the disk tier, 5 otherwise, with a summary of what is missing and why. With
- * --dry-run nothing is fetched; it reports how much would be and whether it fits.
+ * `sluice preload`: fill a cache directory (or, with --cluster and no cache directory, the
+ * cluster tier every node shares) before a job starts, and say plainly whether it worked.
+ * The exit status is the contract: 0 only when every byte asked for is resident (verified,
+ * in the disk tier) in the tier being filled, 5 otherwise, with a summary of what is missing
+ * and why. With --dry-run nothing is fetched; it reports how much would be and whether it fits.
  */
 import { formatBytes, type PreloadProgress, type PreloadResult } from '../../lib/index.js'
 import type { Command } from '../support/command.js'
@@ -24,7 +25,7 @@ export function summarize(result: PreloadResult, elapsedMs: number): string[] {
     lines.push(
       `dry run: ${n} object${n === 1 ? '' : 's'}, ${formatBytes(result.requestedBytes)} requested; ` +
         `${formatBytes(result.residentBytes)} already resident, ${formatBytes(result.fetchedBytes)} would be fetched`,
-      `capacity of the disk tier: ${formatBytes(result.capacityBytes)}: ${fits ? 'fits' : `does NOT fit (short by ${formatBytes(result.requestedBytes - result.capacityBytes)})`}`,
+      `capacity of the tier being filled: ${formatBytes(result.capacityBytes)}: ${fits ? 'fits' : `does NOT fit (short by ${formatBytes(result.requestedBytes - result.capacityBytes)})`}`,
     )
   } else {
     const rate = elapsedMs > 0 ? formatBytes(Math.round((result.fetchedBytes * 1000) / elapsedMs)) + '/s' : '-'
@@ -43,7 +44,7 @@ export function summarize(result: PreloadResult, elapsedMs: number): string[] {
       lines.push(
         fits
           ? '  why: blocks were not kept (evicted by other data, refused by admission, or failed to write); see sluice stats'
-          : `  why: ${formatBytes(result.requestedBytes)} requested does not fit the disk tier (${formatBytes(result.capacityBytes)}); raise --disk or preload less`,
+          : `  why: ${formatBytes(result.requestedBytes)} requested does not fit the tier being filled (${formatBytes(result.capacityBytes)}); raise --disk or preload less`,
       )
     }
   }
@@ -53,10 +54,11 @@ export function summarize(result: PreloadResult, elapsedMs: number): string[] {
 export const preloadCommand: Command = {
   name: 'preload',
   summary: 'Fetch objects or prefixes into a cache directory before a job starts.',
-  usage: ['sluice preload <url-or-prefix>... --cache-dir <dir> [--dry-run]'],
+  usage: ['sluice preload <url-or-prefix>... --cache-dir <dir> [--dry-run]', 'sluice preload <url-or-prefix>... --cluster <urls>'],
   description: `
 Fetches every object named (a URL ending in '/' or naming a directory of keys is a prefix)
-into the disk tier of <dir>, then checks every block back. Shows a progress bar on a
+into the disk tier of <dir>, then checks every block back. With --cluster and no --cache-dir
+it fills the cluster tier instead, so every node of a training cluster starts warm. Shows a progress bar on a
 terminal (plain log lines otherwise). Exits 0 only if everything asked for is resident;
 otherwise 5, with what is missing and why. --dry-run fetches nothing and reports how much
 would be fetched and whether it fits (exit 5 if it would not).`,
@@ -78,6 +80,7 @@ would be fetched and whether it fits (exit 5 if it would not).`,
   examples: [
     'sluice preload s3://bucket/train/ --cache-dir /var/cache/sluice --disk 100GiB',
     'sluice preload s3://bucket/train/ --cache-dir /var/cache/sluice --dry-run',
+    'sluice preload s3://bucket/train/ --cluster redis://10.0.0.5:6379,redis://10.0.0.6:6379',
     'sluice preload s3://bucket/train/shard-0000{0,1,2}.tfrecord --cache-dir /var/cache/sluice && python train.py',
   ],
   positionals: [1, Number.MAX_SAFE_INTEGER],
@@ -86,7 +89,7 @@ would be fetched and whether it fits (exit 5 if it would not).`,
     const intervalMs = durationOption(ctx.values['progress-interval'] as string | undefined, 'progress-interval')
     const metricsPort = portOption(ctx.values['metrics-port'] as string | undefined, 'metrics-port')
     const dryRun = ctx.values['dry-run'] === true
-    const reader = createReader(ctx, { requireCacheDir: true })
+    const reader = createReader(ctx, { requireCacheDir: true, orCluster: true })
     let latest: PreloadProgress = { url: '', objectsDone: 0, objectsTotal: 0, bytesDone: 0, bytesTotal: 0 }
     const metrics =
       metricsPort === undefined

@@ -74,11 +74,12 @@ export function readerOptionsFrom(ctx: CommandContext): BlockReaderOptions {
 }
 
 /** A BlockReader from the command line; option mistakes become usage errors (exit 2). */
-export function createReader(ctx: CommandContext, overrides: { requireCacheDir?: boolean; diskWriterThread?: boolean } = {}): BlockReader {
+export function createReader(ctx: CommandContext, overrides: { requireCacheDir?: boolean; orCluster?: boolean; diskWriterThread?: boolean } = {}): BlockReader {
   const options = readerOptionsFrom(ctx)
   if (overrides.diskWriterThread) options.disk = { ...options.disk, writerThread: true }
-  if (overrides.requireCacheDir && options.cacheDir === undefined) {
-    throw new UsageError('this command needs a cache: pass --cache-dir <dir> or set SLUICE_CACHE_DIR')
+  const enough = options.cacheDir !== undefined || (overrides.orCluster === true && options.cluster !== undefined)
+  if (overrides.requireCacheDir && !enough) {
+    throw new UsageError(`this command needs a cache: pass --cache-dir <dir> or set SLUICE_CACHE_DIR${overrides.orCluster ? ' (or --cluster / SLUICE_CLUSTER to fill the cluster tier)' : ''}`)
   }
   try {
     return new BlockReader(options)

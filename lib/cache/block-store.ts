@@ -76,6 +76,8 @@ export interface BlockStore {
   verifySync?(key: Uint8Array): Uint8Array | undefined
   /** Whether any block of the object with this id (OBJECT_ID_BYTES latin1 characters) is here. */
   holdsObject?(id: string): boolean
+  /** A remote tier's presence check of many blocks in one round trip, without reading them (preload). */
+  containsMany?(keys: Uint8Array[]): Promise<boolean[]>
   /** The tier's record of the objects it holds blocks of. */
   readonly catalog?: ObjectCatalog
   /** One fill per block across every process that shares the tier. */

@@ -395,17 +395,42 @@ export class TieredBlockCache implements BlockStore {
     return this.tiers.some((t) => t.store.holdsObject?.(id) === true)
   }
 
-  /** The verified block in the last local tier, counting no hit (what preload reports as resident). */
-  verifyResident(key: Uint8Array): Uint8Array | undefined {
-    const tier = this.local[this.local.length - 1]
-    if (tier === undefined) return undefined
-    return tier.guard(undefined, () => tier.store.verifySync?.(key))
+  /**
+   * The tier preload makes blocks resident in: the disk tier when there is one; else a tier
+   * shared with other nodes (`sluice preload --cluster` warms the cluster for every node);
+   * else memory.
+   */
+  get residenceTier(): 'local' | 'remote' {
+    return !this.persistent && this.remote.length > 0 ? 'remote' : 'local'
   }
 
-  /** Whether the last local tier holds the block (unverified). */
-  hasResident(key: Uint8Array): boolean {
-    const tier = this.local[this.local.length - 1]
-    return tier !== undefined && tier.guard(false, () => tier.store.has(key))
+  /** Usage of the residence tier: the bound on what preload can make resident. */
+  residenceUsage(): TierUsage {
+    if (this.residenceTier === 'local') return this.usage()
+    return this.remote[0]!.store.usage()
+  }
+
+  /**
+   * Whether each block is resident in the residence tier: in a local tier, verified by its
+   * checksum when `verify` (counting no hit), else only present; in a remote tier, present
+   * (it verifies every value as it serves it). A failing tier answers false.
+   */
+  async residentMany(keys: Uint8Array[], options: { verify: boolean }): Promise<boolean[]> {
+    if (this.residenceTier === 'local') {
+      const tier = this.local[this.local.length - 1]
+      if (tier === undefined) return keys.map(() => false)
+      return keys.map((key) => tier.guard(false, () => (options.verify ? tier.store.verifySync?.(key) !== undefined : tier.store.has(key))))
+    }
+    const tier = this.remote[0]!
+    if (!tier.health.usable()) return keys.map(() => false)
+    try {
+      const present = tier.store.containsMany ? await tier.store.containsMany(keys) : (await tier.store.getMany(keys)).map((b) => b !== undefined)
+      tier.health.success()
+      return present
+    } catch (err) {
+      tier.health.failure(err)
+      return keys.map(() => false)
+    }
   }
 
   countDroppedFill(): void {}
