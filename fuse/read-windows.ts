@@ -117,6 +117,12 @@ export class ReadWindows {
     this.files.delete(fd)
   }
 
+  /** Forgets every file's windows (on unmount). */
+  clear(): void {
+    this.files.clear()
+    this.count = 0
+  }
+
   /** How many windows are held (for tests). */
   get size(): number {
     return this.count
