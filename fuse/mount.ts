@@ -70,7 +70,7 @@ export async function mount(reader: MountReader, prefix: string, mountpoint: str
 
   await checkMountpoint(target)
   const Fuse = await loadFuse()
-  const fs = new ReadOnlyFileSystem(reader, { prefix: normalized, metadataTtlMs, log })
+  const fs = new ReadOnlyFileSystem(reader, { prefix: normalized, metadataTtlMs, log, maxWindowBytes: options.maxWindowBytes })
   const first = await fs.load()
   const ops = createOperations(fs)
   const optionList = libfuseOptions({ metadataTtlMs, allowOther: options.allowOther ?? false, prefix: normalized, debug: options.fuseDebug })
