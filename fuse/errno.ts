@@ -33,11 +33,14 @@ export const ERRNO_BY_CODE: Readonly<Record<string, ErrnoName>> = {
   ERR_SLUICE_OBJECT_CHANGED: 'ESTALE',
 }
 
-/** An error a FUSE operation raises on purpose with a fixed errno (EROFS, EISDIR, ...). */
+/**
+ * The one error a file-system operation fails with: the errno the kernel gets, and as `cause`
+ * the sluice error behind it, if any. Raised on purpose (EROFS, EISDIR, ...) or by `toFuseError`.
+ */
 export class FuseOperationError extends Error {
   readonly errno: ErrnoName
-  constructor(errno: ErrnoName, message: string) {
-    super(message)
+  constructor(errno: ErrnoName, message: string, options?: { cause?: unknown }) {
+    super(message, options)
     this.name = 'FuseOperationError'
     this.errno = errno
   }
@@ -51,7 +54,13 @@ export function errnoNameFor(err: unknown): ErrnoName {
   return 'EIO'
 }
 
-/** The negated errno number fuse-native callbacks take. */
+/** Any failure as a FuseOperationError (itself when it already is one). */
+export function toFuseError(err: unknown): FuseOperationError {
+  if (err instanceof FuseOperationError) return err
+  return new FuseOperationError(errnoNameFor(err), (err as Error | null)?.message ?? String(err), { cause: err })
+}
+
+/** The negated errno number a FUSE binding answers with (libfuse's and fuse-native's convention). */
 export function errnoFor(err: unknown): number {
   return Errno[errnoNameFor(err)]
 }

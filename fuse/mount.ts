@@ -1,8 +1,8 @@
 /**
- * Mounting an object prefix as a read-only directory: the composition of the listing cache,
- * the version clock, the handle table and the operations, plus the lifecycle around them
- * (check the mountpoint, list before mounting so a bad URL fails here and not on first `ls`,
- * unmount and close open handles).
+ * Mounting an object prefix as a read-only directory: a ReadOnlyFileSystem bound to the
+ * kernel through fuse-native (operations.ts), plus the lifecycle around them (check the
+ * mountpoint, list before mounting so a bad URL fails here and not on first `ls`, unmount and
+ * close open handles).
  *
  * The mount never owns the reader: whoever created the BlockReader closes it, after
  * `unmount()`, which is how the CLI flushes the cache on SIGINT/SIGTERM.
@@ -10,16 +10,13 @@
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { MountReader } from './reader.js'
-import { HandleTable } from './handles.js'
-import { ListingCache } from './listing.js'
 import { loadFuse, type FuseInstance } from './load-fuse.js'
 import { libfuseOptions } from './mount-options.js'
 import { checkMountpoint, findMount, isStaleMount, MountError } from './mountpoint.js'
 import { setReadAhead } from './read-ahead.js'
-import { ReadWindows } from './read-windows.js'
-import { createOperations, newMountCounters, type MountCounters } from './operations.js'
+import { createOperations } from './operations.js'
+import { ReadOnlyFileSystem, type MountStats } from './read-only-fs.js'
 import type { SkippedKey } from './tree.js'
-import { VersionClock } from './version-clock.js'
 
 export interface MountOptions {
   /** How long a listing of the prefix is reused before the next operation re-lists, in ms. Default 60 000. */
@@ -40,11 +37,7 @@ export interface MountOptions {
   watchIntervalMs?: number
 }
 
-export interface MountStats extends MountCounters {
-  openFiles: number
-  objectCount: number
-  totalBytes: number
-}
+export type { MountStats }
 
 export interface SluiceMount {
   readonly mountpoint: string
@@ -77,23 +70,9 @@ export async function mount(reader: MountReader, prefix: string, mountpoint: str
 
   await checkMountpoint(target)
   const Fuse = await loadFuse()
-  const listing = new ListingCache(reader, normalized, metadataTtlMs, log)
-  const first = await listing.load()
-
-  const handles = new HandleTable()
-  const windowBytes = reader.blockSize ?? 4 * 1024 * 1024
-  const counters = newMountCounters()
-  const ops = createOperations({
-    reader,
-    listing,
-    clock: new VersionClock(),
-    handles,
-    windows: new ReadWindows(windowBytes, Math.floor((options.maxWindowBytes ?? 256 * 1024 * 1024) / windowBytes)),
-    counters,
-    uid: process.getuid?.() ?? 0,
-    gid: process.getgid?.() ?? 0,
-    log,
-  })
+  const fs = new ReadOnlyFileSystem(reader, { prefix: normalized, metadataTtlMs, log, maxWindowBytes: options.maxWindowBytes })
+  const first = await fs.load()
+  const ops = createOperations(fs)
   const optionList = libfuseOptions({ metadataTtlMs, allowOther: options.allowOther ?? false, prefix: normalized, debug: options.fuseDebug })
   // fuse-native only knows a fixed set of options (no `ro`, no `ac_attr_timeout`), so the
   // subclass hands libfuse our list directly.
@@ -122,9 +101,7 @@ export async function mount(reader: MountReader, prefix: string, mountpoint: str
   let unmounting: Promise<void> | undefined
   let signalGone!: () => void
   const gone = new Promise<void>((done) => (signalGone = done))
-  const closeHandles = async () => {
-    await Promise.allSettled(handles.drain().map((file) => file.handle.close()))
-  }
+  const closeHandles = () => fs.closeAll()
   const watcher = setInterval(() => {
     void findMount(target).then(async (entry) => {
       if (entry !== undefined || unmounting !== undefined) return
@@ -141,10 +118,7 @@ export async function mount(reader: MountReader, prefix: string, mountpoint: str
     prefix: normalized,
     skipped: first.skipped,
     gone,
-    stats: () => {
-      const snapshot = listing.peek() ?? first
-      return { ...counters, openFiles: handles.size, objectCount: snapshot.objectCount, totalBytes: snapshot.totalBytes }
-    },
+    stats: () => fs.stats(),
     unmount() {
       unmounting ??= (async () => {
         clearInterval(watcher)

@@ -6,11 +6,14 @@
  * A window is exactly one cache block, fetched with `handle.read`, which returns a view of
  * the verified block (zero copy on a memory-tier hit, one verified read on a disk-tier hit).
  * Without windows, every 128 KiB read of a disk-tier block would re-read and re-verify the
- * whole 4 MiB block: 32 checksums of the same bytes.
+ * whole 4 MiB block: 32 checksums of the same bytes. Measured against serving each FUSE read
+ * with the core's `handle.readInto` directly (`node dist/bench/fuse.js`, 4 MiB blocks, 2 CPUs,
+ * two runs each): the disk tier fell from 520-560 to 143 MiB/s (670 us of main thread per
+ * 128 KiB request instead of 120); the memory tier was equal within noise.
  *
- * - Once a window's bytes are there, reads of it are answered synchronously (`copyReady`):
- *   no promise, no microtask, no allocation but a subarray, so a warm 128 KiB read costs the
- *   copy into the kernel's buffer and little else.
+ * - Once a window's bytes are there, reads of it are copied at once (`copyReady`): no
+ *   fetch, no await, no allocation but a subarray, so a warm 128 KiB read costs the copy
+ *   into the kernel's buffer and little else.
  * - A sequential reader that is past the middle of window i has window i + 1 fetched ahead,
  *   so the kernel's read-ahead does not stall on a disk-tier block at every block boundary.
  * - Each open file keeps its three most recent windows (the previous one, because the kernel's
@@ -115,6 +118,12 @@ export class ReadWindows {
     if (file === undefined) return
     this.count -= file.windows.length
     this.files.delete(fd)
+  }
+
+  /** Forgets every file's windows (on unmount). */
+  clear(): void {
+    this.files.clear()
+    this.count = 0
   }
 
   /** How many windows are held (for tests). */
