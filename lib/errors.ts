@@ -27,6 +27,7 @@ export type SluiceErrorCode =
   | 'ERR_SLUICE_TFRECORD_CORRUPT'
   | 'ERR_SLUICE_EXAMPLE_DECODE'
   | 'ERR_SLUICE_MOUNT'
+  | 'ERR_SLUICE_CLUSTER'
 
 export interface SluiceErrorOptions {
   cause?: unknown
@@ -206,6 +207,20 @@ export class ClosedError extends SluiceError {
 export class CacheError extends SluiceError {
   constructor(tier: string, detail: string, cause?: unknown) {
     super('ERR_SLUICE_CACHE', `cache tier ${tier}: ${detail}`, { cause })
+  }
+}
+
+/**
+ * The cluster tier cannot use its Redis Cluster: connecting, authentication, a server that is
+ * not a cluster node, or a command that failed or timed out. `node` is `host:port` when one
+ * node is to blame. The message and cause carry no credentials: the tier builds the cause
+ * from the client's error message alone, with any password cut out.
+ */
+export class ClusterError extends SluiceError {
+  readonly node: string | undefined
+  constructor(detail: string, options: { node?: string; cause?: unknown } = {}) {
+    super('ERR_SLUICE_CLUSTER', `cluster tier${options.node === undefined ? '' : ` (${options.node})`}: ${detail}`, { cause: options.cause })
+    this.node = options.node
   }
 }
 

@@ -12,6 +12,7 @@ export type {
   ReaderStats,
   TierStats,
   RecordedCounts,
+  ClusterTierCounts,
   SourceStats,
   PrefetchStats,
   PreloadOptions,
@@ -33,3 +34,4 @@ export type { BlockStore } from './cache/block-store.js'
 export { MemoryBlockStore } from './cache/memory-block-store.js'
 export { LmdbBlockStore, type CachedObjectRecord } from './cache/lmdb-block-store.js'
 export { TieredBlockCache } from './cache/tiered-block-cache.js'
+export { RedisClusterBlockStore, type RedisClusterStoreOptions } from './cache/redis-cluster-block-store.js'

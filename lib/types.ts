@@ -132,6 +132,26 @@ export interface TierStats {
    * one included (saved every 5 s and on close; a killed process loses its last 5 s).
    */
   recorded?: RecordedCounts
+  /** Cluster tier only: what its integrity checks and fill leases saw in this process. */
+  cluster?: ClusterTierCounts
+}
+
+/** The cluster tier's own counts (this process's, since it started). */
+export interface ClusterTierCounts {
+  /** Values dropped because their header, length, key or CRC32C did not check out. */
+  crcFailures: number
+  /** Values dropped because their HMAC was missing or wrong (only with a `secret`). */
+  authFailures: number
+  /** Blocks whose fill lease this process won (it fetches them for the cluster). */
+  leasesWon: number
+  /** Blocks this process waited for while another node held the lease. */
+  leasesWaited: number
+  /** Of those, blocks whose value arrived while waiting. */
+  leasesFilled: number
+  /** Of those, blocks whose lease ended (expired or released) without a value. */
+  leasesExpired: number
+  /** Of those, blocks still leased elsewhere when the wait ran out. */
+  leaseTimeouts: number
 }
 
 /** A disk tier's history, summed over the processes that used its cache directory. */

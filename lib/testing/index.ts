@@ -7,3 +7,13 @@ export { MemorySource } from '../source/memory-source.js'
 export { startS3Server, type S3Server, type S3ServerOptions } from './s3-server.js'
 export { startFaultProxy, type FaultProxy, type FaultProxyOptions, type Fault } from './fault-proxy.js'
 export { seededRandom } from './seeded-random.js'
+export {
+  startRedisCluster,
+  startRedisServer,
+  redisClusterMissing,
+  redisServerMissing,
+  type RedisCluster,
+  type RedisClusterOptions,
+  type RedisServer,
+  type RedisServerOptions,
+} from './redis-cluster.js'

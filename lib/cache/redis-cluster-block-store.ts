@@ -1,0 +1,270 @@
+/**
+ * The cluster tier: blocks in a Redis Cluster shared by every node of a training cluster, so
+ * a block leaves object storage once for the whole cluster rather than once per node.
+ *
+ * It is a remote tier (block-store.ts): synchronous lookups always miss, and the read path
+ * asks it with `getMany`, whose GETs ioredis pipelines per master. Values carry a header
+ * checked on every read (cluster-value.ts); a value that fails is deleted (only if it is still
+ * the value that was read), counted, and reported as a miss. Fill leases (cluster-leases.ts)
+ * give one node the fetch of a block. Redis's maxmemory policy does the eviction: the tier
+ * never deletes to make room, and a put the cluster refuses for memory (OOM, noeviction)
+ * is a declined fill.
+ *
+ * Every call is bounded (cluster-client.ts) and either settles with misses or rejects with a
+ * ClusterError; the tiered cache counts the rejection and bypasses the tier. This store has
+ * no health logic of its own.
+ */
+import { randomBytes } from 'node:crypto'
+import type { Redis } from 'ioredis'
+import { ClosedError, ClusterError } from '../errors.js'
+import { newTierStats, type BlockStore, type FillLeases } from './block-store.js'
+import { ClientErrors, bounded, connectCluster, createClusterClient, messageOf, type ScriptDefinition } from './cluster-client.js'
+import { ClusterFillLeases, LEASE_SCRIPTS, type LeaseCommands, type LeaseHost } from './cluster-leases.js'
+import { resolveClusterOptions, type RedisClusterStoreOptions, type ResolvedClusterOptions } from './cluster-options.js'
+import { UsageSnapshot, parseInfo, sumUsage, type ClusterUsage } from './cluster-usage.js'
+import { encodeValue, isValueKey, keyPattern, leaseKeyOf, valueKeyOf, verifyValue } from './cluster-value.js'
+import type { ClusterTierCounts, TierStats } from '../types.js'
+import type { Cluster } from 'ioredis'
+
+export type { RedisClusterStoreOptions } from './cluster-options.js'
+
+/** KEYS: value. ARGV: the header as read. Deletes the value only if it still starts so. */
+const DROP_IF_HEADER = `
+if #ARGV[1] == 0 then
+  if redis.call('STRLEN', KEYS[1]) == 0 then return redis.call('DEL', KEYS[1]) end
+  return 0
+end
+if redis.call('GETRANGE', KEYS[1], 0, #ARGV[1] - 1) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`
+
+const SCRIPTS: Record<string, ScriptDefinition> = { ...LEASE_SCRIPTS, sluiceDropIfHeader: { lua: DROP_IF_HEADER, numberOfKeys: 1 } }
+
+interface StoreCommands extends LeaseCommands {
+  sluiceDropIfHeader(valueKey: string, header: Buffer): Promise<number>
+}
+
+/** Keys asked per SCAN step when deleting by prefix. */
+const SCAN_COUNT = 1000
+
+export class RedisClusterBlockStore implements BlockStore {
+  readonly name = 'cluster'
+  readonly locality = 'remote'
+  readonly leases: FillLeases
+  private readonly config: ResolvedClusterOptions
+  private readonly client: Cluster & StoreCommands
+  private readonly clientErrors: ClientErrors
+  private readonly counters: TierStats
+  private readonly counts: ClusterTierCounts = {
+    crcFailures: 0,
+    authFailures: 0,
+    leasesWon: 0,
+    leasesWaited: 0,
+    leasesFilled: 0,
+    leasesExpired: 0,
+    leaseTimeouts: 0,
+  }
+  private readonly usageSnapshot: UsageSnapshot
+  private connected = false
+  private closed = false
+
+  /** Validates the options (TypeError / RangeError naming `cluster.<option>`); `init` connects. */
+  constructor(options: RedisClusterStoreOptions, optionPath = 'cluster') {
+    this.config = resolveClusterOptions(options, optionPath)
+    this.client = createClusterClient<StoreCommands>(this.config, SCRIPTS)
+    this.clientErrors = new ClientErrors(this.client)
+    this.counters = newTierStats('cluster', 0)
+    this.usageSnapshot = new UsageSnapshot(() => this.readUsage(), (err) => this.absorbed(err))
+    const host: LeaseHost = {
+      commands: this.client,
+      token: randomBytes(16).toString('hex'),
+      leaseMs: this.config.leaseMs,
+      maxWaitMs: this.config.maxWaitMs,
+      counts: this.counts,
+      names: (key) => {
+        const value = valueKeyOf(this.config.keyPrefix, key)
+        return { value, lease: leaseKeyOf(value) }
+      },
+      bounded: (promise, what, signal) => this.bounded(promise, what, signal),
+      readVerified: (keys, signal) => this.read(keys, false, signal),
+      absorbed: (err) => this.absorbed(err),
+      check: () => this.check(),
+    }
+    this.leases = new ClusterFillLeases(host)
+  }
+
+  /** Connects and waits until the cluster is ready, within `connectTimeoutMs`; rejects with a ClusterError. */
+  async init(): Promise<void> {
+    if (this.closed) throw new ClosedError('cluster tier')
+    if (this.connected) return
+    await connectCluster(this.client, this.clientErrors, this.config)
+    this.connected = true
+    await this.usageSnapshot.refresh()
+  }
+
+  getSync(): undefined {
+    return undefined
+  }
+
+  copyInto(): boolean {
+    return false
+  }
+
+  has(): boolean {
+    return false
+  }
+
+  getMany(keys: Uint8Array[], options: { signal?: AbortSignal } = {}): Promise<(Uint8Array | undefined)[]> {
+    return this.read(keys, true, options.signal)
+  }
+
+  /**
+   * Verified values of `keys` in one bounded round trip per master; undefined for a miss or a
+   * value that failed its checks. Rejects if any GET failed: a tier that cannot answer for
+   * every block is one the tiered cache should know is failing.
+   */
+  private async read(keys: Uint8Array[], countMisses: boolean, signal?: AbortSignal): Promise<(Uint8Array | undefined)[]> {
+    this.check()
+    if (keys.length === 0) return []
+    const names = keys.map((key) => valueKeyOf(this.config.keyPrefix, key))
+    const raws = await this.bounded(Promise.all(names.map((name) => this.client.getBuffer(name))), 'GET', signal)
+    return raws.map((raw, i) => {
+      const data = raw === null ? undefined : this.accept(keys[i]!, names[i]!, raw)
+      if (data === undefined) {
+        if (countMisses) this.counters.misses++
+        return undefined
+      }
+      this.counters.hits++
+      this.counters.hitBytes += data.length
+      return data
+    })
+  }
+
+  /** The block inside a value read under `name`, or undefined (counted, and the value dropped) if it fails a check. */
+  private accept(key: Uint8Array, name: string, raw: Buffer): Uint8Array | undefined {
+    const verified = verifyValue(raw, key, this.config.secret)
+    if (verified.ok) return verified.data
+    if (verified.failure === 'auth') this.counts.authFailures++
+    else this.counts.crcFailures++
+    this.counters.errors++
+    this.counters.lastError = `${verified.failure === 'auth' ? 'unauthenticated' : 'corrupt'} value dropped from the cluster tier`
+    void this.bounded(this.client.sluiceDropIfHeader(name, verified.header), 'dropping a damaged value').catch((err: unknown) => this.absorbed(err))
+    return undefined
+  }
+
+  /**
+   * Stores a block. Resolves false, counted as a dropped fill, when the block is larger than
+   * `maxValueBytes` or the cluster is out of memory (maxmemory with noeviction); rejects with
+   * a ClusterError when the SET failed otherwise.
+   */
+  async put(key: Uint8Array, bytes: Uint8Array): Promise<boolean> {
+    this.check()
+    if (bytes.length > this.config.maxValueBytes) {
+      this.counters.droppedFills++
+      return false
+    }
+    const value = encodeValue(key, bytes, this.config.secret)
+    try {
+      await this.bounded(this.client.set(valueKeyOf(this.config.keyPrefix, key), value), 'SET')
+      return true
+    } catch (err) {
+      if (!(err instanceof ClusterError) || !/: OOM /.test(err.message)) throw err
+      this.counters.droppedFills++
+      return false
+    }
+  }
+
+  countDroppedFill(): void {
+    this.counters.droppedFills++
+  }
+
+  async delete(key: Uint8Array): Promise<boolean> {
+    this.check()
+    return (await this.bounded(this.client.unlink(valueKeyOf(this.config.keyPrefix, key)), 'UNLINK')) > 0
+  }
+
+  /** Deletes the blocks whose key starts with `prefix` (and their leases), scanning every master. */
+  async deletePrefix(prefix: Uint8Array): Promise<number> {
+    this.check()
+    return this.scanDelete(keyPattern(this.config.keyPrefix, prefix))
+  }
+
+  /**
+   * Deletes every key under `keyPrefix` on every master. The cluster is shared: this empties
+   * it for every node (the tiered cache never calls it; an operator may).
+   */
+  async clear(): Promise<void> {
+    this.check()
+    await this.scanDelete(keyPattern(this.config.keyPrefix))
+  }
+
+  /** SCAN + UNLINK on each master, each step bounded; resolves to the values (not leases) removed. */
+  private async scanDelete(pattern: string): Promise<number> {
+    const counts = await Promise.all(this.client.nodes('master').map((node) => this.scanDeleteOn(node, pattern)))
+    return counts.reduce((a, b) => a + b, 0)
+  }
+
+  private async scanDeleteOn(node: Redis, pattern: string): Promise<number> {
+    let cursor = '0'
+    let removed = 0
+    do {
+      const [next, names] = await this.bounded(node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT), 'SCAN')
+      cursor = next
+      if (names.length === 0) continue
+      // One UNLINK per key: keys of different slots cannot share a command, even on one node.
+      const replies = await this.bounded(node.pipeline(names.map((name) => ['unlink', name])).exec(), 'UNLINK')
+      names.forEach((name, i) => {
+        if (isValueKey(name) && replies?.[i]?.[0] === null && replies[i]![1] === 1) removed++
+      })
+    } while (cursor !== '0')
+    return removed
+  }
+
+  /** The cluster's memory and keys as last read (refreshed in the background at most every 5 s; see cluster-usage.ts). */
+  usage() {
+    const { usedBytes, maxBytes, entries } = this.usageSnapshot.current(this.connected && !this.closed)
+    return { usedBytes, maxBytes, entries }
+  }
+
+  stats(): TierStats {
+    const usage = this.usageSnapshot.current(this.connected && !this.closed)
+    return {
+      ...this.counters,
+      usedBytes: usage.usedBytes,
+      maxBytes: usage.maxBytes,
+      entries: usage.entries,
+      evictions: usage.evictions,
+      cluster: { ...this.counts },
+    }
+  }
+
+  private async readUsage(): Promise<ClusterUsage> {
+    const masters = this.client.nodes('master')
+    const infos = await Promise.allSettled(masters.map((node) => this.bounded(node.info('memory', 'stats', 'keyspace'), 'INFO')))
+    const read = infos.filter((r): r is PromiseFulfilledResult<string> => r.status === 'fulfilled').map((r) => parseInfo(r.value))
+    if (read.length === 0 && infos.length > 0) throw (infos[0] as PromiseRejectedResult).reason
+    return sumUsage(read)
+  }
+
+  /** Disconnects (a QUIT bounded by the command timeout). Stats stay readable. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    if (this.connected) await this.bounded(this.client.quit(), 'QUIT').catch(() => {})
+    this.client.disconnect()
+  }
+
+  private check(): void {
+    if (this.closed) throw new ClosedError('cluster tier')
+    if (!this.connected) throw new ClusterError('not connected: init() has not succeeded')
+  }
+
+  private bounded<T>(promise: Promise<T>, what: string, signal?: AbortSignal): Promise<T> {
+    return bounded(promise, this.config.commandTimeoutMs, what, this.config.password, signal)
+  }
+
+  /** Counts an error the tier absorbed (a background drop, a usage read, a lease poll). */
+  private absorbed(err: unknown): void {
+    this.counters.errors++
+    this.counters.lastError = messageOf(err, this.config.password)
+  }
+}
