@@ -216,11 +216,21 @@ export class CacheError extends SluiceError {
  * node is to blame. The message and cause carry no credentials: the tier builds the cause
  * from the client's error message alone, with any password cut out.
  */
+/**
+ * Why the cluster tier failed: `auth` (wrong user or password) and `not-cluster` (a node is
+ * not a Redis Cluster node) are misconfigurations a reader refuses to start with;
+ * `unreachable` (no node answered in time) and `command` (one call failed or timed out) are
+ * outages the reader rides out without the tier.
+ */
+export type ClusterFailure = 'auth' | 'not-cluster' | 'unreachable' | 'command'
+
 export class ClusterError extends SluiceError {
   readonly node: string | undefined
-  constructor(detail: string, options: { node?: string; cause?: unknown } = {}) {
+  readonly reason: ClusterFailure
+  constructor(detail: string, options: { node?: string; cause?: unknown; reason?: ClusterFailure } = {}) {
     super('ERR_SLUICE_CLUSTER', `cluster tier${options.node === undefined ? '' : ` (${options.node})`}: ${detail}`, { cause: options.cause })
     this.node = options.node
+    this.reason = options.reason ?? 'command'
   }
 }
 

@@ -11,6 +11,7 @@
 import type { RetryOptions } from './source/retrying-source.js'
 import { RETRY_DEFAULTS } from './source/retrying-source.js'
 import type { S3Options } from './source/s3-client.js'
+import type { RedisClusterStoreOptions } from './cache/cluster-options.js'
 import type { Source } from './source/source.js'
 import { GiB, KiB, MiB } from './units.js'
 
@@ -72,28 +73,17 @@ export interface BlockReaderOptions {
   cluster?: ClusterOptions
 }
 
-export interface ClusterOptions {
-  /** Seed nodes, `redis://[user:password@]host:port` or `rediss://` for TLS; the client discovers the rest. */
-  nodes: string[]
-  /** ACL user. Default: from the URL, else the default user. */
-  username?: string
-  /** Password (ACL or requirepass). Default: from the URL, else none. */
-  password?: string
-  /** Prefix of every key sluice writes, so one cluster can serve several caches. Default 'sluice:'. */
-  keyPrefix?: string
-  /** Shared secret: values carry an HMAC under it, and values without a valid one are refused. Default none. */
-  secret?: string
-  /** How long connecting may take before the tier is reported unreachable, in ms. Default 2000. */
-  connectTimeoutMs?: number
-  /** How long one command may take, in ms. Default 1000. */
-  commandTimeoutMs?: number
-  /** How long a fill lease holds before another node may fetch the block itself, in ms. Default 10000. */
-  leaseMs?: number
+/**
+ * The cluster tier: the store's own options (nodes, credentials, key prefix, timeouts,
+ * leases, secret; lib/cache/cluster-options.ts, checked when the store is built) and how the
+ * reader treats the tier.
+ */
+export interface ClusterOptions extends RedisClusterStoreOptions {
   /** Fills to the cluster in flight behind readers, in bytes; past it they are dropped and counted. Default 128 MiB. */
   maxPendingWriteBytes?: number
   /** Consecutive errors after which the tier is bypassed. Default 3. */
   maxConsecutiveErrors?: number
-  /** How long a bypassed tier is skipped before it is tried again, in ms. Default 5000. */
+  /** How long a bypassed (or unreachable) tier is skipped before it is tried again, in ms. Default 5000. */
   retryAfterMs?: number
 }
 
@@ -115,7 +105,15 @@ export interface ResolvedOptions {
   retry: Required<RetryOptions>
   s3: S3Options
   sources: Source[]
-  cluster: ClusterOptions | undefined
+  cluster: ResolvedClusterTier | undefined
+}
+
+/** The cluster group split into the store's options and the reader's. */
+export interface ResolvedClusterTier {
+  store: RedisClusterStoreOptions
+  maxPendingWriteBytes: number
+  maxConsecutiveErrors: number
+  retryAfterMs: number
 }
 
 function bytesOption(value: unknown, path: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -224,6 +222,17 @@ function checkSources(sources: unknown[]): void {
   })
 }
 
+/** The reader's part of the cluster group; the store checks the rest (nodes, timeouts) when it is built. */
+function resolveClusterTier(group: Record<string, unknown>): ResolvedClusterTier {
+  const { maxPendingWriteBytes, maxConsecutiveErrors, retryAfterMs, ...store } = group
+  return {
+    store: store as unknown as RedisClusterStoreOptions,
+    maxPendingWriteBytes: bytesOption(maxPendingWriteBytes, 'cluster.maxPendingWriteBytes', 128 * MiB, 0),
+    maxConsecutiveErrors: bytesOption(maxConsecutiveErrors, 'cluster.maxConsecutiveErrors', 3, 1, 1_000_000),
+    retryAfterMs: bytesOption(retryAfterMs, 'cluster.retryAfterMs', 5000, 0),
+  }
+}
+
 export function resolveOptions(options: BlockReaderOptions = {}): ResolvedOptions {
   const root = object(options, 'options')
   const memory = object(root.memory, 'memory')
@@ -271,7 +280,6 @@ export function resolveOptions(options: BlockReaderOptions = {}): ResolvedOption
     },
     s3: resolveS3(root.s3, maxConcurrentRequests),
     sources: sources as Source[],
-    // The cluster tier's store checks its own group (nodes, timeouts) when it is built.
-    cluster: root.cluster === undefined ? undefined : (object(root.cluster, 'cluster') as unknown as ClusterOptions),
+    cluster: root.cluster === undefined ? undefined : resolveClusterTier(object(root.cluster, 'cluster')),
   }
 }

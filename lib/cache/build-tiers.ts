@@ -8,8 +8,9 @@
  * refuses the password or is not a cluster). A tier that opens but later fails is the
  * composition's to bypass.
  */
-import { CacheError } from '../errors.js'
-import type { ResolvedOptions } from '../options.js'
+import { CacheError, ClusterError } from '../errors.js'
+import type { ResolvedClusterTier, ResolvedOptions } from '../options.js'
+import { RedisClusterBlockStore } from './redis-cluster-block-store.js'
 import { LmdbBlockStore } from './lmdb-block-store.js'
 import { MemoryBlockStore } from './memory-block-store.js'
 import { TieredBlockCache, type TierSpec } from './tiered-block-cache.js'
@@ -44,8 +45,54 @@ export function buildTiers(o: ResolvedOptions, hooks: { onMemoryEvict?: (ks: str
     }
   }
 
+  let openCluster: ((cache: TieredBlockCache) => Promise<void>) | undefined
+  if (o.cluster !== undefined) {
+    const { store, open } = clusterTier(o.cluster)
+    specs.push({
+      store,
+      maxPendingWriteBytes: o.cluster.maxPendingWriteBytes,
+      health: { maxConsecutiveErrors: o.cluster.maxConsecutiveErrors, cooldownMs: o.cluster.retryAfterMs },
+    })
+    openCluster = open
+  }
+
+  const cache = new TieredBlockCache(specs)
+  if (openCluster) opening.push(openCluster(cache))
   const opened = Promise.all(opening).then(() => {})
   // Reported by the first call that awaits it; avoid an unhandled rejection before then.
   opened.catch(() => {})
-  return { cache: new TieredBlockCache(specs), opened }
+  return { cache, opened }
+}
+
+/**
+ * The cluster tier and how it opens. A misconfiguration (wrong password, a node that is not a
+ * cluster node) fails the reader's `ready()`: silently reading without the tier would make
+ * every node fetch the whole dataset. A cluster that cannot be reached is an outage, not a
+ * mistake: the reader starts without it (the tier shows unhealthy in stats, with the reason)
+ * and connects again every `retryAfterMs` in the background until it succeeds or the reader
+ * closes.
+ */
+function clusterTier(o: ResolvedClusterTier): { store: RedisClusterBlockStore; open: (cache: TieredBlockCache) => Promise<void> } {
+  const store = new RedisClusterBlockStore(o.store) // option mistakes throw here, from the constructor
+  const open = async (cache: TieredBlockCache): Promise<void> => {
+    try {
+      await store.init()
+    } catch (err) {
+      if (err instanceof ClusterError && (err.reason === 'auth' || err.reason === 'not-cluster')) throw err
+      cache.reportFailure(store, err)
+      reconnectLater(store, cache, o.retryAfterMs)
+    }
+  }
+  return { store, open }
+}
+
+function reconnectLater(store: RedisClusterBlockStore, cache: TieredBlockCache, afterMs: number): void {
+  const timer = setTimeout(() => {
+    store.init().catch((err: unknown) => {
+      if (!(err instanceof ClusterError)) return // closed: stop trying
+      cache.reportFailure(store, err)
+      reconnectLater(store, cache, afterMs)
+    })
+  }, Math.max(afterMs, 100))
+  timer.unref()
 }

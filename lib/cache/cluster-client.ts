@@ -17,7 +17,7 @@
  * with the message alone, and any occurrence of the password cut out of it.
  */
 import { Cluster, type ClusterOptions } from 'ioredis'
-import { AbortError, ClusterError } from '../errors.js'
+import { AbortError, ClusterError, type ClusterFailure } from '../errors.js'
 import type { ResolvedClusterOptions } from './cluster-options.js'
 
 export interface ScriptDefinition {
@@ -93,11 +93,16 @@ export async function connectCluster(client: Cluster, errors: ClientErrors, conf
     const node = errors.last?.node
     const message = messageOf(cause, config.password)
     let detail: string
-    if (/cluster support disabled/i.test(message)) detail = 'is not a Redis Cluster node (cluster support disabled); cluster.nodes must name nodes of a cluster'
-    else if (/WRONGPASS|NOAUTH|NOPERM|invalid password|without any password configured/i.test(message)) detail = `authentication failed (check cluster.username / cluster.password): ${message}`
-    else if (errors.last === undefined) detail = `cluster at ${seeds} not ready within ${config.connectTimeoutMs} ms (is cluster_state ok?)`
+    let reason: ClusterFailure = 'unreachable'
+    if (/cluster support disabled/i.test(message)) {
+      detail = 'is not a Redis Cluster node (cluster support disabled); cluster.nodes must name nodes of a cluster'
+      reason = 'not-cluster'
+    } else if (/WRONGPASS|NOAUTH|NOPERM|invalid password|without any password configured/i.test(message)) {
+      detail = `authentication failed (check cluster.username / cluster.password): ${message}`
+      reason = 'auth'
+    } else if (errors.last === undefined) detail = `cluster at ${seeds} not ready within ${config.connectTimeoutMs} ms (is cluster_state ok?)`
     else detail = `cannot connect (seeds ${seeds}): ${message}`
-    throw new ClusterError(detail, { ...(node === undefined ? {} : { node }), cause: safeCause(cause, config.password) })
+    throw new ClusterError(detail, { ...(node === undefined ? {} : { node }), cause: safeCause(cause, config.password), reason })
   } finally {
     clearTimeout(timer)
   }

@@ -106,6 +106,11 @@ export class TieredBlockCache implements BlockStore {
     this.remote = this.tiers.filter((t) => !t.local)
   }
 
+  /** Counts a failure of a tier seen outside the composition (a tier that could not open): it is bypassed for its cool-down. */
+  reportFailure(store: BlockStore, err: unknown): void {
+    this.tiers.find((t) => t.store === store)?.health.failure(err)
+  }
+
   /** Whether any tier keeps blocks across restarts (has an object catalogue): the disk tier. */
   get persistent(): boolean {
     return this.tiers.some((t) => t.store.catalog !== undefined)
