@@ -102,12 +102,14 @@ export class BlockReader implements ObjectReader, BlockProvider {
   /** Metadata of the object's current version (one request). */
   async stat(url: string, options: ReadOptions = {}): Promise<ObjectInfo> {
     this.checkOpen()
+    await this.opened
     const canonical = canonicalUrl(url)
     return this.metadataSource(canonical).stat(canonical, options)
   }
 
   async list(prefix: string, options: ReadOptions = {}): Promise<ObjectInfo[]> {
     this.checkOpen()
+    await this.opened
     const canonical = canonicalUrl(prefix)
     return this.metadataSource(canonical).list(canonical, options)
   }

@@ -30,7 +30,7 @@ evict    removes every cached block (all versions) of the object <url>. A URL en
     if (action !== 'clear' && action !== 'evict') throw new UsageError(`unknown cache action ${JSON.stringify(action)}; expected clear or evict`)
     if (action === 'clear' && url !== undefined) throw new UsageError('cache clear takes no URL; to drop one object use: sluice cache evict <url>')
     if (action === 'evict' && url === undefined) throw new UsageError('missing URL; usage: sluice cache evict <url> --cache-dir <dir>')
-    const reader = createReader(ctx, { requireCacheDir: true })
+    const reader = createReader(ctx, { requireCacheDir: true, withCluster: false })
     try {
       if (action === 'clear') {
         const before = reader.stats().tiers.reduce((n, t) => n + t.usedBytes, 0)

@@ -4,7 +4,7 @@
  */
 import type { Command } from '../support/command.js'
 import { UsageError } from '../support/exit-codes.js'
-import { CACHE_OPTIONS, STORE_OPTIONS, createReader } from '../support/reader-options.js'
+import { CACHE_OPTIONS, STORE_OPTIONS, createReader, whenReady } from '../support/reader-options.js'
 import { sizeOption } from '../support/values.js'
 
 /** Waits until the stream wants more, or is closed or broken (then the caller stops writing). */
@@ -50,6 +50,7 @@ blocks it reads stay in the disk tier for later readers (a mount, a training job
     const length = sizeOption(ctx.values.length as string | undefined, 'length')
     if (ctx.stdout.isTTY && length === undefined) ctx.log('writing binary data to a terminal; pipe it or use --length')
     const reader = createReader(ctx)
+    await whenReady(ctx, reader)
     let pipeClosed = false
     const onError = (err: NodeJS.ErrnoException) => {
       if (err.code === 'EPIPE') pipeClosed = true

@@ -38,7 +38,7 @@ A final line on stderr counts objects and bytes.`,
   positionals: [1, 1],
   async run(ctx) {
     // Listing needs no cache; an empty cache dir keeps $SLUICE_CACHE_DIR from opening one.
-    const reader = createReader({ ...ctx, values: { ...ctx.values, 'cache-dir': '' } })
+    const reader = createReader({ ...ctx, values: { ...ctx.values, 'cache-dir': '' } }, { withCluster: false })
     try {
       const url = ctx.positionals[0]!
       const { prefix, objects } = await statOrList(reader, url)

@@ -7,7 +7,7 @@
 import { formatBytes } from '../../lib/index.js'
 import type { Command } from '../support/command.js'
 import { startMetricsServer, type MetricsServer } from '../support/metrics.js'
-import { CACHE_OPTIONS, STORE_OPTIONS, createReader } from '../support/reader-options.js'
+import { CACHE_OPTIONS, STORE_OPTIONS, createReader, whenReady } from '../support/reader-options.js'
 import { durationOption, portOption, sizeOption } from '../support/values.js'
 import { ExitCode } from '../support/exit-codes.js'
 
@@ -54,6 +54,7 @@ on stdout once the mount is usable.`,
     const fuse = await import('../../fuse/index.js')
     // The daemon answers every FUSE request from its event loop: disk fills go to a thread.
     const reader = createReader(ctx, { diskWriterThread: true })
+    await whenReady(ctx, reader)
     let metrics: MetricsServer | undefined
     let m: Awaited<ReturnType<typeof fuse.mount>> | undefined
     try {

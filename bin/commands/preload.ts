@@ -10,7 +10,7 @@ import type { Command } from '../support/command.js'
 import { ExitCode } from '../support/exit-codes.js'
 import { startMetricsServer } from '../support/metrics.js'
 import { createProgress } from '../support/progress.js'
-import { CACHE_OPTIONS, STORE_OPTIONS, createReader } from '../support/reader-options.js'
+import { CACHE_OPTIONS, STORE_OPTIONS, createReader, whenReady } from '../support/reader-options.js'
 import { countOption, durationOption, portOption } from '../support/values.js'
 
 function seconds(ms: number): string {
@@ -90,6 +90,7 @@ would be fetched and whether it fits (exit 5 if it would not).`,
     const metricsPort = portOption(ctx.values['metrics-port'] as string | undefined, 'metrics-port')
     const dryRun = ctx.values['dry-run'] === true
     const reader = createReader(ctx, { requireCacheDir: true, orCluster: true })
+    await whenReady(ctx, reader)
     let latest: PreloadProgress = { url: '', objectsDone: 0, objectsTotal: 0, bytesDone: 0, bytesTotal: 0 }
     const metrics =
       metricsPort === undefined

@@ -48,7 +48,7 @@ the right limit.`,
   examples: ['sluice stats --cache-dir /var/cache/sluice', 'sluice stats --cache-dir /var/cache/sluice --disk 100GiB --json | jq .tiers'],
   positionals: [0, 0],
   async run(ctx) {
-    const reader = createReader({ ...ctx, values: { ...ctx.values, memory: '0' } }, { requireCacheDir: true })
+    const reader = createReader({ ...ctx, values: { ...ctx.values, memory: '0' } }, { requireCacheDir: true, withCluster: false })
     try {
       // An empty dry-run preload waits for the disk tier to open, so an unusable cache
       // directory fails here with its own message (the core has no public "ready" yet).

@@ -57,6 +57,26 @@ export function buildRegistry(sources: MetricsSources): Registry {
   gauge(registry, 'sluice_cache_blocks', 'Blocks held by the tier.', ['tier'], perTierGauge((t) => t.entries))
   gauge(registry, 'sluice_cache_healthy', '1 while the tier is in use, 0 while it is bypassed after errors.', ['tier'], perTierGauge((t) => (t.healthy ? 1 : 0)))
 
+  // The cluster tier's own counts: values refused by their checks, and how fill leases went.
+  const cluster = () => tiers().find((t) => t.name === 'cluster')?.cluster
+  counter(registry, 'sluice_cluster_rejected_values_total', 'Cluster values dropped by their checks (crc: header, length or CRC32C; hmac: missing or wrong HMAC).', ['check'], function () {
+    this.reset()
+    const c = cluster()
+    if (c === undefined) return
+    this.inc({ check: 'crc' }, c.crcFailures)
+    this.inc({ check: 'hmac' }, c.authFailures)
+  })
+  counter(registry, 'sluice_cluster_leases_total', 'Fill leases: won (this node fetched), waited (another node did), and how waits ended (filled, expired, timeout).', ['outcome'], function () {
+    this.reset()
+    const c = cluster()
+    if (c === undefined) return
+    this.inc({ outcome: 'won' }, c.leasesWon)
+    this.inc({ outcome: 'waited' }, c.leasesWaited)
+    this.inc({ outcome: 'filled' }, c.leasesFilled)
+    this.inc({ outcome: 'expired' }, c.leasesExpired)
+    this.inc({ outcome: 'timeout' }, c.leaseTimeouts)
+  })
+
   const source = () => sources.reader().source as ReaderStats['source'] & Partial<Record<'gets' | 'stats' | 'lists', number>>
   counter(registry, 'sluice_source_requests_total', 'Requests sent to the object store, retries included, by kind.', ['kind'], function () {
     this.reset()

@@ -74,8 +74,13 @@ export function readerOptionsFrom(ctx: CommandContext): BlockReaderOptions {
 }
 
 /** A BlockReader from the command line; option mistakes become usage errors (exit 2). */
-export function createReader(ctx: CommandContext, overrides: { requireCacheDir?: boolean; orCluster?: boolean; diskWriterThread?: boolean } = {}): BlockReader {
+export function createReader(
+  ctx: CommandContext,
+  overrides: { requireCacheDir?: boolean; orCluster?: boolean; diskWriterThread?: boolean; withCluster?: boolean } = {},
+): BlockReader {
   const options = readerOptionsFrom(ctx)
+  // Commands that only list or inspect this node's cache never connect to the cluster tier.
+  if (overrides.withCluster === false) delete options.cluster
   if (overrides.diskWriterThread) options.disk = { ...options.disk, writerThread: true }
   const enough = options.cacheDir !== undefined || (overrides.orCluster === true && options.cluster !== undefined)
   if (overrides.requireCacheDir && !enough) {
@@ -87,4 +92,21 @@ export function createReader(ctx: CommandContext, overrides: { requireCacheDir?:
     if (err instanceof TypeError || err instanceof RangeError) throw new UsageError(err.message)
     throw err
   }
+}
+
+/**
+ * Waits until the reader's tiers are open (closing it and rethrowing if one cannot be used:
+ * a cache directory sluice may not use, a cluster that refuses the password). A cluster tier
+ * that could not be reached is said on stderr: the command goes on without it, and the
+ * reader connects again in the background.
+ */
+export async function whenReady(ctx: CommandContext, reader: BlockReader): Promise<void> {
+  try {
+    await reader.ready()
+  } catch (err) {
+    await reader.close().catch(() => {})
+    throw err
+  }
+  const cluster = reader.stats().tiers.find((t) => t.name === 'cluster')
+  if (cluster !== undefined && !cluster.healthy) ctx.log(`cluster tier unavailable, reading without it until it answers: ${cluster.lastError ?? 'no answer'}`)
 }
