@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert'
 import { TFRecordCorruptionError } from '../lib/errors.js'
 import { encodeExample, tfrecords, type TFRecordOptions, type TFRecordState } from '../loaders/tfrecord/index.js'
 import { encodeTFRecords } from '../loaders/tfrecord/writer.js'
+import { errorLike } from './support/expect-error.js'
 import { numberedRecords, prng } from './support/tfrecord-fixtures.js'
 import { collect, label, makeShards } from './support/tfrecord-shards.js'
 
@@ -56,8 +57,8 @@ test('bad options throw at once, naming the option', () => {
       assert.match((err as Error).message, message)
     }
   }
-  assert.throws(() => tfrecords(reader, [], {}), TypeError)
-  assert.throws(() => tfrecords(reader, PREFIX).batch(0), RangeError)
+  assert.throws(() => tfrecords(reader, [], {}), errorLike(TypeError, /source must be .* a non-empty array/))
+  assert.throws(() => tfrecords(reader, PREFIX).batch(0), errorLike(RangeError, /batch: n must be a positive integer, got 0/))
 })
 
 test('shuffle: one seed gives one order, another seed another, and every record once', async () => {
