@@ -55,6 +55,17 @@ export function run(file: string, args: string[], options: { timeoutMs?: number;
   })
 }
 
+/**
+ * Drops the kernel's cached pages of `paths`, so the next reads reach the daemon again (the
+ * mount keeps pages across opens while an object's version is unchanged).
+ */
+export async function dropPageCache(paths: string[]): Promise<void> {
+  const r = await run('python3', ['-c', `import os,sys
+for p in sys.argv[1:]:
+    fd=os.open(p, os.O_RDONLY); os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED); os.close(fd)`, ...paths])
+  if (r.code !== 0) throw new Error(`dropping the page cache failed (${r.code ?? r.signal}): ${r.stderr}`)
+}
+
 /** A fresh empty directory under the temp dir. */
 export async function tempDir(name: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `sluice-${name}-`))
