@@ -1,34 +1,48 @@
 /**
  * A cache directory on a small filesystem that fills up (a tmpfs the test mounts): reads keep
  * returning the right bytes from the store, the disk tier reports itself unhealthy, and it
- * fills again once space returns. Needs root (mount); otherwise it prints why it skips.
+ * fills again once space returns. Needs to mount a tmpfs (root); where it cannot, the tests
+ * are skipped (counted) with the reason printed.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BlockReader, MiB } from '../lib/index.js'
 import { patternBytes } from './support/data.js'
+import { announceSkip, testUnless } from './support/skip.js'
 import { startTestS3 } from './support/s3.js'
 
-function tryMountTmpfs(dir: string, size: string): string | undefined {
+function mountTmpfs(dir: string, size: string): void {
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' })
+}
+
+/** Undefined when a tmpfs can be mounted here (tried once, then unmounted), else why not. */
+function tmpfsSkipReason(): string | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-full-probe-'))
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' })
+    mountTmpfs(dir, '1m')
+    execFileSync('umount', [dir])
     return undefined
   } catch (err) {
-    return (err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message
+    return `cannot mount a small tmpfs: ${(err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message}`
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
   }
 }
 
-for (const writerThread of [false, true]) test(`a full disk${writerThread ? ' (writer thread)' : ''}: reads stay correct, the tier reports unhealthy, and recovers when space returns`, async () => {
+const it = testUnless(announceSkip('disk-full', 'the disk-full tests', tmpfsSkipReason()))
+
+for (const writerThread of [false, true]) it(`a full disk${writerThread ? ' (writer thread)' : ''}: reads stay correct, the tier reports unhealthy, and recovers when space returns`, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-full-'))
-  const why = tryMountTmpfs(dir, '16m')
-  if (why !== undefined) {
-    console.log(`  skip: cannot mount a small tmpfs for the disk-full test (${why})`)
+  try {
+    mountTmpfs(dir, '16m')
+  } catch (err) {
     await rm(dir, { recursive: true, force: true })
-    return
+    throw err
   }
   const s3 = await startTestS3(['data'])
   try {

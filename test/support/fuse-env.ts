@@ -12,18 +12,17 @@ import { createInterface } from 'node:readline'
 import { test as uvuTest } from 'uvu'
 import { fuseAvailability } from '../../fuse/index.js'
 import { findMount, isStaleMount } from '../../fuse/mountpoint.js'
+import { announceSkip, testUnless } from './skip.js'
 
 /** Resolves to undefined when FUSE works, else the reason (printed once). */
 export async function fuseSkipReason(suiteName: string): Promise<string | undefined> {
   const availability = await fuseAvailability()
-  if (availability.available) return undefined
-  console.log(`\n[${suiteName}] SKIPPING FUSE tests: ${availability.reason}`)
-  return availability.reason
+  return announceSkip(suiteName, 'FUSE tests', availability.available ? undefined : availability.reason)
 }
 
 /** `test` when FUSE works, else a `test.skip` that counts the skip. */
 export function fuseTest(reason: string | undefined): typeof uvuTest {
-  return reason === undefined ? uvuTest : (uvuTest.skip as unknown as typeof uvuTest)
+  return testUnless(reason, uvuTest)
 }
 
 export interface RunResult {
