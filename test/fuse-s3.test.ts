@@ -13,11 +13,11 @@ import * as assert from 'uvu/assert'
 import { mount, type SluiceMount } from '../fuse/index.js'
 import { BlockReader, MiB, makeS3Client } from '../lib/index.js'
 import { startS3Server, type S3Server } from '../lib/testing/s3-server.js'
+import { tensorflowFixture } from './support/tfrecord-fixtures.js'
 import { cleanupMountpoint, dropPageCache, fuseSkipReason, fuseTest, patternBytes, run, tempDir, tempMountpoint, test } from './support/fuse-env.js'
 
 const skip = await fuseSkipReason('fuse-s3')
 const it = fuseTest(skip)
-const TFRECORD = '/work/shared/testdata/tfrecord/tfx_mnist_1000.tfrecord'
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 
 let server: S3Server | undefined
@@ -34,7 +34,7 @@ test.before(async () => {
   for (let i = 0; i < 8; i++) objects[`ds/train/shard-${i}.bin`] = patternBytes(2 * MiB + i * 12_345, 40 + i)
   objects['ds/train/deep/er/small.bin'] = patternBytes(999, 7)
   objects['ds/eval/empty.bin'] = new Uint8Array(0)
-  objects['ds/tfrecord/mnist.tfrecord'] = new Uint8Array(await readFile(TFRECORD).catch(() => Buffer.from('missing testdata')))
+  objects['ds/tfrecord/mnist.tfrecord'] = new Uint8Array(await readFile(tensorflowFixture('tfx_mnist_1000.tfrecord')))
   await Promise.all(Object.entries(objects).map(([Key, Body]) => s3.send(new PutObjectCommand({ Bucket: 'sluice', Key, Body }))))
   s3.destroy()
   cacheDir = await tempDir('fuse-s3-cache')
@@ -72,7 +72,7 @@ it('eight concurrent sha256sum readers get the objects byte for byte', async () 
 })
 
 it('python reads a TensorFlow-written TFRecord through the mount, record by record', async () => {
-  const expected = JSON.parse(await readFile('/work/shared/testdata/tfrecord/expected.json', 'utf8')) as {
+  const expected = JSON.parse(await readFile(tensorflowFixture('expected.json'), 'utf8')) as {
     files: { file: string; sha256: string; records: number; payloadBytes: number }[]
   }
   const want = expected.files.find((f) => f.file === 'tfx_mnist_1000.tfrecord')!
