@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BlockReader, MiB } from '../lib/index.js'
 import { patternBytes } from './support/data.js'
+import { waitFor } from './support/wait.js'
 import { announceSkip, testUnless } from './support/skip.js'
 import { startTestS3 } from './support/s3.js'
 
@@ -61,7 +62,7 @@ for (const writerThread of [false, true]) it(`a full disk${writerThread ? ' (wri
     const h = await reader.open('s3://data/big')
     assert.ok(Buffer.from(await h.read(0, big.length)).equals(big), 'bytes from the store while the disk is full')
     await reader.flush()
-    let disk = reader.stats().tiers.find((t) => t.name === 'disk')!
+    const disk = reader.stats().tiers.find((t) => t.name === 'disk')!
     assert.ok(disk.errors > 0, 'write failures are counted')
     assert.is(disk.healthy, false, 'the tier reports itself unhealthy')
     assert.match(disk.lastError ?? '', /write to .* failed/)
@@ -70,12 +71,19 @@ for (const writerThread of [false, true]) it(`a full disk${writerThread ? ' (wri
     assert.ok(Buffer.from(await h.read(0, big.length)).equals(big))
 
     await rm(join(dir, 'filler'))
-    await new Promise((r) => setTimeout(r, 200))
     const s = await reader.open('s3://data/small')
-    assert.ok(Buffer.from(await s.read(0, small.length)).equals(small))
-    await reader.flush()
-    disk = reader.stats().tiers.find((t) => t.name === 'disk')!
-    assert.is(disk.healthy, true, 'healthy again once writes succeed')
+    const readSmall = async () => {
+      assert.ok(Buffer.from(await s.read(0, small.length)).equals(small))
+      await reader.flush()
+    }
+    // The tier is bypassed until its cool-down (retryAfterMs) ends; the first fill after that
+    // succeeds and makes it healthy. Each read that misses offers the tier a fill.
+    await waitFor('the disk tier to be healthy again once writes succeed', async () => {
+      await readSmall()
+      return reader.stats().tiers.find((t) => t.name === 'disk')!.healthy
+    }, { timeoutMs: 10_000 })
+    // The cool-down may have ended between the blocks of one read: fill any block still missing.
+    await readSmall()
     const gets = reader.stats().source.gets
     assert.ok(Buffer.from(await s.read(0, small.length)).equals(small))
     assert.is(reader.stats().source.gets, gets, 'served from the recovered tier')

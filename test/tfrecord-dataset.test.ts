@@ -7,6 +7,7 @@ import { encodeTFRecords } from '../loaders/tfrecord/writer.js'
 import { errorLike } from './support/expect-error.js'
 import { numberedRecords, prng } from './support/tfrecord-fixtures.js'
 import { collect, label, makeShards } from './support/tfrecord-shards.js'
+import { waitFor } from './support/wait.js'
 
 const PREFIX = 'mem://bucket/train/'
 
@@ -329,11 +330,20 @@ test('read-ahead: a hint cut short by the prefetch budget is offered again, leav
 
 test('a bounded queue: a slow consumer does not make the reader buffer everything', async () => {
   const { reader } = makeShards([2000], { pad: 1000 }) // about 2 MB
-  const ds = tfrecords(reader, PREFIX, { readAhead: { queueBytes: 20_000 } })
+  const queueBytes = 20_000
+  const ds = tfrecords(reader, PREFIX, { readAhead: { queueBytes } })
   let n = 0
   for await (const _ of ds) {
     if (++n === 5) {
-      await new Promise((r) => setTimeout(r, 30))
+      // Hold on record 5 until the reader has filled the queue and stopped reading. Unbounded,
+      // it would stop only at the end of the shard, and the assertion below fails.
+      let last = -1
+      await waitFor('the reader to fill the queue and stop', () => {
+        const served = reader.bytesServed
+        const stopped = served >= queueBytes && served === last
+        last = served
+        return stopped
+      })
       break
     }
   }

@@ -13,25 +13,18 @@ export interface WaitOptions {
 }
 
 /**
- * Resolves with `probe()`'s first truthy result; rejects naming `what` (and the last result
- * or error) if none comes within the deadline.
+ * Resolves with `probe()`'s first truthy result; rejects naming `what` (and the last result)
+ * if none comes within the deadline. A probe that throws fails at once: an error (a failed
+ * assertion inside the probe) is not "not yet".
  */
 export async function waitFor<T>(what: string, probe: () => T | Promise<T>, options: WaitOptions = {}): Promise<NonNullable<T>> {
   const timeoutMs = options.timeoutMs ?? 10_000
   const intervalMs = options.intervalMs ?? 20
   const deadline = performance.now() + timeoutMs
-  let last: unknown
   for (;;) {
-    try {
-      const value = await probe()
-      if (value) return value as NonNullable<T>
-      last = value
-    } catch (err) {
-      last = err
-    }
-    if (performance.now() >= deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last instanceof Error ? last.message : String(last)})`)
-    }
+    const value = await probe()
+    if (value) return value as NonNullable<T>
+    if (performance.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${String(value)})`)
     await new Promise((resolve) => setTimeout(resolve, intervalMs))
   }
 }
