@@ -13,6 +13,7 @@ import { BlockReader, MemorySource, KiB, MiB, type BlockReaderOptions } from '..
 import { chargedBytes } from '../lib/cache/lmdb-block-store.js'
 import { patternBytes, prng } from './support/data.js'
 import { startTestS3, type TestS3 } from './support/s3.js'
+import { waitFor } from './support/wait.js'
 
 let s3: TestS3
 let dir: string
@@ -153,7 +154,7 @@ test('a block fetched ahead twice without being read counts as wasted twice', as
   const r = reader({ cacheDir: cacheDir(), blockSize: 256 * KiB, memory: { maxBytes: 0 } })
   const h = await r.open('s3://data/obj')
   const landed = async () => {
-    while (r.stats().prefetch.inflightBytes > 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    await waitFor('the read-ahead to land', () => r.stats().prefetch.inflightBytes === 0, { intervalMs: 5 })
     await r.flush()
   }
   h.prefetch(0, 1 * MiB)

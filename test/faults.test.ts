@@ -26,11 +26,11 @@ test.after(async () => {
   await s3.close()
 })
 
-function reader(threads = 0): BlockReader {
+function reader(threads = 0, blockSize = 128 * KiB, coalesceBytes = 512 * KiB): BlockReader {
   return new BlockReader({
     s3: { ...s3.server.s3, endpoint: proxy.endpoint },
-    blockSize: 128 * KiB,
-    prefetch: { threads, coalesceBytes: 512 * KiB },
+    blockSize,
+    prefetch: { threads, coalesceBytes },
     retry: { maxAttempts: 6, baseDelayMs: 1, maxDelayMs: 5, requestTimeoutMs: 400 },
   })
 }
@@ -41,6 +41,8 @@ async function readAll(r: BlockReader): Promise<Buffer> {
   for (let pos = 0; pos < h.size; pos += 100_000) parts.push(Buffer.from(await h.read(pos, 100_000)))
   return Buffer.concat(parts)
 }
+
+const injectedTotal = () => Object.values(proxy.injected).reduce((a, b) => a + b, 0)
 
 const single: [string, Fault[]][] = [
   ['HTTP 500', [{ kind: 'status500', nth: [1, 2, 4] }]],
@@ -55,12 +57,11 @@ const single: [string, Fault[]][] = [
 for (const [name, faults] of single) {
   test(`${name}: correct bytes, retries counted`, async () => {
     proxy.setFaults(faults)
-    const before = { ...proxy.injected }
+    const before = injectedTotal()
     const r = reader()
     const got = await readAll(r)
     assert.ok(got.equals(OBJECT), 'bytes match the object')
-    const injected = Object.values(proxy.injected).reduce((a, b) => a + b, 0) - Object.values(before).reduce((a, b) => a + b, 0)
-    assert.ok(injected > 0, 'faults were injected')
+    assert.ok(injectedTotal() - before > 0, 'faults were injected')
     assert.ok(r.stats().source.retries >= 1, `retries counted: ${JSON.stringify(r.stats().source)}`)
     await r.close()
   })
@@ -75,8 +76,13 @@ test('every fault mixed at 10% of requests, through worker threads', async () =>
     })),
   )
   for (const threads of [0, 1]) {
-    const r = reader(threads)
+    const before = injectedTotal()
+    // Small blocks, not coalesced: about 130 requests a pass, so a 10% rate surely fires.
+    const r = reader(threads, 16 * KiB, 16 * KiB)
     assert.ok((await readAll(r)).equals(OBJECT), `threads=${threads}`)
+    const source = r.stats().source
+    assert.ok(injectedTotal() - before > 0, `threads=${threads}: faults were injected in ${source.requests} requests`)
+    assert.ok(source.retries >= 1, `threads=${threads}: retries counted: ${JSON.stringify(source)}`)
     await r.close()
   }
 })

@@ -13,11 +13,11 @@ import * as assert from 'uvu/assert'
 import { mount, type SluiceMount } from '../fuse/index.js'
 import { BlockReader, MiB, makeS3Client } from '../lib/index.js'
 import { startS3Server, type S3Server } from '../lib/testing/s3-server.js'
-import { cleanupMountpoint, fuseSkipReason, fuseTest, patternBytes, run, tempDir, tempMountpoint, test } from './support/fuse-env.js'
+import { tensorflowFixture } from './support/tfrecord-fixtures.js'
+import { cleanupMountpoint, dropPageCache, fuseSkipReason, fuseTest, patternBytes, run, tempDir, tempMountpoint, test } from './support/fuse-env.js'
 
 const skip = await fuseSkipReason('fuse-s3')
 const it = fuseTest(skip)
-const TFRECORD = '/work/shared/testdata/tfrecord/tfx_mnist_1000.tfrecord'
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 
 let server: S3Server | undefined
@@ -34,7 +34,7 @@ test.before(async () => {
   for (let i = 0; i < 8; i++) objects[`ds/train/shard-${i}.bin`] = patternBytes(2 * MiB + i * 12_345, 40 + i)
   objects['ds/train/deep/er/small.bin'] = patternBytes(999, 7)
   objects['ds/eval/empty.bin'] = new Uint8Array(0)
-  objects['ds/tfrecord/mnist.tfrecord'] = new Uint8Array(await readFile(TFRECORD).catch(() => Buffer.from('missing testdata')))
+  objects['ds/tfrecord/mnist.tfrecord'] = new Uint8Array(await readFile(tensorflowFixture('tfx_mnist_1000.tfrecord')))
   await Promise.all(Object.entries(objects).map(([Key, Body]) => s3.send(new PutObjectCommand({ Bucket: 'sluice', Key, Body }))))
   s3.destroy()
   cacheDir = await tempDir('fuse-s3-cache')
@@ -59,13 +59,6 @@ async function shaAll(): Promise<void> {
   results.forEach((r, i) => assert.is(r.stdout.split(' ')[0], sha(objects[keys[i]!]!), `${keys[i]}: ${r.stderr}`))
 }
 
-/** Drops the kernel's cached pages of every mounted file, so reads reach the daemon again. */
-async function dropPageCache(): Promise<void> {
-  const r = await run('python3', ['-c', `import os,sys
-for p in sys.argv[1:]:
-    fd=os.open(p, os.O_RDONLY); os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED); os.close(fd)`, ...Object.keys(objects).map(mounted)])
-  assert.is(r.code, 0, r.stderr)
-}
 
 it('nested prefixes list correctly', async () => {
   const r = await run('find', [mnt!, '-mindepth', '1', '-printf', '%y %s %P\n'])
@@ -79,7 +72,7 @@ it('eight concurrent sha256sum readers get the objects byte for byte', async () 
 })
 
 it('python reads a TensorFlow-written TFRecord through the mount, record by record', async () => {
-  const expected = JSON.parse(await readFile('/work/shared/testdata/tfrecord/expected.json', 'utf8')) as {
+  const expected = JSON.parse(await readFile(tensorflowFixture('expected.json'), 'utf8')) as {
     files: { file: string; sha256: string; records: number; payloadBytes: number }[]
   }
   const want = expected.files.find((f) => f.file === 'tfx_mnist_1000.tfrecord')!
@@ -107,7 +100,7 @@ it('examples/mount-read-tfrecords.py reads the TFRecords through the mount', asy
 it('a second pass is served with zero source requests (page cache dropped, then kept)', async () => {
   await shaAll() // everything read once: cache warm
   const before = reader!.stats().source.requests
-  await dropPageCache()
+  await dropPageCache(Object.keys(objects).map(mounted))
   const readsBefore = m!.stats().operations.read ?? 0
   await shaAll()
   assert.is(reader!.stats().source.requests - before, 0, 'page cache dropped: served from the sluice cache')

@@ -2,14 +2,14 @@
  * Hostile and malformed input (issue 6): every malformed input to the public API fails with a
  * clear error naming what is wrong, before any I/O. BlockReader options give a TypeError or
  * RangeError whose message names the option path; malformed URLs given to open/stat/list
- * reject with an ERR_SLUICE_ code and the URL in the message; bad read ranges give a
- * RangeError; bad tfrecords options name the option; and the CLI answers malformed arguments
- * with exit code 2 and exactly one line on stderr. MemorySource stands in for a store where a
- * server is not needed.
+ * reject with ERR_SLUICE_INVALID_URL (or _UNSUPPORTED_SCHEME) and the URL in the message; bad
+ * read ranges give a RangeError naming the argument; bad tfrecords options name the option;
+ * and the CLI answers malformed arguments with exit code 2 and exactly one line on stderr.
+ * MemorySource stands in for a store where a server is not needed.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { BlockReader, MemorySource, type BlockReaderOptions } from '../lib/index.js'
+import { BlockReader, InvalidUrlError, MemorySource, UnsupportedSchemeError, type BlockReaderOptions } from '../lib/index.js'
 import { tfrecords } from '../loaders/tfrecord/index.js'
 import { sluice } from './support/fuse-dataset.js'
 import { tempDir } from './support/fuse-env.js'
@@ -72,19 +72,30 @@ test('BlockReader options: wrong types and ranges name the option path', () => {
   throwsNaming(42, 'options', 'TypeError')
 })
 
-const BAD_URLS = ['', 'not a url', 's3://', 's3:///key', 's3://bad bucket/key', 'gs://b/k', 'file://relative']
+/** Each malformed URL and the error it must give: the class and its stable code. */
+const INVALID = [InvalidUrlError, 'ERR_SLUICE_INVALID_URL'] as const
+const BAD_URLS: [string, readonly [typeof InvalidUrlError | typeof UnsupportedSchemeError, string]][] = [
+  ['', INVALID],
+  ['not a url', INVALID],
+  ['s3://', INVALID],
+  ['s3:///key', INVALID],
+  ['s3://bad bucket/key', INVALID],
+  ['gs://b/k', [UnsupportedSchemeError, 'ERR_SLUICE_UNSUPPORTED_SCHEME']],
+  ['file://relative', INVALID],
+]
 
 test('open / stat / list reject malformed URLs with an ERR_SLUICE_ code and the URL', async () => {
   const reader = new BlockReader({ sources: [new MemorySource('mem')] })
   try {
-    for (const url of BAD_URLS) {
+    for (const [url, [type, code]] of BAD_URLS) {
       for (const op of ['open', 'stat', 'list'] as const) {
         try {
           await reader[op](url)
           assert.unreachable(`${op}(${JSON.stringify(url)}) succeeded`)
         } catch (err) {
           const e = err as Error & { code?: string }
-          assert.ok(e instanceof TypeError || (typeof e.code === 'string' && e.code.startsWith('ERR_SLUICE_')), `${op}(${JSON.stringify(url)}): ${String(err)}`)
+          assert.instance(e, type, `${op}(${JSON.stringify(url)}): ${String(err)}`)
+          assert.is(e.code, code, `${op}(${JSON.stringify(url)}): ${String(err)}`)
           if (url !== '') assert.ok(e.message.includes(url), `${op}: message should contain ${url}: ${e.message}`)
           else assert.ok(e.message.includes('""'), `${op}: message should show the empty URL: ${e.message}`)
         }
@@ -101,21 +112,23 @@ test('handle.read / readInto reject bad ranges with RangeError', async () => {
   const reader = new BlockReader({ sources: [source] })
   try {
     const handle = await reader.open('mem://b/obj')
-    const bad: [string, () => Promise<unknown>][] = [
-      ['read(-1, 10)', () => handle.read(-1, 10)],
-      ['read(0, -1)', () => handle.read(0, -1)],
-      ['read(1.5, 1)', () => handle.read(1.5, 1)],
-      ['read(0, 1.5)', () => handle.read(0, 1.5)],
-      ['read(NaN, 1)', () => handle.read(NaN, 1)],
-      ['readInto(buf, 999, 0, 1)', () => handle.readInto(new Uint8Array(10), 999, 0, 1)],
-      ['readInto(buf, -1, 0, 1)', () => handle.readInto(new Uint8Array(10), -1, 0, 1)],
+    // Each call, and what its message must name: the argument and the value refused.
+    const bad: [string, () => Promise<unknown>, RegExp][] = [
+      ['read(-1, 10)', () => handle.read(-1, 10), /^read: position .* got -1$/],
+      ['read(0, -1)', () => handle.read(0, -1), /^read: length .* got -1$/],
+      ['read(1.5, 1)', () => handle.read(1.5, 1), /^read: position .* got 1\.5$/],
+      ['read(0, 1.5)', () => handle.read(0, 1.5), /^read: length .* got 1\.5$/],
+      ['read(NaN, 1)', () => handle.read(NaN, 1), /^read: position .* got NaN$/],
+      ['readInto(buf, 999, 0, 1)', () => handle.readInto(new Uint8Array(10), 999, 0, 1), /^readInto: offset 999 is outside the target buffer/],
+      ['readInto(buf, -1, 0, 1)', () => handle.readInto(new Uint8Array(10), -1, 0, 1), /^readInto: offset -1 is outside the target buffer/],
     ]
-    for (const [what, call] of bad) {
+    for (const [what, call, message] of bad) {
       try {
         await call()
         assert.unreachable(`${what} succeeded`)
       } catch (err) {
         assert.instance(err, RangeError, `${what}: ${String(err)}`)
+        assert.match((err as Error).message, message, what)
       }
     }
     // A length past the end of the target is clamped to it (by design, like fs.read), not refused.

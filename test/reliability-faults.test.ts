@@ -1,6 +1,6 @@
 /**
- * Whole epochs under store faults: TFRecord shards (synthetic ones plus the real
- * TensorFlow-written files from ../shared/testdata/tfrecord when present) in s3rver, read
+ * Whole epochs under store faults: TFRecord shards (synthetic ones plus a real
+ * TensorFlow-written file from test/fixtures/tensorflow-tfrecord) in s3rver, read
  * through the fault proxy, each fault kind alone and then all of them mixed at 10% of
  * requests. Every epoch must deliver exactly the records of the source files, in order,
  * with the faults visible as retries in the reader's stats and no hang (every stall ends at
@@ -12,7 +12,7 @@
  * proxy. Figures are printed on one line for docs/reliability.md.
  */
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as assert from 'uvu/assert'
 import { BlockReader, KiB, MiB } from '../lib/index.js'
@@ -21,10 +21,9 @@ import { tfrecords } from '../loaders/tfrecord/index.js'
 import { encodeTFRecords } from '../loaders/tfrecord/writer.js'
 import { mount } from '../fuse/index.js'
 import { cleanupMountpoint, fuseSkipReason, fuseTest, run, tempMountpoint, test } from './support/fuse-env.js'
-import { makeRecords } from './support/tfrecord-fixtures.js'
+import { makeRecords, tensorflowFixture } from './support/tfrecord-fixtures.js'
 import { startTestS3, type TestS3 } from './support/s3.js'
 
-const TESTDATA = '/work/shared/testdata/tfrecord'
 const KINDS = ['status500', 'slowdown503', 'throttle429', 'reset', 'short', 'stall', 'stallBody'] as const
 const fuseSkip = await fuseSkipReason('reliability-faults')
 const fuseIt = fuseTest(fuseSkip)
@@ -40,9 +39,7 @@ const figures = { epochs: 0, records: 0, faults: 0, retries: 0, fuseFilesVerifie
 test.before(async () => {
   s3 = await startTestS3(['data'])
   for (let k = 0; k < 3; k++) shards.set(`train/synthetic-${k}.tfrecord`, encodeTFRecords(makeRecords(60 + k * 17, [0, 9, 1000, 40_000, 3, 70_000], 100 + k)))
-  const real = join(TESTDATA, 'tfx_mnist_1000.tfrecord')
-  if (existsSync(real)) shards.set('train/tfx_mnist_1000.tfrecord', new Uint8Array(readFileSync(real)))
-  else console.log(`[reliability-faults] ${real} missing: synthetic shards only`)
+  shards.set('train/tfx_mnist_1000.tfrecord', new Uint8Array(readFileSync(tensorflowFixture('tfx_mnist_1000.tfrecord'))))
   for (const [key, bytes] of shards) await s3.put('data', key, bytes)
   // The expected records come from the bytes via a memory-only reader on the real store, no proxy.
   const direct = new BlockReader({ s3: s3.server.s3, memory: { maxBytes: 64 * MiB } })

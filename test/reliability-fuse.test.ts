@@ -15,20 +15,28 @@ import { join } from 'node:path'
 import * as assert from 'uvu/assert'
 import { findMount, isStaleMount, mount } from '../fuse/index.js'
 import { BlockReader, KiB, MemorySource, MiB, type ObjectInfo, type RangeReadOptions, type Source } from '../lib/index.js'
-import { cleanupMountpoint, fuseSkipReason, fuseTest, patternBytes, run, spawnLong, tempMountpoint, test } from './support/fuse-env.js'
+import { cleanupMountpoint, dropPageCache, fuseSkipReason, fuseTest, patternBytes, run, spawnLong, tempMountpoint, test, type Spawned } from './support/fuse-env.js'
+import { waitFor } from './support/wait.js'
 
 const skip = await fuseSkipReason('reliability-fuse')
 const it = fuseTest(skip)
 
-/** A MemorySource that answers each range after `delayMs`, so reads stay in flight. */
+/** A MemorySource that answers each range after `delayMs`, so reads stay in flight (counted). */
 class SlowSource implements Source {
   readonly schemes = ['mem']
+  /** Ranges asked for and not yet answered. */
+  inFlight = 0
   constructor(readonly inner: MemorySource, public delayMs: number) {}
   stat(url: string) { return this.inner.stat(url) }
   list(prefix: string) { return this.inner.list(prefix) }
   async readRange(info: ObjectInfo, start: number, end: number, _o?: RangeReadOptions) {
-    await new Promise((r) => setTimeout(r, this.delayMs))
-    return this.inner.readRange(info, start, end)
+    this.inFlight++
+    try {
+      await new Promise((r) => setTimeout(r, this.delayMs))
+      return this.inner.readRange(info, start, end)
+    } finally {
+      this.inFlight--
+    }
   }
 }
 
@@ -105,18 +113,26 @@ it('16 parallel readers plus listing, then unmount with reads in flight: no hang
   const reader = new BlockReader({ sources: [slow], memory: { maxBytes: 16 * MiB }, blockSize: 256 * KiB, prefetch: { maxReadAheadBytes: 1 * MiB } })
   const mnt = await tempMountpoint('rel-load')
   const m = await mount(reader, 'mem://load/ds', mnt, { metadataTtlMs: 100, log: () => {} })
+  const spawned: Spawned[] = []
   try {
     // Phase 1: every reader completes one verified pass while a listing loop runs.
     const lister = spawnLong('sh', ['-c', `while true; do ls -laR ${mnt} > /dev/null 2>&1; done`])
+    spawned.push(lister)
     const pass = await Promise.all(objects.map((_, i) => run('sha256sum', [join(mnt, `f-${i}.bin`)], { timeoutMs: 90_000 })))
     pass.forEach((r, i) => assert.is(r.stdout.split(' ')[0], sha(objects[i]!), `reader ${i}: ${r.stderr}`))
 
-    // Phase 2: cold, slow reads again (cache emptied), and unmount while they are in flight.
+    // Phase 2: cold, slow reads again, and unmount while they are in flight. Both caches are
+    // emptied: sluice's, and the kernel's pages, which would otherwise answer every read.
     for (let i = 0; i < 16; i++) await reader.evict(`mem://load/ds/f-${i}.bin`)
+    await dropPageCache(objects.map((_, i) => join(mnt, `f-${i}.bin`)))
     slow.delayMs = 40
     const readers = objects.map((_, i) => spawnLong('sh', ['-c', `while true; do cat ${join(mnt, `f-${i}.bin`)} > /dev/null || exit 3; done`]))
-    await new Promise((r) => setTimeout(r, 1500))
+    spawned.push(...readers)
+    await waitFor('several cold reads in flight at the store', () => slow.inFlight >= 4, { timeoutMs: 30_000 })
     const inflight = reader.stats().source
+    // Read synchronously with the unmount call: this many reads are in flight when it starts.
+    const inFlightAtUnmount = slow.inFlight
+    assert.ok(inFlightAtUnmount > 0, 'reads in flight when the unmount starts')
     const unmounted = await Promise.race([
       m.unmount().then(() => 'unmounted', (err: Error) => `unmount failed: ${err.message}`),
       new Promise<string>((r) => setTimeout(() => r('HANG'), 60_000).unref()),
@@ -127,13 +143,16 @@ it('16 parallel readers plus listing, then unmount with reads in flight: no hang
       new Promise<'HANG'>((r) => setTimeout(() => r('HANG'), 30_000).unref()),
     ])
     assert.ok(ends !== 'HANG', 'every reader ended after the unmount')
-    console.log(`[reliability-fuse] unmounted with ${inflight.gets} GETs issued during the in-flight phase; readers ended with ${JSON.stringify(ends.map((e) => e.code ?? e.signal))}`)
+    console.log(`[reliability-fuse] unmounted with ${inFlightAtUnmount} reads in flight and ${inflight.gets} GETs issued during the in-flight phase; readers ended with ${JSON.stringify(ends.map((e) => e.code ?? e.signal))}`)
     lister.kill('SIGKILL')
     await lister.exited
     assert.is(await findMount(mnt), undefined, 'no mount left')
     assert.is(await isStaleMount(mnt), false, 'no stale mount left')
   } finally {
+    // After a failed assertion the loops still run; left alive they keep this process open.
+    for (const p of spawned) p.kill('SIGKILL')
     await m.unmount().catch(() => {})
+    await Promise.all(spawned.map((p) => p.exited))
     await cleanupMountpoint(mnt)
     await reader.close()
   }

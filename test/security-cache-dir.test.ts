@@ -6,7 +6,7 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { chmod, lchown, mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { chmod, lchown, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BlockReader } from '../lib/index.js'
@@ -62,13 +62,23 @@ test('a new cache directory (and its missing parents) is created owner-only', as
   })
 })
 
-test('an existing private directory is used', async () => {
-  await withDir(async (dir) => {
-    await chmod(dir, 0o700)
-    prepareCacheDir(dir)
-    await chmod(dir, 0o755) // readable by others is the user's choice; writable is not
-    prepareCacheDir(dir)
-  })
+test('an existing private directory is used, its mode left as the user set it', async () => {
+  // Readable by others is the user's choice; writable is not.
+  for (const mode of [0o700, 0o755]) {
+    await withDir(async (dir) => {
+      await chmod(dir, mode)
+      assert.not.throws(() => prepareCacheDir(dir), `mode ${mode.toString(8)} accepted`)
+      assert.is((await stat(dir)).mode & 0o777, mode, 'prepareCacheDir does not change the mode')
+      const reader = new BlockReader({ cacheDir: dir })
+      try {
+        await reader.ready()
+        assert.ok((await readdir(dir)).includes('data.mdb'), `the disk tier lives in ${dir}: ${(await readdir(dir)).join(', ')}`)
+        assert.is((await stat(dir)).mode & 0o777, mode, 'nor does opening the reader')
+      } finally {
+        await reader.close()
+      }
+    })
+  }
 })
 
 test('a directory writable by others or by the group is refused, with the fix', async () => {

@@ -11,8 +11,9 @@ import { readFile } from 'node:fs/promises'
 import { inspect } from 'node:util'
 import { BlockReader } from '../lib/index.js'
 import { startFaultProxy } from '../lib/testing/index.js'
-import { run, spawnLong } from './support/fuse-env.js'
+import { run, spawnLong, type RunResult } from './support/fuse-env.js'
 import { startTestS3, type TestS3 } from './support/s3.js'
+import { waitFor } from './support/wait.js'
 
 const SECRET = 'SLUICEsecretKEY0123456789abcdefLEAKCHECK'
 const TOKEN = 'SLUICEsessionTOKENleakcheck987'
@@ -79,14 +80,29 @@ test('the CLI never prints the credentials, nor shows them in its process title 
   // While a command waits on a stalled store, its title and command line are public (ps).
   const proxy = await startFaultProxy({ target: s3.server.endpoint, faults: [{ kind: 'stall', rate: 1, methods: ['GET', 'HEAD'] }] })
   const p = spawnLong(process.execPath, [SLUICE_BIN, 'cat', 's3://data/obj', '--endpoint', proxy.endpoint], env)
-  await new Promise((r) => setTimeout(r, 1500))
-  const pid = p.child.pid!
-  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
-  const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')
-  const ps = await run('ps', ['-o', 'args=', '-p', String(pid)])
-  p.kill('SIGKILL')
-  await p.exited
-  await proxy.close()
+  let cmdline: string
+  let comm: string
+  let ps: RunResult
+  try {
+    // Once the store has been asked, the command is running and stalled on it.
+    const exited = () => p.child.exitCode !== null || p.child.signalCode !== null
+    const state = await waitFor('the CLI to reach the stalled store (or exit)', () => ((proxy.injected.stall ?? 0) > 0 ? 'stalled' : exited() ? 'exited' : undefined), { timeoutMs: 20_000 })
+    assert.is(state, 'stalled', `sluice cat exited before reaching the store: ${p.stderrLines.join(' | ')}`)
+    const pid = p.child.pid!
+    cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8')
+    comm = await readFile(`/proc/${pid}/comm`, 'utf8')
+    ps = await run('ps', ['-o', 'args=', '-p', String(pid)])
+    assert.not.ok(exited(), `the command was still running while its title was read: ${p.stderrLines.join(' | ')}`)
+  } finally {
+    p.kill('SIGKILL')
+    await p.exited
+    await proxy.close()
+  }
+  // What was read is the live command's: the scan below looked at something real.
+  assert.match(cmdline.split('\0').join(' '), `${SLUICE_BIN} cat s3://data/obj`)
+  assert.ok(comm.trim() !== '', 'process title read')
+  assert.is(ps.code, 0, ps.stderr)
+  assert.match(ps.stdout, 'cat s3://data/obj')
   clean('process command line', cmdline + comm + ps.stdout)
   clean('stalled cat output', p.stdoutLines.join('\n') + p.stderrLines.join('\n'))
 })

@@ -106,14 +106,9 @@ files.run()
 
 const s3 = suite('tfrecord over BlockReader (s3)')
 
+// s3rver is a dependency of the project, not of the machine: failing to start it is a failure.
 s3('s3:// glob through s3rver, every record verified', async () => {
-  let server: Awaited<ReturnType<typeof startS3Server>> | undefined
-  try {
-    server = await startS3Server({ buckets: ['sluice'] })
-  } catch (err) {
-    console.log(`  skip: cannot start s3rver (${(err as Error).message})`)
-    return
-  }
+  const server = await startS3Server({ buckets: ['sluice'] })
   try {
     const client = makeS3Client(server.s3)
     const shards = [makeRecords(20, [100, 5000, 0], 1), makeRecords(15, [70_000, 1], 2)]

@@ -2,7 +2,7 @@ import { crc32 } from '@node-rs/crc32'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
-import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib'
+import { constants, deflateRawSync, deflateSync, gunzipSync, gzipSync } from 'node:zlib'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { TFRecordCorruptionError } from '../lib/index.js'
@@ -80,13 +80,22 @@ test('auto trusts content over names', () => {
 
 test('truncated and damaged compressed shards: error with offset, or skip and count', async () => {
   const raw = encodeTFRecords(records)
+  const starts: number[] = []
+  for (let i = 0, at = 0; i <= records.length; at += (records[i]?.length ?? 0) + 16, i++) starts.push(at)
   const gz = gzipSync(raw)
   const reader = new ReaderDouble({ chunkBytes: 500 })
-  reader.put('mem://g/trunc.gz', gz.subarray(0, Math.floor(gz.length / 2)))
+  const truncated = gz.subarray(0, Math.floor(gz.length / 2))
+  reader.put('mem://g/trunc.gz', truncated)
   const damaged = Buffer.from(gz)
   damaged[Math.floor(gz.length / 2)] = damaged[Math.floor(gz.length / 2)]! ^ 0xff
   reader.put('mem://g/damaged.gz', damaged)
-  for (const url of ['mem://g/trunc.gz', 'mem://g/damaged.gz']) {
+  // How far the truncated stream can be inflated at all: no error may point past it.
+  const inflatable = gunzipSync(truncated, { finishFlush: constants.Z_SYNC_FLUSH }).length
+  const cases = [
+    { url: 'mem://g/trunc.gz', checks: ['truncated'], limit: inflatable },
+    { url: 'mem://g/damaged.gz', checks: ['decompression', 'data-crc', 'length-crc'], limit: raw.length },
+  ]
+  for (const { url, checks, limit } of cases) {
     const got: Uint8Array[] = []
     try {
       for await (const r of tfrecords(reader, url)) got.push(r)
@@ -94,8 +103,15 @@ test('truncated and damaged compressed shards: error with offset, or skip and co
     } catch (err) {
       assert.instance(err, TFRecordCorruptionError, url)
       const e = err as TFRecordCorruptionError
-      assert.ok(['truncated', 'decompression', 'data-crc', 'length-crc'].includes(e.check), `${url}: ${e.check}`)
+      assert.ok(checks.includes(e.check), `${url}: ${e.check}`)
       assert.match(e.message, url)
+      assert.match(e.message, `at byte ${e.offset}:`)
+      // The offset is in the inflated stream, inside the first record that was not delivered.
+      const next = got.length
+      assert.ok(next > 0 && next < records.length, `${url}: ${next} records before the damage`)
+      assert.ok(e.offset >= starts[next]! && e.offset < starts[next + 1]! && e.offset <= limit,
+        `${url}: offset ${e.offset} should lie in record ${next} [${starts[next]}, ${starts[next + 1]}) and not past ${limit}`)
+      if (e.check === 'data-crc' || e.check === 'length-crc') assert.is(e.offset, starts[next], `${url}: a CRC error points at its record's start`)
     }
     got.forEach((r, i) => assert.ok(equalBytes(r, records[i]!), `${url}: good prefix`))
     const ds = tfrecords(reader, url, { onCorrupt: 'skip' })
@@ -103,6 +119,7 @@ test('truncated and damaged compressed shards: error with offset, or skip and co
     for await (const r of ds) skipped.push(r)
     assert.ok(ds.stats().corruptSkipped >= 1, url)
     assert.ok(skipped.length >= got.length)
+    got.forEach((r, i) => assert.ok(equalBytes(skipped[i]!, r), `${url}: skip mode delivers the same good prefix`))
   }
 })
 

@@ -1,10 +1,13 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { TFRecordCorruptionError } from '../lib/errors.js'
+import { BlockReader, MemorySource, MiB, type Source } from '../lib/index.js'
 import { encodeExample, tfrecords, type TFRecordOptions, type TFRecordState } from '../loaders/tfrecord/index.js'
 import { encodeTFRecords } from '../loaders/tfrecord/writer.js'
+import { errorLike } from './support/expect-error.js'
 import { numberedRecords, prng } from './support/tfrecord-fixtures.js'
 import { collect, label, makeShards } from './support/tfrecord-shards.js'
+import { waitFor } from './support/wait.js'
 
 const PREFIX = 'mem://bucket/train/'
 
@@ -56,8 +59,8 @@ test('bad options throw at once, naming the option', () => {
       assert.match((err as Error).message, message)
     }
   }
-  assert.throws(() => tfrecords(reader, [], {}), TypeError)
-  assert.throws(() => tfrecords(reader, PREFIX).batch(0), RangeError)
+  assert.throws(() => tfrecords(reader, [], {}), errorLike(TypeError, /source must be .* a non-empty array/))
+  assert.throws(() => tfrecords(reader, PREFIX).batch(0), errorLike(RangeError, /batch: n must be a positive integer, got 0/))
 })
 
 test('shuffle: one seed gives one order, another seed another, and every record once', async () => {
@@ -212,28 +215,78 @@ test('batch(n), examples() and stats()', async () => {
   assert.is(stats.records, 20)
   assert.ok(stats.bytes > 0)
   assert.is(stats.shardsDone, 2)
-  assert.ok(stats.waitMs >= 0)
+})
+
+test('stats().waitMs counts the time the consumer waited for the reader', async () => {
+  const mem = new MemorySource('mem')
+  mem.put('mem://wait/a.tfrecord', encodeTFRecords(numberedRecords(10, 'w-')))
+  // The store holds its first answer until released, so the consumer has to wait for it.
+  let asked!: () => void
+  let release!: () => void
+  const storeAsked = new Promise<void>((resolve) => (asked = resolve))
+  const released = new Promise<void>((resolve) => (release = resolve))
+  const held: Source = {
+    schemes: ['mem'],
+    stat: (url) => mem.stat(url),
+    list: (prefix) => mem.list(prefix),
+    readRange: async (info, start, end) => {
+      asked()
+      await released
+      return mem.readRange(info, start, end)
+    },
+  }
+  const reader = new BlockReader({ sources: [held], memory: { maxBytes: 1 * MiB } })
+  try {
+    const ds = tfrecords(reader, 'mem://wait/a.tfrecord')
+    const started = performance.now()
+    const records = ds[Symbol.asyncIterator]()
+    const first = records.next()
+    await storeAsked
+    await new Promise((resolve) => setImmediate(resolve)) // the consumer is now parked on the empty queue
+    const holdFrom = performance.now()
+    await new Promise((resolve) => setTimeout(resolve, 50)) // the wait being measured, not a guess at an event
+    const heldMs = performance.now() - holdFrom
+    release()
+    const labels = [label((await first).value as Uint8Array)]
+    for (let r = await records.next(); !r.done; r = await records.next()) labels.push(label(r.value as Uint8Array))
+    const elapsedMs = performance.now() - started
+    assert.equal(labels, numberedRecords(10, 'w-').map(label))
+    const { waitMs } = ds.stats()
+    assert.ok(waitMs >= heldMs, `waited at least the ${heldMs} ms the store held the data: ${waitMs}`)
+    assert.ok(waitMs <= elapsedMs, `and no more than the ${elapsedMs} ms the iteration took: ${waitMs}`)
+  } finally {
+    await reader.close()
+  }
 })
 
 test('corruption: records before it are delivered, then the error; skip mode counts it', async () => {
-  const { reader } = makeShards([0])
   const bytes = encodeTFRecords(numberedRecords(20, 'c-'))
-  bytes[16 * 5 + 40] = bytes[16 * 5 + 40]! ^ 1 // inside record 5's data (records are 3-4 bytes)
-  reader.put('mem://bad/a.tfrecord', bytes)
-  const got: string[] = []
-  try {
-    for await (const r of tfrecords(reader, 'mem://bad/a.tfrecord')) got.push(label(r))
-    assert.unreachable()
-  } catch (err) {
-    assert.instance(err, TFRecordCorruptionError)
-    assert.match((err as Error).message, 'mem://bad/a.tfrecord')
+  const all = numberedRecords(20, 'c-').map(label)
+  const record5 = 5 * (3 + 16) // records c-0..c-9 are 3 bytes, each framed by 16
+  bytes[record5 + 12 + 1] = bytes[record5 + 12 + 1]! ^ 1 // inside record 5's data
+  // Small chunks put the damage in a later chunk than the good records; one large chunk holds
+  // them together, so the good records must be handed over before the error is thrown.
+  for (const chunkBytes of [97, 64 * 1024]) {
+    const { reader } = makeShards([0], { chunkBytes })
+    reader.put('mem://bad/a.tfrecord', bytes)
+    const got: string[] = []
+    try {
+      for await (const r of tfrecords(reader, 'mem://bad/a.tfrecord')) got.push(label(r))
+      assert.unreachable('read past the damage')
+    } catch (err) {
+      assert.instance(err, TFRecordCorruptionError)
+      const e = err as TFRecordCorruptionError
+      assert.is(e.check, 'data-crc')
+      assert.is(e.offset, record5, 'the error points at the damaged record')
+      assert.match(e.message, 'mem://bad/a.tfrecord')
+    }
+    assert.equal(got, all.slice(0, 5), `chunks of ${chunkBytes}: every record before the damage was delivered`)
+    const ds = tfrecords(reader, 'mem://bad/a.tfrecord', { onCorrupt: 'skip' })
+    const skipped: string[] = []
+    for await (const r of ds) skipped.push(label(r))
+    assert.equal(skipped, all.filter((l) => l !== 'c-5'), 'skip mode drops the damaged record only')
+    assert.is(ds.stats().corruptSkipped, 1)
   }
-  const ds = tfrecords(reader, 'mem://bad/a.tfrecord', { onCorrupt: 'skip' })
-  const skipped: string[] = []
-  for await (const r of ds) skipped.push(label(r))
-  assert.is(skipped.length, 19)
-  assert.equal(got, skipped.slice(0, got.length))
-  assert.is(ds.stats().corruptSkipped, 1)
 })
 
 test('read-ahead: the next shards are opened early and hinted piece by piece as the current one ends', async () => {
@@ -277,11 +330,20 @@ test('read-ahead: a hint cut short by the prefetch budget is offered again, leav
 
 test('a bounded queue: a slow consumer does not make the reader buffer everything', async () => {
   const { reader } = makeShards([2000], { pad: 1000 }) // about 2 MB
-  const ds = tfrecords(reader, PREFIX, { readAhead: { queueBytes: 20_000 } })
+  const queueBytes = 20_000
+  const ds = tfrecords(reader, PREFIX, { readAhead: { queueBytes } })
   let n = 0
   for await (const _ of ds) {
     if (++n === 5) {
-      await new Promise((r) => setTimeout(r, 30))
+      // Hold on record 5 until the reader has filled the queue and stopped reading. Unbounded,
+      // it would stop only at the end of the shard, and the assertion below fails.
+      let last = -1
+      await waitFor('the reader to fill the queue and stop', () => {
+        const served = reader.bytesServed
+        const stopped = served >= queueBytes && served === last
+        last = served
+        return stopped
+      })
       break
     }
   }

@@ -11,6 +11,7 @@ import {
   sequenceExampleType,
   type Feature,
 } from '../loaders/tfrecord/index.js'
+import { errorLike } from './support/expect-error.js'
 
 const te = new TextEncoder()
 const td = new TextDecoder()
@@ -120,9 +121,9 @@ test('features filter decodes only the named keys', () => {
 test("int64: 'number' gives numbers when safe and refuses otherwise", () => {
   const ex = decodeExample(encodeExample({ n: { kind: 'int64', value: [Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 0] } }), { int64: 'number' })
   assert.equal(ex.n!.value, [Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 0])
-  assert.throws(() => decodeExample(encodeExample({ n: [2n ** 53n] }), { int64: 'number' }), (e: Error) => e instanceof ExampleDecodeError)
-  assert.throws(() => decodeExample(encodeExample({ n: [-(2n ** 53n)] }), { int64: 'number' }), (e: Error) => e instanceof ExampleDecodeError)
-  assert.throws(() => decodeExample(new Uint8Array(), { int64: 'numbers' as 'number' }), RangeError)
+  assert.throws(() => decodeExample(encodeExample({ n: [2n ** 53n] }), { int64: 'number' }), errorLike(ExampleDecodeError, { code: 'ERR_SLUICE_EXAMPLE_DECODE' }))
+  assert.throws(() => decodeExample(encodeExample({ n: [-(2n ** 53n)] }), { int64: 'number' }), errorLike(ExampleDecodeError, { code: 'ERR_SLUICE_EXAMPLE_DECODE' }))
+  assert.throws(() => decodeExample(new Uint8Array(), { int64: 'numbers' as 'number' }), errorLike(RangeError, /int64 must be 'bigint' or 'number', got "numbers"/))
 })
 
 test('malformed input is ExampleDecodeError, never a crash or a hang', () => {
@@ -135,8 +136,8 @@ test('malformed input is ExampleDecodeError, never a crash or a hang', () => {
       assert.is((err as ExampleDecodeError).code, 'ERR_SLUICE_EXAMPLE_DECODE')
     }
   }
-  assert.throws(() => decodeExample(new Uint8Array([0x0a, 0x05, 0x0a])), (e: Error) => e instanceof ExampleDecodeError)
-  assert.throws(() => decodeExample(new Uint8Array([0x0f])), (e: Error) => e instanceof ExampleDecodeError)
+  assert.throws(() => decodeExample(new Uint8Array([0x0a, 0x05, 0x0a])), errorLike(ExampleDecodeError, { code: 'ERR_SLUICE_EXAMPLE_DECODE' }))
+  assert.throws(() => decodeExample(new Uint8Array([0x0f])), errorLike(ExampleDecodeError, { code: 'ERR_SLUICE_EXAMPLE_DECODE' }))
 })
 
 test('encodeExample refuses ambiguous input, naming the feature', () => {

@@ -5,12 +5,11 @@
  */
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { encodeTFRecords, tfrecords, TFRecordWriter, type Example } from '../loaders/tfrecord/index.js'
-import { tensorflowTestdata } from './support/tfrecord-fixtures.js'
+import { tensorflowFixture } from './support/tfrecord-fixtures.js'
 import { ReaderDouble } from './support/tfrecord-reader-double.js'
 
 interface Expected {
@@ -26,71 +25,72 @@ interface Expected {
   }[]
 }
 
-const dir = tensorflowTestdata()
-if (dir === undefined) {
-  console.log('  skip: TensorFlow-written fixtures not found at test/fixtures/tensorflow-tfrecord or ../shared/testdata/tfrecord')
-} else {
-  const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as Expected
-  for (const file of expected.files) {
-    for (const chunkBytes of [4096, 1 << 20]) {
-      test(`${file.file}: records, CRCs and Examples as TensorFlow wrote them (chunks of ${chunkBytes})`, async () => {
-        const reader = new ReaderDouble({ chunkBytes })
-        const path = join(dir, file.file)
-        const ds = tfrecords(reader, path) // compression auto-detected
-        const payload = createHash('sha256')
-        let n = 0
-        let bytes = 0
-        for await (const r of ds) {
-          payload.update(r)
-          n++
-          bytes += r.length
-        }
-        assert.is(n, file.records)
-        assert.is(bytes, file.payloadBytes)
-        assert.is(payload.digest('hex'), file.payloadSha256)
+// The fixtures are part of the repository: a missing one throws here and fails the run.
+const expected = JSON.parse(readFileSync(tensorflowFixture('expected.json'), 'utf8')) as Expected
 
-        const seen: Record<string, { min: number; max: number; present: number; kind: string }> = {}
-        let first: Example | undefined
-        for await (const ex of ds.examples({ int64: 'number' })) {
-          first ??= ex
-          for (const [name, f] of Object.entries(ex)) {
-            const count = f.value.length
-            const s = (seen[name] ??= { min: Infinity, max: 0, present: 0, kind: f.kind })
-            s.min = Math.min(s.min, count)
-            s.max = Math.max(s.max, count)
-            s.present++
-            assert.is(f.kind, s.kind)
-          }
-        }
-        for (const [name, want] of Object.entries(file.features)) {
-          const got = seen[name]
-          assert.ok(got, `feature ${name}`)
-          assert.equal([got!.kind, got!.min, got!.max, got!.present], [want.kind, want.minValues, want.maxValues, want.present], name)
-        }
-        for (const [name, want] of Object.entries(file.firstRecord)) {
-          const got = Array.from(first![name]!.value as ArrayLike<number>).slice(0, want.length)
-          got.forEach((v, i) => assert.ok(Math.abs(v - want[i]!) < 1e-6, `${name}[${i}]: ${v} vs ${want[i]}`))
-        }
-        assert.is(reader.openHandles, 0)
-      })
-    }
+test('expected.json describes both TensorFlow-written files', () => {
+  assert.equal(expected.files.map((f) => f.file).sort(), ['tfx_mnist_1000.tfrecord', 'tfx_penguin_train_234.tfrecord.gz'])
+})
 
-    if (file.compression === 'NONE') {
-      test(`${file.file}: our writer reproduces TensorFlow's bytes exactly`, async () => {
-        const original = readFileSync(join(dir, file.file))
-        assert.is(createHash('sha256').update(original).digest('hex'), file.sha256, 'fixture intact')
-        const records: Uint8Array[] = []
-        for await (const r of tfrecords(new ReaderDouble(), join(dir, file.file))) records.push(r)
-        assert.ok(Buffer.from(encodeTFRecords(records)).equals(original), 'encodeTFRecords')
-        const sink = new PassThrough()
-        const parts: Buffer[] = []
-        sink.on('data', (b: Buffer) => parts.push(b))
-        const w = new TFRecordWriter(sink)
-        for (const r of records) await w.write(r)
-        await w.close()
-        assert.ok(Buffer.concat(parts).equals(original), 'TFRecordWriter')
-      })
-    }
+for (const file of expected.files) {
+  for (const chunkBytes of [4096, 1 << 20]) {
+    test(`${file.file}: records, CRCs and Examples as TensorFlow wrote them (chunks of ${chunkBytes})`, async () => {
+      const reader = new ReaderDouble({ chunkBytes })
+      const path = tensorflowFixture(file.file)
+      const ds = tfrecords(reader, path) // compression auto-detected
+      const payload = createHash('sha256')
+      let n = 0
+      let bytes = 0
+      for await (const r of ds) {
+        payload.update(r)
+        n++
+        bytes += r.length
+      }
+      assert.is(n, file.records)
+      assert.is(bytes, file.payloadBytes)
+      assert.is(payload.digest('hex'), file.payloadSha256)
+
+      const seen: Record<string, { min: number; max: number; present: number; kind: string }> = {}
+      let first: Example | undefined
+      for await (const ex of ds.examples({ int64: 'number' })) {
+        first ??= ex
+        for (const [name, f] of Object.entries(ex)) {
+          const count = f.value.length
+          const s = (seen[name] ??= { min: Infinity, max: 0, present: 0, kind: f.kind })
+          s.min = Math.min(s.min, count)
+          s.max = Math.max(s.max, count)
+          s.present++
+          assert.is(f.kind, s.kind)
+        }
+      }
+      for (const [name, want] of Object.entries(file.features)) {
+        const got = seen[name]
+        assert.ok(got, `feature ${name}`)
+        assert.equal([got!.kind, got!.min, got!.max, got!.present], [want.kind, want.minValues, want.maxValues, want.present], name)
+      }
+      for (const [name, want] of Object.entries(file.firstRecord)) {
+        const got = Array.from(first![name]!.value as ArrayLike<number>).slice(0, want.length)
+        got.forEach((v, i) => assert.ok(Math.abs(v - want[i]!) < 1e-6, `${name}[${i}]: ${v} vs ${want[i]}`))
+      }
+      assert.is(reader.openHandles, 0)
+    })
+  }
+
+  if (file.compression === 'NONE') {
+    test(`${file.file}: our writer reproduces TensorFlow's bytes exactly`, async () => {
+      const original = readFileSync(tensorflowFixture(file.file))
+      assert.is(createHash('sha256').update(original).digest('hex'), file.sha256, 'fixture intact')
+      const records: Uint8Array[] = []
+      for await (const r of tfrecords(new ReaderDouble(), tensorflowFixture(file.file))) records.push(r)
+      assert.ok(Buffer.from(encodeTFRecords(records)).equals(original), 'encodeTFRecords')
+      const sink = new PassThrough()
+      const parts: Buffer[] = []
+      sink.on('data', (b: Buffer) => parts.push(b))
+      const w = new TFRecordWriter(sink)
+      for (const r of records) await w.write(r)
+      await w.close()
+      assert.ok(Buffer.concat(parts).equals(original), 'TFRecordWriter')
+    })
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * A small dataset on a real S3-compatible server (s3rver on loopback) for the CLI and mount
- * tests, plus the environment that points a spawned `sluice` at it through the standard
- * AWS_* variables, the way users configure it.
+ * tests, including a genuine TensorFlow-written TFRecord from test/fixtures, plus the
+ * environment that points a spawned `sluice` at it through the standard AWS_* variables, the
+ * way users configure it.
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import { readFile } from 'node:fs/promises'
@@ -9,9 +10,9 @@ import { fileURLToPath } from 'node:url'
 import { makeS3Client, MiB } from '../../lib/index.js'
 import { startS3Server, type S3Server } from '../../lib/testing/s3-server.js'
 import { patternBytes, run, spawnLong, type RunResult, type Spawned } from './fuse-env.js'
+import { tensorflowFixture } from './tfrecord-fixtures.js'
 
 export const SLUICE_BIN = fileURLToPath(new URL('../../bin/sluice.js', import.meta.url))
-export const TFRECORD_PATH = '/work/shared/testdata/tfrecord/tfx_mnist_1000.tfrecord'
 
 export interface Dataset {
   server: S3Server
@@ -27,7 +28,7 @@ export async function startDataset(): Promise<Dataset> {
   for (let i = 0; i < 4; i++) objects[`ds/train/shard-${i}.bin`] = patternBytes(1 * MiB + i * 7777, 60 + i)
   objects['ds/train/sub/dir/leaf.bin'] = patternBytes(4321, 70)
   objects['ds/eval/e.bin'] = patternBytes(100_000, 71)
-  objects['ds/tfrecord/mnist.tfrecord'] = new Uint8Array(await readFile(TFRECORD_PATH).catch(() => Buffer.from('no testdata')))
+  objects['ds/tfrecord/mnist.tfrecord'] = new Uint8Array(await readFile(tensorflowFixture('tfx_mnist_1000.tfrecord')))
   const s3 = makeS3Client(server.s3)
   await Promise.all(Object.entries(objects).map(([Key, Body]) => s3.send(new PutObjectCommand({ Bucket: 'sluice', Key, Body }))))
   s3.destroy()

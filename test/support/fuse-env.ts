@@ -12,18 +12,17 @@ import { createInterface } from 'node:readline'
 import { test as uvuTest } from 'uvu'
 import { fuseAvailability } from '../../fuse/index.js'
 import { findMount, isStaleMount } from '../../fuse/mountpoint.js'
+import { announceSkip, testUnless } from './skip.js'
 
 /** Resolves to undefined when FUSE works, else the reason (printed once). */
 export async function fuseSkipReason(suiteName: string): Promise<string | undefined> {
   const availability = await fuseAvailability()
-  if (availability.available) return undefined
-  console.log(`\n[${suiteName}] SKIPPING FUSE tests: ${availability.reason}`)
-  return availability.reason
+  return announceSkip(suiteName, 'FUSE tests', availability.available ? undefined : availability.reason)
 }
 
 /** `test` when FUSE works, else a `test.skip` that counts the skip. */
 export function fuseTest(reason: string | undefined): typeof uvuTest {
-  return reason === undefined ? uvuTest : (uvuTest.skip as unknown as typeof uvuTest)
+  return testUnless(reason, uvuTest)
 }
 
 export interface RunResult {
@@ -53,6 +52,17 @@ export function run(file: string, args: string[], options: { timeoutMs?: number;
     if (options.input !== undefined) child.stdin?.end(options.input)
     else child.stdin?.end()
   })
+}
+
+/**
+ * Drops the kernel's cached pages of `paths`, so the next reads reach the daemon again (the
+ * mount keeps pages across opens while an object's version is unchanged).
+ */
+export async function dropPageCache(paths: string[]): Promise<void> {
+  const r = await run('python3', ['-c', `import os,sys
+for p in sys.argv[1:]:
+    fd=os.open(p, os.O_RDONLY); os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED); os.close(fd)`, ...paths])
+  if (r.code !== 0) throw new Error(`dropping the page cache failed (${r.code ?? r.signal}): ${r.stderr}`)
 }
 
 /** A fresh empty directory under the temp dir. */

@@ -1,22 +1,22 @@
 /**
  * The fuzz harness shared by test/fuzz-tfrecord.test.ts (a bounded run in npm test) and
- * bench/fuzz.ts (a long run): random mutations of real TFRecord files (the synthetic corpus
- * plus ../shared/testdata/tfrecord when present) read through the real BlockReader and the
- * TFRecord iterator, and mutations of real Example payloads through the decoder.
+ * bench/fuzz.ts (a long run): random mutations of real TFRecord files (a synthetic one plus
+ * the TensorFlow-written ones in test/fixtures/tensorflow-tfrecord) read through the real
+ * BlockReader and the TFRecord iterator, and mutations of real Example payloads through the
+ * decoder.
  *
  * A case passes when it ends (within HANG_MS) with records or with a typed sluice error
  * (ERR_SLUICE_TFRECORD_CORRUPT for framing, ERR_SLUICE_EXAMPLE_DECODE for decoding); any
  * other throw, a hang, or memory growth past the bound fails. Mutations include forged record
  * lengths with verification off, so the length bound is exercised, not just the CRC.
  */
-import { existsSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { readFileSync } from 'node:fs'
 import { BlockReader, MemorySource, MiB } from '../../lib/index.js'
 import { decodeExample, encodeExample, tfrecords, type TFRecordOptions } from '../../loaders/tfrecord/index.js'
 import { encodeTFRecords } from '../../loaders/tfrecord/writer.js'
 import { prng } from './data.js'
+import { tensorflowFixture } from './tfrecord-fixtures.js'
 
-export const TESTDATA = '/work/shared/testdata/tfrecord'
 const HANG_MS = 10_000
 
 export interface CorpusFile {
@@ -36,18 +36,18 @@ export interface FuzzFigures {
   failures: string[]
 }
 
-/** Real files when present, else (and also) small synthetic ones with Example payloads. */
+/** A synthetic file with Example payloads and the TensorFlow-written fixtures (which must exist). */
 export function fuzzCorpus(): CorpusFile[] {
   const out: CorpusFile[] = []
   const synthetic = Array.from({ length: 40 }, (_, i) =>
     encodeExample({ id: [BigInt(i)], label: `label-${i}`, x: new Float32Array([i, i / 2, -i]) }),
   )
   out.push({ name: 'synthetic.tfrecord', bytes: encodeTFRecords(synthetic), compression: 'none' })
-  const mnist = join(TESTDATA, 'tfx_mnist_1000.tfrecord')
+  const mnist = readFileSync(tensorflowFixture('tfx_mnist_1000.tfrecord'))
   // A prefix of the real file keeps each case fast while keeping real records and framing.
-  if (existsSync(mnist)) out.push({ name: 'tfx_mnist_1000 (first 40 records)', bytes: new Uint8Array(readFileSync(mnist).subarray(0, 40 * 3203)), compression: 'none' })
-  const penguin = join(TESTDATA, 'tfx_penguin_train_234.tfrecord.gz')
-  if (existsSync(penguin)) out.push({ name: 'tfx_penguin_train_234.tfrecord.gz', bytes: new Uint8Array(readFileSync(penguin)), compression: 'gzip' })
+  out.push({ name: 'tfx_mnist_1000 (first 40 records)', bytes: new Uint8Array(mnist.subarray(0, 40 * 3203)), compression: 'none' })
+  const penguin = readFileSync(tensorflowFixture('tfx_penguin_train_234.tfrecord.gz'))
+  out.push({ name: 'tfx_penguin_train_234.tfrecord.gz', bytes: new Uint8Array(penguin), compression: 'gzip' })
   return out
 }
 

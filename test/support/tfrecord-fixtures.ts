@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { RecordFramer, type FramerOptions } from '../../loaders/tfrecord/framing.js'
 import { seededRandom } from '../../lib/testing/seeded-random.js'
@@ -69,21 +69,20 @@ export function frameAll(
 }
 
 /**
- * The genuine TensorFlow files (`../shared/testdata/tfrecord` from the repo root). Compiled
- * tests live in dist/test or dist/test/support, so the root is found by walking up to the
- * directory holding package.json.
+ * The genuine TensorFlow files, in the source tree's test/fixtures/tensorflow-tfrecord. This
+ * file runs compiled as dist/test/support/tfrecord-fixtures.js, three levels below the root.
  */
-export function tensorflowTestdata(): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (let i = 0; i < 5; i++) {
-    if (existsSync(join(dir, 'package.json'))) break
-    dir = dirname(dir)
-  }
-  // A copy lives in the repository so CI on a fresh clone runs the conformance tests too.
-  for (const candidate of [join(dir, 'test', 'fixtures', 'tensorflow-tfrecord'), resolve(dir, '..', 'shared', 'testdata', 'tfrecord')]) {
-    if (existsSync(join(candidate, 'expected.json'))) return candidate
-  }
-  return undefined
+export const TENSORFLOW_FIXTURES = fileURLToPath(new URL('../../../test/fixtures/tensorflow-tfrecord/', import.meta.url))
+
+/**
+ * The path of one TensorFlow-written fixture. Throws if it is missing: the files are part of
+ * the repository, so a missing one is a broken checkout, and a test must not quietly read
+ * something else or less.
+ */
+export function tensorflowFixture(name: string): string {
+  const path = join(TENSORFLOW_FIXTURES, name)
+  if (!existsSync(path)) throw new Error(`test fixture missing: ${path} (see test/fixtures/tensorflow-tfrecord/README.md)`)
+  return path
 }
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

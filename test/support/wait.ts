@@ -1,0 +1,30 @@
+/**
+ * Waiting on a condition instead of sleeping. A test that sleeps a fixed time before its
+ * assertion guesses how long the event takes: too short and it fails on a busy machine, too
+ * long and it wastes time, and either way it never says what it was waiting for. `waitFor`
+ * polls the condition itself and fails the test, naming the condition, when a deadline passes.
+ */
+
+export interface WaitOptions {
+  /** Give up (and throw) after this long. Default 10 s. */
+  timeoutMs?: number
+  /** Pause between polls. Default 20 ms. */
+  intervalMs?: number
+}
+
+/**
+ * Resolves with `probe()`'s first truthy result; rejects naming `what` (and the last result)
+ * if none comes within the deadline. A probe that throws fails at once: an error (a failed
+ * assertion inside the probe) is not "not yet".
+ */
+export async function waitFor<T>(what: string, probe: () => T | Promise<T>, options: WaitOptions = {}): Promise<NonNullable<T>> {
+  const timeoutMs = options.timeoutMs ?? 10_000
+  const intervalMs = options.intervalMs ?? 20
+  const deadline = performance.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value) return value as NonNullable<T>
+    if (performance.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${String(value)})`)
+    await new Promise((resolve) => setTimeout(resolve, intervalMs))
+  }
+}
