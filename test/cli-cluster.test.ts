@@ -9,12 +9,12 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { BlockReader } from '../lib/index.js'
 import { redisClusterMissing, startRedisCluster, type RedisCluster } from '../lib/testing/index.js'
+import { announceSkip, testUnless } from './support/skip.js'
 import { sluice, startDataset, type Dataset } from './support/fuse-dataset.js'
 
-const missing = redisClusterMissing()
-if (missing) console.log(`  skip: CLI cluster tests need redis-server and redis-cli (${missing})`)
+const missing = announceSkip('cli-cluster', 'the CLI cluster tests', redisClusterMissing())
 const it = suite('sluice --cluster')
-const test = missing ? (it.skip as unknown as typeof it) : it
+const test = testUnless(missing, it)
 const PASSWORD = 'cluster-pass-5e1f'
 
 let d: Dataset

@@ -18,6 +18,7 @@ import { inspect, promisify } from 'node:util'
 import { BlockReader, type BlockReaderOptions, type ReaderStats, type TierStats } from '../lib/index.js'
 import { redisClusterMissing, startRedisCluster, type RedisCluster } from '../lib/testing/index.js'
 import { patternBytes } from './support/data.js'
+import { announceSkip, testUnless } from './support/skip.js'
 import { startTestS3, type TestS3 } from './support/s3.js'
 
 const run = promisify(execFile)
@@ -32,10 +33,9 @@ const expectedSha = (url: string) => {
   return sha256(patternBytes(SIZES[key]!, key))
 }
 
-const missing = redisClusterMissing()
-if (missing) console.log(`  skip: cluster-tier tests need redis-server and redis-cli (${missing})`)
+const missing = announceSkip('cluster-tier', 'the cluster-tier tests', redisClusterMissing())
 const it = suite('cluster tier')
-const test = missing ? (it.skip as unknown as typeof it) : it
+const test = testUnless(missing, it)
 
 let s3: TestS3
 let redis: RedisCluster
