@@ -245,7 +245,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
    */
   private verifiedLength(obj: PinnedObject, i: number, key: Uint8Array, block: Uint8Array | undefined): Uint8Array | undefined {
     if (block === undefined || block.length === this.fetcher.blockLength(obj, i)) return block
-    void this.cache.deletePrefix(key).catch(() => {})
+    void this.cache.delete(key)
     return undefined
   }
 

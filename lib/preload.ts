@@ -99,7 +99,7 @@ export async function preload(reader: PreloadHost, targets: string[], options: P
         })
         for (const [first, count] of runs) {
           options.signal?.throwIfAborted()
-          await reader.startRun(obj, first, count, 'demand', 0, { durable: true, memory: !reader.cache.persistent && !reader.cache.shared })
+          await reader.startRun(obj, first, count, 'demand', 0, { durable: true, memory: !reader.cache.persistent && reader.cache.shared === undefined })
           const bytes = Math.min(info.size, (first + count) * bs) - first * bs
           fetchedBytes += bytes
           bytesDone += bytes

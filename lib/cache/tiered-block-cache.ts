@@ -20,18 +20,11 @@
  */
 import { keyString } from './block-key.js'
 import type { BlockStore, CachedObjectRecord, ObjectCatalog, TierUsage } from './block-store.js'
-import { TierHealth, type TierHealthOptions } from './tier-health.js'
-import type { TierStats } from '../types.js'
 
-export interface TierSpec {
-  store: BlockStore
-  /**
-   * Fill the tier behind the reader, with at most this many bytes of fills in flight; past
-   * it, fills are dropped and counted. Omit for a tier that takes fills inline (memory).
-   */
-  maxPendingWriteBytes?: number
-  health?: TierHealthOptions
-}
+export type { TierSpec } from './tier.js'
+import { SharedTiers } from './shared-tiers.js'
+import { Tier, type TierSpec } from './tier.js'
+import type { TierStats } from '../types.js'
 
 export interface FillOptions {
   /** The object the block belongs to, for tiers that keep records of objects. */
@@ -53,45 +46,6 @@ export interface FillOptions {
 /** Where a block is now: in a tier that answers at once, in one that must page it in first, or in no local tier. */
 export type Residence = 'fast' | 'paged' | undefined
 
-class Tier {
-  readonly health: TierHealth
-  readonly writeBehind: boolean
-  readonly maxPendingBytes: number
-  pendingBytes = 0
-  /** Fills queued to this tier, by key string: served until they land. */
-  readonly writing = new Map<string, Uint8Array>()
-  constructor(
-    readonly store: BlockStore,
-    readonly index: number,
-    spec: TierSpec,
-  ) {
-    this.health = new TierHealth(spec.health)
-    this.writeBehind = spec.maxPendingWriteBytes !== undefined
-    this.maxPendingBytes = spec.maxPendingWriteBytes ?? 0
-  }
-  get local(): boolean {
-    return this.store.locality === 'local'
-  }
-  get pageable(): boolean {
-    return this.store.pageIn !== undefined
-  }
-  queued(ks: string): Uint8Array | undefined {
-    return this.writing.size > 0 ? this.writing.get(ks) : undefined
-  }
-  /** Runs a synchronous call on the tier, counting its errors; `fallback` when bypassed or failed. */
-  guard<T>(fallback: T, call: () => T): T {
-    if (!this.health.usable()) return fallback
-    try {
-      const result = call()
-      this.health.success()
-      return result
-    } catch (err) {
-      this.health.failure(err)
-      return fallback
-    }
-  }
-}
-
 export class TieredBlockCache implements BlockStore {
   readonly name = 'tiered'
   readonly locality = 'local'
@@ -104,6 +58,7 @@ export class TieredBlockCache implements BlockStore {
     this.tiers = specs.map((spec, i) => new Tier(spec.store, i, spec))
     this.local = this.tiers.filter((t) => t.local)
     this.remote = this.tiers.filter((t) => !t.local)
+    this.shared = this.remote.length > 0 ? new SharedTiers(this.remote) : undefined
   }
 
   /** Counts a failure of a tier seen outside the composition (a tier that could not open): it is bypassed for its cool-down. */
@@ -116,10 +71,8 @@ export class TieredBlockCache implements BlockStore {
     return this.tiers.some((t) => t.store.catalog !== undefined)
   }
 
-  /** Whether a remote tier (shared by other nodes) is configured. */
-  get shared(): boolean {
-    return this.remote.length > 0
-  }
+  /** The tiers shared with other nodes (the cluster tier), when there are any. */
+  readonly shared: SharedTiers | undefined
 
   /** The catalogue of the first tier that keeps one, while that tier is usable. */
   get catalog(): ObjectCatalog | undefined {
@@ -227,72 +180,6 @@ export class TieredBlockCache implements BlockStore {
     return out
   }
 
-  /**
-   * Blocks from the remote tiers only, verified, unpromoted (the caller fills the local tiers
-   * with what it keeps). Never rejects for a tier's failure: those blocks are misses.
-   */
-  async getRemote(keys: Uint8Array[], options: { signal?: AbortSignal } = {}): Promise<(Uint8Array | undefined)[]> {
-    const out: (Uint8Array | undefined)[] = new Array(keys.length).fill(undefined)
-    for (const tier of this.remote) {
-      const missing: number[] = []
-      for (let i = 0; i < out.length; i++) if (out[i] === undefined) missing.push(i)
-      if (missing.length === 0 || !tier.health.usable()) continue
-      try {
-        const found = await tier.store.getMany(missing.map((i) => keys[i]!), options)
-        tier.health.success()
-        for (let j = 0; j < missing.length; j++) if (found[j] !== undefined) out[missing[j]!] = found[j]
-      } catch (err) {
-        tier.health.failure(err)
-      }
-    }
-    return out
-  }
-
-  /**
-   * Claims the fill leases of blocks about to be fetched: true where this process should
-   * fetch (it won the lease, or no tier coordinates fills, or the tier failed), false where
-   * another process holds the lease and is fetching the block now.
-   */
-  async acquireLeases(keys: Uint8Array[]): Promise<boolean[]> {
-    const tier = this.leaseTier()
-    if (tier === undefined) return keys.map(() => true)
-    try {
-      const won = await tier.store.leases!.acquire(keys)
-      tier.health.success()
-      return won
-    } catch (err) {
-      tier.health.failure(err)
-      return keys.map(() => true)
-    }
-  }
-
-  /** Gives up leases this process holds. Never rejects: an unreleased lease expires on its own. */
-  async releaseLeases(keys: Uint8Array[]): Promise<void> {
-    const tier = this.leaseTier()
-    if (tier === undefined || keys.length === 0) return
-    await tier.store.leases!.release(keys).catch((err: unknown) => tier.health.failure(err))
-  }
-
-  /** Waits (bounded by the lease time) for blocks another process is filling; undefined where none came. */
-  async waitForFills(keys: Uint8Array[], options: { signal?: AbortSignal } = {}): Promise<(Uint8Array | undefined)[]> {
-    const tier = this.leaseTier()
-    if (tier === undefined) return keys.map(() => undefined)
-    try {
-      const blocks = await tier.store.leases!.waitFor(keys, options)
-      tier.health.success()
-      return blocks
-    } catch (err) {
-      if (options.signal?.aborted) throw err
-      tier.health.failure(err)
-      return keys.map(() => undefined)
-    }
-  }
-
-  private leaseTier(): Tier | undefined {
-    const tier = this.tiers.find((t) => t.store.leases !== undefined)
-    return tier && tier.health.usable() ? tier : undefined
-  }
-
   put(key: Uint8Array, bytes: Uint8Array, object?: CachedObjectRecord): Promise<boolean> {
     return this.fill(key, bytes, object === undefined ? {} : { object })
   }
@@ -360,8 +247,19 @@ export class TieredBlockCache implements BlockStore {
     await Promise.allSettled([...this.pending])
   }
 
+  /** Deletes one block from every tier (a prefix scan would cost the cluster tier a SCAN of every master). */
   async delete(key: Uint8Array): Promise<boolean> {
-    return (await this.deletePrefix(key)) > 0
+    const ks = keyString(key)
+    let removed = false
+    for (const tier of this.tiers) {
+      if (tier.writing.get(ks) !== undefined) tier.writing.delete(ks)
+      try {
+        if (await tier.store.delete(key)) removed = true
+      } catch (err) {
+        tier.health.failure(err)
+      }
+    }
+    return removed
   }
 
   /** Deletes from every tier; resolves to the most blocks any one tier removed. */

@@ -150,8 +150,9 @@ export class BlockFetcher {
       const end = Math.min(obj.info.size, (first + runFirst + count) * bs)
       return this.pool.fetch({ info: obj.info, start, end, blockSize: bs, onProgress: arrival.progress })
     }
-    if (!this.cache.shared) return fromSource(0, keys.length)
-    return fetchSharedRun(this.cache, {
+    const shared = this.cache.shared
+    if (shared === undefined) return fromSource(0, keys.length)
+    return fetchSharedRun(shared, {
       keys,
       fetch: fromSource,
       publish: (j, block) => this.cache.fill(keys[j]!, block, { object, tiers: 'remote', durable }),

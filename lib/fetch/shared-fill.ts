@@ -15,7 +15,7 @@
  * the run an ordinary source fetch. The caller fills the local tiers with every block; this
  * module fills only the remote one, because a lease must be released after its value landed.
  */
-import type { TieredBlockCache } from '../cache/tiered-block-cache.js'
+import type { SharedTiers } from '../cache/shared-tiers.js'
 
 export interface SharedRun {
   keys: Uint8Array[]
@@ -29,7 +29,7 @@ export interface SharedRun {
 }
 
 /** The run's blocks, from the remote tier, another node's fill, or the source. */
-export async function fetchSharedRun(cache: TieredBlockCache, run: SharedRun): Promise<Uint8Array[]> {
+export async function fetchSharedRun(cache: SharedTiers, run: SharedRun): Promise<Uint8Array[]> {
   const { keys } = run
   const blocks = await cache.getRemote(keys, run.signal ? { signal: run.signal } : {})
   const missing = indexesOf(blocks, (b) => b === undefined)
@@ -57,7 +57,7 @@ export async function fetchSharedRun(cache: TieredBlockCache, run: SharedRun): P
  * stores them in `blocks`, and publishes each; with `leased`, releases each block's lease
  * after its publish (or at once, for a fetch that failed).
  */
-async function fetchAndPublish(run: SharedRun, blocks: (Uint8Array | undefined)[], indexes: number[], leased: boolean, cache: TieredBlockCache): Promise<void> {
+async function fetchAndPublish(run: SharedRun, blocks: (Uint8Array | undefined)[], indexes: number[], leased: boolean, cache: SharedTiers): Promise<void> {
   await Promise.all(
     contiguous(indexes).map(async ([first, count]) => {
       const runKeys = run.keys.slice(first, first + count)
