@@ -16,6 +16,7 @@ import { clusterSkipReason, clusterTest, key, openStore, settles, until } from '
 import { patternBytes } from './support/data.js'
 
 const skip = clusterSkipReason('cluster-store-faults')
+// Tests that need no server run everywhere; the others only where redis-server is.
 const test = clusterTest(skip)
 const COMMAND_TIMEOUT_MS = 500
 /** Generous next to the timeouts: a call that takes longer is hanging. */
@@ -102,7 +103,7 @@ test('a failover to a replica: calls settle while it happens, and the tier serve
   }
 })
 
-test('a client error carrying the password (in its message or its command) becomes a ClusterError without it', async () => {
+uvuTest('a client error carrying the password (in its message or its command) becomes a ClusterError without it', async () => {
   const password = 'pa55-in-an-error'
   const leaky = Object.assign(new Error(`ERR something about ${password} and ${encodeURIComponent(password)}`), { command: { name: 'auth', args: ['default', password] } })
   const r = await settles(bounded(Promise.reject(leaky), 1000, 'AUTH', password), SETTLE_BOUND_MS, 'bounded')
@@ -114,7 +115,7 @@ test('a client error carrying the password (in its message or its command) becom
   }
 })
 
-test('malformed options: TypeError / RangeError naming the option path, never printing a password', () => {
+uvuTest('malformed options: TypeError / RangeError naming the option path, never printing a password', () => {
   const throwsWith = (options: unknown, type: typeof TypeError, pattern: RegExp) => {
     try {
       new RedisClusterBlockStore(options as never)
@@ -151,7 +152,7 @@ test('a plain (non-cluster) redis-server: a ClusterError that says so', async ()
   }
 })
 
-test('a node nobody listens on: init rejects within connectTimeoutMs; calls before init reject', async () => {
+uvuTest('a node nobody listens on: init rejects within connectTimeoutMs; calls before init reject', async () => {
   const store = new RedisClusterBlockStore({ nodes: ['redis://127.0.0.1:1'], connectTimeoutMs: 500 })
   const early = await settles(store.getMany([key('x', 0)]), SETTLE_BOUND_MS, 'getMany before init')
   assert.ok(!early.ok && early.error instanceof ClusterError && /not connected/.test(early.error.message))
