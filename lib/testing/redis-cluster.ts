@@ -6,7 +6,7 @@
  *
  * Faults are real: `killMaster` SIGKILLs a master's process, `stop` kills every node. With
  * replicas, a killed master's replica is promoted after the node timeout (2 s by default),
- * which `waitForState('ok')` waits for.
+ * which `waitForFailover` waits for.
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { Redis } from 'ioredis'
@@ -27,7 +27,7 @@ export interface RedisClusterOptions {
   maxmemoryPolicy?: string
   /** `cluster-node-timeout` in ms. Default 2000. */
   nodeTimeoutMs?: number
-  /** Bound on forming the cluster, in ms. Default 30000. */
+  /** Bound on forming the cluster (servers up, joined, state ok, replicas synced), in ms. Default 30000. */
   startTimeoutMs?: number
 }
 
@@ -62,7 +62,10 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   if (!Number.isInteger(replicasPerMaster) || replicasPerMaster < 0) throw new RangeError(`replicasPerMaster must be a non-negative integer, got ${replicasPerMaster}`)
   const missing = redisClusterMissing()
   if (missing !== undefined) throw new Error(missing)
-  const serverOptions: RedisServerOptions = { ...options, cluster: true }
+  const { password, maxmemoryBytes, maxmemoryPolicy, nodeTimeoutMs } = options
+  const serverOptions: RedisServerOptions = { password, maxmemoryBytes, maxmemoryPolicy, nodeTimeoutMs, cluster: true }
+  const deadline = Date.now() + (options.startTimeoutMs ?? 30_000)
+  const remaining = () => Math.max(1, deadline - Date.now())
   const servers: RedisServer[] = []
   const stopAll = () => Promise.all(servers.map((s) => s.stop())).then(() => {})
   try {
@@ -72,11 +75,11 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     for (const s of started) if (s.status === 'fulfilled') servers.push(s.value)
     const failed = started.find((s) => s.status === 'rejected')
     if (failed) throw (failed as PromiseRejectedResult).reason
-    await createCluster(servers, replicasPerMaster, options.password, options.startTimeoutMs ?? 30_000)
-    const admin = (port: number, ...args: (string | number | Buffer)[]) => nodeCommand(port, options.password, args)
-    const cluster = makeCluster(servers, admin, await roles(servers, admin, masterCount * replicasPerMaster, options.startTimeoutMs ?? 30_000))
-    await cluster.waitForState('ok', options.startTimeoutMs ?? 30_000)
-    if (replicasPerMaster > 0) await waitForReplicaSync(cluster.replicas, admin, options.startTimeoutMs ?? 30_000)
+    await createCluster(servers, replicasPerMaster, password, remaining())
+    const admin = (port: number, ...args: (string | number | Buffer)[]) => nodeCommand(port, password, args)
+    const cluster = makeCluster(servers, admin, await roles(servers, admin, masterCount * replicasPerMaster, remaining()))
+    await cluster.waitForState('ok', remaining())
+    if (replicasPerMaster > 0) await waitForReplicaSync(cluster.replicas, admin, remaining())
     return cluster
   } catch (err) {
     await stopAll()
