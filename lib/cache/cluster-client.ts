@@ -25,7 +25,7 @@ export interface ScriptDefinition {
   numberOfKeys: number
 }
 
-/** Commands the tier depends on, with what a failure of each means. */
+/** The client's options: fail fast (above), follow redirections, pipeline per node. */
 export function clusterOptions(config: ResolvedClusterOptions, scripts: Record<string, ScriptDefinition>): ClusterOptions {
   return {
     lazyConnect: true,

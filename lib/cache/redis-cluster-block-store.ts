@@ -101,15 +101,15 @@ export class RedisClusterBlockStore implements BlockStore {
     await this.usageSnapshot.refresh()
   }
 
-  getSync(): undefined {
+  getSync(_key: Uint8Array): undefined {
     return undefined
   }
 
-  copyInto(): boolean {
+  copyInto(_key: Uint8Array, _target: Uint8Array, _targetOffset: number, _from: number, _to: number, _expectedLength: number): boolean {
     return false
   }
 
-  has(): boolean {
+  has(_key: Uint8Array): boolean {
     return false
   }
 

@@ -6,7 +6,7 @@
  *
  * Faults are real: `killMaster` SIGKILLs a master's process, `stop` kills every node. With
  * replicas, a killed master's replica is promoted after the node timeout (2 s by default),
- * which `waitForState('ok')` waits for.
+ * which `waitForFailover` waits for.
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { Redis } from 'ioredis'
@@ -27,7 +27,7 @@ export interface RedisClusterOptions {
   maxmemoryPolicy?: string
   /** `cluster-node-timeout` in ms. Default 2000. */
   nodeTimeoutMs?: number
-  /** Bound on forming the cluster, in ms. Default 30000. */
+  /** Bound on forming the cluster (servers up, joined, state ok, replicas synced), in ms. Default 30000. */
   startTimeoutMs?: number
 }
 
@@ -42,6 +42,8 @@ export interface RedisCluster {
   killMaster(i: number): Promise<void>
   /** Resolves once every running node reports `cluster_state:<state>`; rejects after `timeoutMs`. */
   waitForState(state: 'ok' | 'fail', timeoutMs?: number): Promise<void>
+  /** Resolves with the replica of master `i` once it has been promoted (after `killMaster(i)`); rejects after `timeoutMs`. */
+  waitForFailover(i: number, timeoutMs?: number): Promise<RedisServer>
   /** Runs one command on one node (by port) over a fresh connection; resolves to its reply. */
   command(port: number, ...args: (string | number | Buffer)[]): Promise<unknown>
   /** Kills every node and removes their directories (idempotent). */
@@ -60,7 +62,10 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   if (!Number.isInteger(replicasPerMaster) || replicasPerMaster < 0) throw new RangeError(`replicasPerMaster must be a non-negative integer, got ${replicasPerMaster}`)
   const missing = redisClusterMissing()
   if (missing !== undefined) throw new Error(missing)
-  const serverOptions: RedisServerOptions = { ...options, cluster: true }
+  const { password, maxmemoryBytes, maxmemoryPolicy, nodeTimeoutMs } = options
+  const serverOptions: RedisServerOptions = { password, maxmemoryBytes, maxmemoryPolicy, nodeTimeoutMs, cluster: true }
+  const deadline = Date.now() + (options.startTimeoutMs ?? 30_000)
+  const remaining = () => Math.max(1, deadline - Date.now())
   const servers: RedisServer[] = []
   const stopAll = () => Promise.all(servers.map((s) => s.stop())).then(() => {})
   try {
@@ -70,11 +75,11 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     for (const s of started) if (s.status === 'fulfilled') servers.push(s.value)
     const failed = started.find((s) => s.status === 'rejected')
     if (failed) throw (failed as PromiseRejectedResult).reason
-    await createCluster(servers, replicasPerMaster, options.password, options.startTimeoutMs ?? 30_000)
-    const admin = (port: number, ...args: (string | number | Buffer)[]) => nodeCommand(port, options.password, args)
-    const cluster = makeCluster(servers, admin, await roles(servers, admin))
-    await cluster.waitForState('ok', options.startTimeoutMs ?? 30_000)
-    if (replicasPerMaster > 0) await waitForReplicaSync(cluster.replicas, admin, options.startTimeoutMs ?? 30_000)
+    await createCluster(servers, replicasPerMaster, password, remaining())
+    const admin = (port: number, ...args: (string | number | Buffer)[]) => nodeCommand(port, password, args)
+    const cluster = makeCluster(servers, admin, await roles(servers, admin, masterCount * replicasPerMaster, remaining()))
+    await cluster.waitForState('ok', remaining())
+    if (replicasPerMaster > 0) await waitForReplicaSync(cluster.replicas, admin, remaining())
     return cluster
   } catch (err) {
     await stopAll()
@@ -84,9 +89,9 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
 
 type Admin = (port: number, ...args: (string | number | Buffer)[]) => Promise<unknown>
 
-function makeCluster(servers: RedisServer[], admin: Admin, role: Map<number, 'master' | 'replica'>): RedisCluster {
-  const masters = servers.filter((s) => role.get(s.port) === 'master').sort((a, b) => a.port - b.port)
-  const replicas = servers.filter((s) => role.get(s.port) === 'replica')
+function makeCluster(servers: RedisServer[], admin: Admin, replicaOf: Map<number, number | undefined>): RedisCluster {
+  const masters = servers.filter((s) => replicaOf.get(s.port) === undefined).sort((a, b) => a.port - b.port)
+  const replicas = servers.filter((s) => replicaOf.get(s.port) !== undefined)
   let stopped: Promise<void> | undefined
   return {
     nodes: masters.map((s) => s.url),
@@ -106,6 +111,20 @@ function makeCluster(servers: RedisServer[], admin: Admin, role: Map<number, 'ma
         last = states.map((info, i) => `${running[i]!.port}: ${/cluster_state:(\w+)/.exec(info)?.[1] ?? info}`).join(', ')
         if (running.length > 0 && states.every((info) => info.includes(`cluster_state:${state}`))) return
         if (Date.now() >= deadline) throw new Error(`cluster not in state ${state} within ${timeoutMs} ms (${last})`)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    },
+    async waitForFailover(i, timeoutMs = 30_000) {
+      const master = masters[i]
+      if (master === undefined) throw new RangeError(`no master ${i} (there are ${masters.length})`)
+      const candidates = replicas.filter((r) => replicaOf.get(r.port) === master.port)
+      if (candidates.length === 0) throw new Error(`master ${i} has no replica to fail over to`)
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        for (const r of candidates) {
+          if (r.running && /^role:master/m.test(String(await admin(r.port, 'INFO', 'replication').catch(() => '')))) return r
+        }
+        if (Date.now() >= deadline) throw new Error(`no replica of master ${i} promoted within ${timeoutMs} ms`)
         await new Promise((r) => setTimeout(r, 50))
       }
     },
@@ -136,17 +155,26 @@ async function createCluster(servers: RedisServer[], replicas: number, password:
   if (code !== 0) throw new Error(`redis-cli --cluster create failed (exit ${code}):\n${output.split('\n').slice(-15).join('\n')}`)
 }
 
-/** Which started server is a master and which a replica (redis-cli chooses). */
-async function roles(servers: RedisServer[], admin: Admin): Promise<Map<number, 'master' | 'replica'>> {
-  const out = new Map<number, 'master' | 'replica'>()
-  const reply = String(await admin(servers[0]!.port, 'CLUSTER', 'NODES'))
-  for (const line of reply.split('\n')) {
-    const fields = line.split(' ')
-    const port = Number(/:(\d+)@/.exec(fields[1] ?? '')?.[1])
-    if (!Number.isInteger(port)) continue
-    out.set(port, (fields[2] ?? '').includes('master') ? 'master' : 'replica')
+/**
+ * Which started server is a master and which a replica (redis-cli chooses), each node asked
+ * about itself: another node's view lags while the replicas are being attached.
+ */
+async function roles(servers: RedisServer[], admin: Admin, expectedReplicas: number, timeoutMs: number): Promise<Map<number, number | undefined>> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const out = new Map<number, number | undefined>()
+    for (const s of servers) out.set(s.port, await masterOf(s.port, admin))
+    if ([...out.values()].filter((m) => m !== undefined).length === expectedReplicas) return out
+    if (Date.now() >= deadline) throw new Error(`replicas not attached within ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, 50))
   }
-  return out
+}
+
+/** The port of the master a node replicates, or undefined for a master. */
+async function masterOf(port: number, admin: Admin): Promise<number | undefined> {
+  const info = String(await admin(port, 'INFO', 'replication'))
+  if (!/^role:slave/m.test(info)) return undefined
+  return Number(/^master_port:(\d+)/m.exec(info)?.[1])
 }
 
 async function waitForReplicaSync(replicas: RedisServer[], admin: Admin, timeoutMs: number): Promise<void> {

@@ -9,7 +9,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { rmSync } from 'node:fs'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -90,14 +90,24 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   throw lastError
 }
 
-function serverArgs(port: number, dir: string, options: RedisServerOptions): string[] {
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--logfile', join(dir, 'redis.log')]
+/**
+ * The command line. A password goes into a config file (owner-only, in the server's own
+ * directory) rather than onto the command line, where `ps` would show it.
+ */
+async function serverArgs(port: number, dir: string, options: RedisServerOptions): Promise<string[]> {
+  const args: string[] = []
+  if (options.password !== undefined) {
+    const conf = join(dir, 'auth.conf')
+    const quoted = JSON.stringify(options.password)
+    await writeFile(conf, `requirepass ${quoted}\nmasterauth ${quoted}\n`, { mode: 0o600 })
+    args.push(conf)
+  }
+  args.push('--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--logfile', join(dir, 'redis.log'))
   args.push('--save', '', '--appendonly', 'no', '--daemonize', 'no')
   if (options.cluster) {
     args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'))
     args.push('--cluster-node-timeout', String(options.nodeTimeoutMs ?? 2000))
   }
-  if (options.password !== undefined) args.push('--requirepass', options.password, '--masterauth', options.password)
   if (options.maxmemoryBytes !== undefined) args.push('--maxmemory', String(options.maxmemoryBytes))
   if (options.maxmemoryPolicy !== undefined) args.push('--maxmemory-policy', options.maxmemoryPolicy)
   return args
@@ -114,8 +124,7 @@ const WRAPPER =
   'wait "$pid"; code=$?; kill "$watcher" 2>/dev/null; exit "$code"'
 
 async function launch(port: number, dir: string, options: RedisServerOptions): Promise<RedisServer> {
-  // The password is passed as an argument: visible to `ps` on this machine, acceptable for a test server.
-  const child = spawn('sh', ['-c', WRAPPER, 'sh', ...serverArgs(port, dir, options)], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = spawn('sh', ['-c', WRAPPER, 'sh', ...(await serverArgs(port, dir, options))], { stdio: ['pipe', 'pipe', 'pipe'] })
   // Kept for a failed start (a config error goes to stderr); the shell's "Killed" notices are dropped.
   let stderr = ''
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)))
