@@ -139,6 +139,18 @@ export class RedisClusterBlockStore implements BlockStore {
     })
   }
 
+  /**
+   * Which blocks have a value, in one bounded round trip per master (EXISTS, pipelined), for
+   * preload's residency report. Presence only: every value is checked when it is read.
+   */
+  async containsMany(keys: Uint8Array[]): Promise<boolean[]> {
+    this.check()
+    if (keys.length === 0) return []
+    const names = keys.map((key) => valueKeyOf(this.config.keyPrefix, key))
+    const found = await this.bounded(Promise.all(names.map((name) => this.client.exists(name))), 'EXISTS')
+    return found.map((n) => n > 0)
+  }
+
   /** The block inside a value read under `name`, or undefined (counted, and the value dropped) if it fails a check. */
   private accept(key: Uint8Array, name: string, raw: Buffer): Uint8Array | undefined {
     const verified = verifyValue(raw, key, this.config.secret)
