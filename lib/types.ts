@@ -144,6 +144,8 @@ export interface ClusterTierCounts {
   authFailures: number
   /** Blocks whose fill lease this process won (it fetches them for the cluster). */
   leasesWon: number
+  /** Blocks fetched without a lease because the full cluster refused to store one (noeviction). */
+  leasesUnavailable: number
   /** Blocks this process waited for while another node held the lease. */
   leasesWaited: number
   /** Of those, blocks whose value arrived while waiting. */

@@ -129,6 +129,55 @@ test('a value damaged inside Redis is never served: dropped, counted, fetched ag
   assert.is(after.source.bytes, DATASET_BYTES, 'and its block fetched from S3 again')
 })
 
+test('a dataset larger than a noeviction cluster: part stays resident across epochs, a full cluster is not an error, values expire when idle', async () => {
+  const own = await startRedisCluster({ masters: 3, maxmemoryPolicy: 'noeviction' })
+  try {
+    // Room for about half the dataset above what each master uses empty.
+    for (const node of own.nodes) {
+      const port = Number(new URL(node).port)
+      const info = String(await own.command(port, 'INFO', 'memory'))
+      const used = Number(/used_memory:(\d+)/.exec(info)![1])
+      await own.command(port, 'CONFIG', 'SET', 'maxmemory', String(used + Math.round(DATASET_BYTES / 2 / 3)))
+    }
+    const epoch = async (keyPrefix = 'loop:') => {
+      const reader = new BlockReader({ blockSize: BS, memory: { maxBytes: 0 }, s3: s3.server.s3, cluster: { nodes: own.nodes, keyPrefix, idleTtlMs: 3_600_000 } })
+      try {
+        await readAll(reader)
+        return reader.stats()
+      } finally {
+        await reader.close()
+      }
+    }
+    const first = await epoch()
+    assert.is(first.source.bytes, DATASET_BYTES)
+    const second = await epoch()
+    const fromCluster = clusterOf(second).hitBytes
+    assert.ok(fromCluster > 0.2 * DATASET_BYTES, `second epoch: ${fromCluster} of ${DATASET_BYTES} bytes from the cluster`)
+    assert.is(second.source.bytes + fromCluster, DATASET_BYTES, 'every other byte from the store, none twice')
+    for (const s of [first, second]) {
+      assert.is(clusterOf(s).errors, 0, 'a full cluster refusing fills and leases is not a tier error')
+      assert.ok(clusterOf(s).healthy)
+    }
+    // A cluster over its maxmemory refuses every write, leases included: the node fetches
+    // without one, and that is no tier error either.
+    for (const node of own.nodes) await own.command(Number(new URL(node).port), 'CONFIG', 'SET', 'maxmemory', '1')
+    const refused = await epoch('refused:')
+    assert.is(refused.source.bytes, DATASET_BYTES)
+    assert.ok((clusterOf(refused).cluster?.leasesUnavailable ?? 0) > 0, 'the full cluster refused leases, and the node fetched anyway')
+    assert.is(clusterOf(refused).errors, 0)
+    assert.ok(clusterOf(refused).droppedFills > 0, 'its fills were dropped, counted')
+    // Values carry the idle time, renewed by each hit.
+    const port = Number(new URL(own.nodes[0]!).port)
+    const [, keys] = (await own.command(port, 'SCAN', '0', 'MATCH', 'loop:*', 'COUNT', 1000)) as [string, string[]]
+    const value = keys.find((k) => !k.endsWith(':lease'))
+    assert.ok(value, 'a value on the first master')
+    const ttl = Number(await own.command(port, 'PTTL', value!))
+    assert.ok(ttl > 3_500_000 && ttl <= 3_600_000, `idle TTL ${ttl} ms`)
+  } finally {
+    await own.stop()
+  }
+})
+
 test('killing a master mid-read costs no error and no wrong byte', async () => {
   const own = await startRedisCluster({ masters: 3 })
   try {

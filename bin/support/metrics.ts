@@ -66,11 +66,12 @@ export function buildRegistry(sources: MetricsSources): Registry {
     this.inc({ check: 'crc' }, c.crcFailures)
     this.inc({ check: 'hmac' }, c.authFailures)
   })
-  counter(registry, 'sluice_cluster_leases_total', 'Fill leases: won (this node fetched), waited (another node did), and how waits ended (filled, expired, timeout).', ['outcome'], function () {
+  counter(registry, 'sluice_cluster_leases_total', 'Fill leases: won (this node fetched), unavailable (a full cluster refused one; this node fetched), waited (another node did), and how waits ended (filled, expired, timeout).', ['outcome'], function () {
     this.reset()
     const c = cluster()
     if (c === undefined) return
     this.inc({ outcome: 'won' }, c.leasesWon)
+    this.inc({ outcome: 'unavailable' }, c.leasesUnavailable)
     this.inc({ outcome: 'waited' }, c.leasesWaited)
     this.inc({ outcome: 'filled' }, c.leasesFilled)
     this.inc({ outcome: 'expired' }, c.leasesExpired)

@@ -78,6 +78,8 @@ export interface LeaseHost {
 
 const FIRST_POLL_MS = 5
 const MAX_POLL_MS = 100
+/** An acquire the cluster refused for memory (OOM): no lease, the caller fetches. */
+const UNAVAILABLE = -1
 
 export class ClusterFillLeases implements FillLeases {
   constructor(private readonly host: LeaseHost) {}
@@ -88,12 +90,18 @@ export class ClusterFillLeases implements FillLeases {
     const answers = await this.host.bounded(
       Promise.all(keys.map((key) => {
         const { value, lease } = this.host.names(key)
-        return commands.sluiceAcquire(value, lease, token, leaseMs)
+        // A full cluster under noeviction refuses the lease's SET: no lease can be had, and
+        // this node fetches the block itself, as without a cluster (it is not an error).
+        return commands.sluiceAcquire(value, lease, token, leaseMs).catch((err: unknown) => {
+          if (/\bOOM\b/.test((err as Error)?.message ?? '')) return UNAVAILABLE
+          throw err
+        })
       })),
       'acquiring fill leases',
     )
-    const won = answers.map((a) => a === 1)
-    this.host.counts.leasesWon += won.filter(Boolean).length
+    const won = answers.map((a) => a === 1 || a === UNAVAILABLE)
+    this.host.counts.leasesWon += answers.filter((a) => a === 1).length
+    this.host.counts.leasesUnavailable += answers.filter((a) => a === UNAVAILABLE).length
     return won
   }
 

@@ -41,6 +41,13 @@ export interface RedisClusterStoreOptions {
   secret?: string | Uint8Array
   /** Largest block the tier stores, in bytes; larger puts are declined. Default 64 MiB. */
   maxValueBytes?: number
+  /**
+   * A value not read for this long expires, in ms; every hit renews it. With Redis's
+   * `maxmemory-policy noeviction` (the policy docs/cluster.md recommends: the only one that
+   * keeps part of a dataset larger than the cluster resident across epochs) this is how an
+   * old dataset makes room for a new one. 0: values never expire. Default 6 hours.
+   */
+  idleTtlMs?: number
 }
 
 export interface ClusterSeed {
@@ -60,9 +67,10 @@ export interface ResolvedClusterOptions {
   maxWaitMs: number
   secret: Buffer | undefined
   maxValueBytes: number
+  idleTtlMs: number
 }
 
-const KNOWN = ['nodes', 'username', 'password', 'keyPrefix', 'connectTimeoutMs', 'commandTimeoutMs', 'leaseMs', 'maxWaitMs', 'secret', 'maxValueBytes']
+const KNOWN = ['nodes', 'username', 'password', 'keyPrefix', 'connectTimeoutMs', 'commandTimeoutMs', 'leaseMs', 'maxWaitMs', 'secret', 'maxValueBytes', 'idleTtlMs']
 const MAX_KEY_PREFIX = 256
 const MIN_SECRET_BYTES = 16
 /** Redis's proto-max-bulk-len is 512 MB; leave room for the header. */
@@ -102,6 +110,7 @@ export function resolveClusterOptions(options: RedisClusterStoreOptions, path = 
     maxWaitMs: integer(options.maxWaitMs, `${path}.maxWaitMs`, leaseMs, 0, 3_600_000),
     secret: secretBytes(options.secret, `${path}.secret`),
     maxValueBytes: integer(options.maxValueBytes, `${path}.maxValueBytes`, 64 * MiB, 1, MAX_VALUE_LIMIT),
+    idleTtlMs: integer(options.idleTtlMs, `${path}.idleTtlMs`, 6 * 3_600_000, 0, 365 * 24 * 3_600_000),
   }
 }
 

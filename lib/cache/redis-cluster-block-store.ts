@@ -58,6 +58,7 @@ export class RedisClusterBlockStore implements BlockStore {
     crcFailures: 0,
     authFailures: 0,
     leasesWon: 0,
+    leasesUnavailable: 0,
     leasesWaited: 0,
     leasesFilled: 0,
     leasesExpired: 0,
@@ -126,7 +127,10 @@ export class RedisClusterBlockStore implements BlockStore {
     this.check()
     if (keys.length === 0) return []
     const names = keys.map((key) => valueKeyOf(this.config.keyPrefix, key))
-    const raws = await this.bounded(Promise.all(names.map((name) => this.client.getBuffer(name))), 'GET', signal)
+    const ttl = this.config.idleTtlMs
+    // A hit renews the value's idle time (GETEX), so what is read every epoch never expires.
+    const get = (name: string) => (ttl > 0 ? this.client.getexBuffer(name, 'PX', ttl) : this.client.getBuffer(name))
+    const raws = await this.bounded(Promise.all(names.map(get)), 'GET', signal)
     return raws.map((raw, i) => {
       const data = raw === null ? undefined : this.accept(keys[i]!, names[i]!, raw)
       if (data === undefined) {
@@ -176,7 +180,9 @@ export class RedisClusterBlockStore implements BlockStore {
     }
     const value = encodeValue(key, bytes, this.config.secret)
     try {
-      await this.bounded(this.client.set(valueKeyOf(this.config.keyPrefix, key), value), 'SET')
+      const name = valueKeyOf(this.config.keyPrefix, key)
+      const ttl = this.config.idleTtlMs
+      await this.bounded(ttl > 0 ? this.client.set(name, value, 'PX', ttl) : this.client.set(name, value), 'SET')
       return true
     } catch (err) {
       if (!(err instanceof ClusterError) || !/: OOM /.test(err.message)) throw err
