@@ -170,4 +170,11 @@ test('dataset: ImageNet-like Examples, mean about 110 KB, sizes varying, the sam
   }
 })
 
+test('--cluster (or SLUICE_CLUSTER) gives every sluice reader of the harness the cluster tier, password from the environment', () => {
+  const config = parseConfig(['--cluster', 'redis://10.0.0.1:6379, redis://10.0.0.2:6379'], { SLUICE_CLUSTER_PASSWORD: 'pw' })!
+  assert.equal(config.readerOptions.cluster, { nodes: ['redis://10.0.0.1:6379', 'redis://10.0.0.2:6379'], password: 'pw' })
+  assert.equal(parseConfig([], { SLUICE_CLUSTER: 'redis://h:1' })!.readerOptions.cluster, { nodes: ['redis://h:1'] })
+  assert.is(parseConfig([], {})!.readerOptions.cluster, undefined, 'no cluster unless asked')
+})
+
 test.run()

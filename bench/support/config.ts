@@ -56,6 +56,7 @@ export const FLAGS: Record<string, Flag> = {
   'ranged-concurrency': { env: 'BENCH_RANGED_CONCURRENCY', kind: 'number', default: 0, help: 'parallel ranged-GET baseline: requests at once (0: derived from the model)' },
   'ranged-mb': { env: 'BENCH_RANGED_MB', kind: 'number', default: 8, help: 'parallel ranged-GET baseline: range size, MiB' },
   'reader-options': { env: 'BENCH_READER_OPTIONS', kind: 'string', default: '{}', help: 'JSON merged over the BlockReader options (tuning experiments)' },
+  cluster: { env: 'SLUICE_CLUSTER', kind: 'string', default: '', help: 'every sluice reader also uses this cluster tier: Redis Cluster nodes, comma-separated redis:// URLs (password from $SLUICE_CLUSTER_PASSWORD); its "cold" epochs then read what earlier ones left in the cluster' },
   'results-dir': { env: 'BENCH_RESULTS_DIR', kind: 'string', default: 'bench/results', help: 'where the JSON-lines file goes' },
   svg: { env: 'BENCH_SVG', kind: 'string', default: 'docs/benchmark.svg', help: 'chart output path ("" for none)' },
   quick: { env: 'BENCH_QUICK', kind: 'boolean', default: false, help: 'short form (the demo): 6 x 64 MB, one repetition, 2 loop epochs' },
@@ -103,6 +104,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     readerOptions = JSON.parse(String(get('reader-options'))) as Record<string, unknown>
   } catch {
     throw new TypeError('bench: --reader-options must be JSON')
+  }
+  const cluster = String(get('cluster')).split(',').map((n) => n.trim()).filter(Boolean)
+  if (cluster.length > 0 && readerOptions.cluster === undefined) {
+    const password = env.SLUICE_CLUSTER_PASSWORD
+    readerOptions = { ...readerOptions, cluster: { nodes: cluster, ...(password ? { password } : {}) } }
   }
   const svg = String(get('svg'))
   const stepMs = get('step-ms')

@@ -29,6 +29,7 @@ export const BENCH_OPTIONS: OptionSpecs = {
   'ranged-concurrency': n('Parallel ranged-GET baseline: requests at once (default: from the model).'),
   'ranged-mb': n('Parallel ranged-GET baseline: range size in MiB (default 8).', 'mib'),
   'reader-options': n('JSON merged over the BlockReader options, for tuning experiments.', 'json'),
+  cluster: n('Every sluice reader also uses this cluster tier: Redis Cluster nodes, comma-separated redis:// URLs (default $SLUICE_CLUSTER; password from $SLUICE_CLUSTER_PASSWORD).', 'urls'),
   'results-dir': n('Where the JSON-lines file of every measurement goes (default ./sluice-bench-results).', 'dir'),
   svg: n('Where the chart goes (default <results-dir>/benchmark.svg; "" for none).', 'path'),
 }
