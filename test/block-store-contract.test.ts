@@ -1,5 +1,6 @@
 /**
- * One contract, every BlockStore (memory LRU and LMDB on real files), then what only the
+ * One contract, every BlockStore (memory LRU, LMDB on real files, the composition of both,
+ * and the cluster tier on a real Redis Cluster), then what only the
  * disk tier promises: it survives reopening, keeps exact usage within its bound however much
  * is pushed through it, detects a flipped byte, empties a cache of another format, and
  * writes a block's header in front of it only where that room is the block's own.
@@ -16,6 +17,9 @@ import { chargedBytes } from '../lib/cache/lmdb-block-store.js'
 import { HEADER_BYTES, MAGIC } from '../lib/cache/lmdb-layout.js'
 import { allocBlock } from '../lib/block-buffer.js'
 import { TieredBlockCache } from '../lib/cache/tiered-block-cache.js'
+import { RedisClusterBlockStore } from '../lib/cache/redis-cluster-block-store.js'
+import { redisClusterMissing, startRedisCluster, type RedisCluster } from '../lib/testing/index.js'
+import { announceSkip, testUnless } from './support/skip.js'
 import { patternBytes } from './support/data.js'
 import { waitFor } from './support/wait.js'
 
@@ -34,52 +38,74 @@ async function lmdb(maxBytes: number, path?: string, writerThread = false): Prom
   return store
 }
 
+// The cluster tier is a BlockStore too, on a real Redis Cluster where one can be started. It is
+// remote: `has` cannot know without a round trip, and its usage is the cluster's (Redis's
+// maxmemory bounds it), so those promises are the local tiers' only.
+const noRedis = announceSkip('block-store-contract', 'the cluster tier in the BlockStore contract', redisClusterMissing())
+let redis: RedisCluster | undefined
+let prefixes = 0
+async function clusterStore(): Promise<BlockStore> {
+  const store = new RedisClusterBlockStore({ nodes: redis!.nodes, keyPrefix: `contract-${prefixes++}:` })
+  await store.init()
+  return store
+}
+
 const makers: [string, (maxBytes: number) => Promise<BlockStore>][] = [
   ['MemoryBlockStore', async (max) => new MemoryBlockStore(max)],
   ['LmdbBlockStore', (max) => lmdb(max)],
   ['LmdbBlockStore (writer thread)', (max) => lmdb(max, undefined, true)],
   // The composition is a BlockStore too: memory over LMDB, fills awaited through its budget.
   ['TieredBlockCache (memory over LMDB)', async (max) => new TieredBlockCache([{ store: new MemoryBlockStore(max) }, { store: await lmdb(max), maxPendingWriteBytes: max }])],
+  ['RedisClusterBlockStore', () => clusterStore()],
 ]
 
 const contract = suite('BlockStore contract')
 contract.before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sluice-store-'))
+  if (noRedis === undefined) redis = await startRedisCluster({ masters: 3 })
 })
 contract.after(async () => {
+  await redis?.stop()
   await rm(dir, { recursive: true, force: true })
 })
 
 const id = objectId('s3://b/k', '"etag"', 64 * KB, 1 << 30)
 
 for (const [name, make] of makers) {
-  contract(`${name}: put, get, has, delete`, async () => {
+  const remote = name === 'RedisClusterBlockStore'
+  const it = testUnless(remote ? noRedis : undefined, contract)
+  it(`${name}: put, get, has, delete`, async () => {
     const store = await make(8 * 1024 * KB)
     const a = patternBytes(64 * KB, 'a')
     assert.is(store.has(blockKey(id, 0)), false)
     assert.is((await store.getMany([blockKey(id, 0)]))[0], undefined)
     assert.is(await store.put(blockKey(id, 0), a), true)
-    assert.ok(store.has(blockKey(id, 0)))
+    assert.is(store.has(blockKey(id, 0)), !remote, remote ? 'a remote tier never claims a block without a round trip' : 'present')
     assert.ok(Buffer.from(((await store.getMany([blockKey(id, 0)]))[0])!).equals(a), `${name} returns the bytes`)
-    assert.is(store.usage().entries, 1)
+    if (!remote) assert.is(store.usage().entries, 1)
     assert.is(await store.delete(blockKey(id, 0)), true)
     assert.is((await store.getMany([blockKey(id, 0)]))[0], undefined)
-    assert.is(store.usage().entries, 0)
-    assert.is(store.usage().usedBytes, 0, `${name} usage back to zero`)
+    if (!remote) {
+      assert.is(store.usage().entries, 0)
+      assert.is(store.usage().usedBytes, 0, `${name} usage back to zero`)
+    }
     await store.close()
   })
 
-  contract(`${name}: deletePrefix removes one object's blocks only`, async () => {
+  it(`${name}: deletePrefix removes one object's blocks only`, async () => {
     const store = await make(8 * 1024 * KB)
     const other = objectId('s3://b/other', '"e"', 64 * KB, 1 << 30)
     for (let i = 0; i < 5; i++) await store.put(blockKey(id, i), patternBytes(1000, i))
     await store.put(blockKey(other, 0), patternBytes(1000, 'o'))
     assert.is(await store.deletePrefix(id), 5)
-    assert.is(store.usage().entries, 1)
-    assert.ok(store.has(blockKey(other, 0)))
+    if (!remote) assert.is(store.usage().entries, 1)
+    const left = await store.getMany([blockKey(id, 0), blockKey(id, 4), blockKey(other, 0)])
+    assert.equal(left.map((b) => b !== undefined), [false, false, true], 'the other object is still there')
     await store.close()
   })
 
+  // Redis's maxmemory bounds the cluster tier, not the store.
+  if (remote) continue
   contract(`${name}: usage stays within maxBytes under 3x the capacity of fills`, async () => {
     const max = 1024 * KB
     const store = await make(max)
