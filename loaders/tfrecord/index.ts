@@ -4,9 +4,10 @@
  * codec and record indexes.
  *
  * Layout: framing.ts (record framing and checks) ← shard-reader.ts (one shard) ←
- * dataset.ts (plan, queue, shuffle, state) with plan.ts, shuffle-buffer.ts, random.ts,
- * state.ts, record-index.ts; example-codec.ts and writer.ts stand alone. Only lib's public
- * types and errors are used from the core.
+ * sequential-run.ts (record-queue.ts, shard-hinter.ts, shuffle-buffer.ts) and global-run.ts,
+ * each delivering through delivery.ts ← run.ts (plan.ts, state.ts, record-index.ts) ←
+ * dataset.ts (the dataset and its stream views); example-codec.ts and writer.ts stand
+ * alone. Only lib's public types and errors are used from the core.
  */
 export { tfrecords, TFRecordDataset, TFRecordStream, type TFRecordStats, type BatchOptions } from './dataset.js'
 export type { TFRecordOptions, ShuffleOptions, ShardOptions, ReadAheadOptions } from './options.js'
