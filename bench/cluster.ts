@@ -114,7 +114,7 @@ export async function runClusterBench(config: ClusterBenchConfig, cleanup: Clean
   log('')
   log('Targets (issue 14):')
   log(renderTargets(verdicts))
-  if (recommended) log(`  recommended maxmemory policy for cyclic epochs: ${recommended} (${policyScores(phases).map((s) => `${s.policy} ${(100 * s.worst).toFixed(0)}%${s.bypassed ? ' (tier bypassed)' : ''}`).join(', ')} not fetched)`)
+  if (recommended) log(`  recommended maxmemory policy for cyclic epochs: ${recommended} (${policyScores(phases).map((s) => `${s.policy} ${(100 * s.worst).toFixed(0)}%${s.errors > 0 ? ` (${s.errors} cluster-tier errors)` : ''}`).join(', ')} not fetched)`)
   log(`  run took ${minutes.toFixed(1)} min`)
   const summary = {
     type: 'summary',

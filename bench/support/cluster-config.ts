@@ -32,6 +32,8 @@ export interface ClusterBenchConfig {
   /** Epochs on the small cluster (the first fills it; the figures are the later ones). */
   cyclicEpochs: number
   model: RemoteStoreModel
+  /** BlockReader options (JSON) merged over every node's, group by group, for tuning experiments. */
+  readerOptions: Record<string, unknown>
   /** Bound on one node's epoch: past it the run fails as hung. */
   epochTimeoutMs: number
   resultsDir: string
@@ -57,6 +59,7 @@ export const CLUSTER_FLAGS: Record<string, Flag> = {
   'latency-ms': { env: 'BENCH_LATENCY_MS', kind: 'number', default: DEFAULT_MODEL.firstByteLatencyMs, help: 'model: first-byte latency per request, ms' },
   'connection-mbps': { env: 'BENCH_CONNECTION_MBPS', kind: 'number', default: DEFAULT_MODEL.connectionBytesPerSecond / 1e6, help: 'model: bandwidth per connection, MB/s' },
   'link-mbps': { env: 'BENCH_LINK_MBPS', kind: 'number', default: DEFAULT_MODEL.aggregateBytesPerSecond / 1e6, help: 'model: aggregate link cap, MB/s' },
+  'reader-options': { env: 'BENCH_CLUSTER_READER_OPTIONS', kind: 'string', default: '{}', help: "JSON merged over every node's BlockReader options (cluster: {...} too)" },
   'epoch-timeout-s': { env: 'BENCH_CLUSTER_EPOCH_TIMEOUT_S', kind: 'number', default: 300, help: "bound on one node's epoch, s (past it the run fails as hung)" },
   'results-dir': { env: 'BENCH_RESULTS_DIR', kind: 'string', default: 'bench/results', help: 'where the JSON-lines file goes' },
   help: { env: '', kind: 'boolean', default: false, help: 'show this help' },
@@ -96,6 +99,12 @@ export function parseClusterConfig(argv: string[], env: NodeJS.ProcessEnv = proc
   for (const p of policies) {
     if (!(REDIS_POLICIES as readonly string[]).includes(p)) throw new TypeError(`bench cluster: --policies: unknown maxmemory policy ${JSON.stringify(p)}; known: ${REDIS_POLICIES.join(', ')}`)
   }
+  let readerOptions: Record<string, unknown>
+  try {
+    readerOptions = JSON.parse(String(raw('reader-options'))) as Record<string, unknown>
+  } catch {
+    throw new TypeError('bench cluster: --reader-options must be JSON')
+  }
   const memoryShare = num('memory-share', 0, false)
   if (memoryShare <= 0 || memoryShare > 1) throw new TypeError(`bench cluster: --memory-share must be in (0, 1], got ${memoryShare}`)
   return {
@@ -113,6 +122,7 @@ export function parseClusterConfig(argv: string[], env: NodeJS.ProcessEnv = proc
       connectionBytesPerSecond: num('connection-mbps', 1, false) * 1e6,
       aggregateBytesPerSecond: num('link-mbps', 1, false) * 1e6,
     },
+    readerOptions,
     epochTimeoutMs: num('epoch-timeout-s', 1, false) * 1000,
     resultsDir: String(raw('results-dir')),
   }

@@ -64,6 +64,8 @@ export interface PhaseResult {
   /** Response body bytes and GETs the remote-store model served during the phase. */
   lakeBytes: number
   lakeGets: number
+  /** Mean lake requests in flight over the phase (the model's request time over wall time): how busy the nodes kept the lake. */
+  lakeInFlight: number
   policy?: string
   epoch?: number
   redis?: RedisFigures
@@ -126,26 +128,26 @@ function singleMbps(p: PhaseResult | undefined): number | undefined {
 
 /**
  * Per policy, its worst "bytes not fetched" over the epochs after the first (the cyclic
- * figure to compare), and whether any node found the cluster tier bypassed after one of them
- * (a figure reached with the tier switched off part of the time is not that policy's).
+ * figure to compare), and the cluster-tier errors its nodes counted: a figure reached while
+ * the tier failed (and was bypassed for a while) is not one that policy can be relied on for.
  */
-export function policyScores(phases: PhaseResult[]): { policy: string; worst: number; bypassed: boolean }[] {
-  const by = new Map<string, { worst: number; bypassed: boolean }>()
+export function policyScores(phases: PhaseResult[]): { policy: string; worst: number; errors: number }[] {
+  const by = new Map<string, { worst: number; errors: number }>()
   for (const p of phases) {
     if (p.id !== 'cyclic' || p.policy === undefined) continue
-    const s = by.get(p.policy) ?? { worst: Infinity, bypassed: false }
+    const s = by.get(p.policy) ?? { worst: Infinity, errors: 0 }
     if ((p.epoch ?? 1) >= 2) s.worst = Math.min(s.worst, notFetchedShare(p))
-    s.bypassed ||= p.nodes.some((n) => !n.clusterHealthy)
+    s.errors += p.nodes.reduce((a, n) => a + n.clusterErrors, 0)
     by.set(p.policy, s)
   }
   return [...by].filter(([, s]) => Number.isFinite(s.worst)).map(([policy, s]) => ({ policy, ...s }))
 }
 
-/** The policy whose worst later epoch left the most bytes in the cluster, among those the tier was never bypassed under (if any was not). */
+/** The policy whose worst later epoch left the most bytes in the cluster, among those the tier saw no error under (if any). */
 export function recommendedPolicy(phases: PhaseResult[]): string | undefined {
   const scores = policyScores(phases)
-  const working = scores.filter((s) => !s.bypassed)
-  const pool = working.length > 0 ? working : scores
+  const clean = scores.filter((s) => s.errors === 0)
+  const pool = clean.length > 0 ? clean : scores
   if (pool.length === 0) return undefined
   return pool.reduce((a, b) => (b.worst > a.worst ? b : a)).policy
 }
@@ -194,9 +196,11 @@ function notes(p: PhaseResult): string {
   }
   const errors = sum((n) => n.clusterErrors)
   const dropped = sum((n) => n.clusterDroppedFills)
-  if (errors > 0 || dropped > 0) parts.push(`cluster errors ${errors}, dropped fills ${dropped}`)
+  const lastError = p.nodes.find((n) => n.clusterErrors > 0 && n.clusterLastError !== undefined)?.clusterLastError
+  if (errors > 0 || dropped > 0) parts.push(`cluster errors ${errors}${lastError ? ` (last: ${lastError})` : ''}, dropped fills ${dropped}`)
   const bypassed = p.nodes.filter((n) => !n.clusterHealthy)
-  if (bypassed.length > 0) parts.push(`BYPASSED on ${bypassed.map((n) => n.node).join(',')}: ${bypassed[0]!.clusterLastError ?? '?'}`)
+  if (bypassed.length > 0) parts.push(`tier BYPASSED at the end on ${bypassed.map((n) => n.node).join(', ')}`)
+  if (p.lakeInFlight > 0) parts.push(`${fmt(p.lakeInFlight, 1)} lake requests in flight`)
   if (p.redis) {
     const r = p.redis
     parts.push(`redis ${fmt(r.usedBytes / 1e6)}/${fmt(r.maxBytes / 1e6)} MB (clients ${fmt(r.clientBytes / 1e6)} MB), ${r.keys} keys, ${r.evictedKeys} evicted${r.oomErrors > 0 ? `, ${r.oomErrors} OOM refusals` : ''}`)

@@ -81,10 +81,22 @@ interface GroupSpec {
   policy?: string
 }
 
+/** The phase's options with the user's tuning JSON over them, one group (memory, prefetch, cluster, ...) at a time. */
+export function withUserOptions(options: BlockReaderOptions, user: Record<string, unknown>): BlockReaderOptions {
+  const merged: Record<string, unknown> = { ...options, ...user }
+  for (const [k, v] of Object.entries(user)) {
+    const mine = (options as Record<string, unknown>)[k]
+    if (typeof v === 'object' && v !== null && !Array.isArray(v) && typeof mine === 'object' && mine !== null) merged[k] = { ...mine, ...v }
+  }
+  return merged as BlockReaderOptions
+}
+
 /** Starts the nodes, runs `epochs` epochs with every node at once, and stops them. */
 async function runGroup(ctx: PhaseContext, group: GroupSpec): Promise<PhaseResult[]> {
   const { dataset } = ctx
-  const nodes: ClusterNode[] = group.options.map((options, i) => startNode({ name: `node ${i + 1}`, options, glob: shardGlob(dataset), records: dataset.records }))
+  const nodes: ClusterNode[] = group.options.map((options, i) =>
+    startNode({ name: `node ${i + 1}`, options: withUserOptions(options, ctx.config.readerOptions), glob: shardGlob(dataset), records: dataset.records }),
+  )
   const out: PhaseResult[] = []
   let ok = false
   try {
@@ -103,6 +115,7 @@ async function runGroup(ctx: PhaseContext, group: GroupSpec): Promise<PhaseResul
         wallSeconds,
         lakeBytes: after.bodyBytes - before.bodyBytes,
         lakeGets: after.gets - before.gets,
+        lakeInFlight: (after.requestMs - before.requestMs) / (wallSeconds * 1000),
         ...(group.policy === undefined ? {} : { policy: group.policy, epoch: e }),
         ...(group.redis === undefined ? {} : { redis: await redisFigures(group.redis) }),
       }
