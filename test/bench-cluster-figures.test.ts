@@ -86,7 +86,10 @@ test("a node's epoch is the difference of its reader's stats, cluster counts inc
 
 test('lake bytes are per dataset byte, whoever fetched them: three full copies are 3.0, one shared copy 1.0', () => {
   assert.is(lakePerDatasetByte(phase('today', 3 * DS, [1, 1, 1])), 3)
-  assert.is(lakePerDatasetByte(phase('shared', DS, [1, 1, 1])), 1)
+  const shared = phase('shared', DS, [1, 1, 1])
+  assert.is(lakePerDatasetByte(shared), 1)
+  shared.nodes.forEach((n, i) => (n.leasesWon = [10, 62, 0][i]!))
+  assert.match(renderClusterTable([shared]), /leases won 10\/62\/0,/, 'the table shows who fetched for the others')
   assert.is(notFetchedShare(phase('cyclic', 0.5 * DS, [1])), 0.5)
   assert.ok(notFetchedShare(phase('cyclic', 1.2 * DS, [1])) < 0, 'blocks fetched twice make it negative, not zero')
 })

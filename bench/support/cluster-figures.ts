@@ -192,7 +192,8 @@ function notes(p: PhaseResult): string {
   const lookups = sum((n) => n.clusterHits + n.clusterMisses)
   if (lookups > 0 || sum((n) => n.leasesWon) > 0) {
     parts.push(`cluster hits ${fmt(sum((n) => n.clusterHitBytes) / 1e6)} MB`)
-    parts.push(`leases won ${sum((n) => n.leasesWon)}, waited ${sum((n) => n.leasesWaited)} (filled ${sum((n) => n.leasesFilled)}, expired ${sum((n) => n.leasesExpired)}, timed out ${sum((n) => n.leaseTimeouts)})`)
+    // Per node: who fetched for the others (one node winning nearly every lease means the lake sees one node's pipeline).
+    parts.push(`leases won ${p.nodes.map((n) => n.leasesWon).join('/')}, waited ${sum((n) => n.leasesWaited)} (filled ${sum((n) => n.leasesFilled)}, expired ${sum((n) => n.leasesExpired)}, timed out ${sum((n) => n.leaseTimeouts)})`)
   }
   const errors = sum((n) => n.clusterErrors)
   const dropped = sum((n) => n.clusterDroppedFills)
