@@ -187,7 +187,9 @@ export class TieredBlockCache implements BlockStore {
   /**
    * Stores a block in the tiers (those above `above` only, for a promotion). Inline tiers
    * take it now; write-behind tiers behind the caller, within their budgets. Resolves true
-   * if the last local tier (the one that holds what is resident: disk, else memory) holds it.
+   * if the last local tier (the one that holds what is resident: disk, else memory) holds it,
+   * once that tier's write landed; for `tiers: 'remote'`, once the remote tier's write landed
+   * (the fetch path releases a block's fill lease only then).
    */
   fill(key: Uint8Array, bytes: Uint8Array, options: FillOptions = {}): Promise<boolean> {
     const limit = options.above ?? this.tiers.length
@@ -205,7 +207,7 @@ export class TieredBlockCache implements BlockStore {
         write = this.writeBehind(tier, key, bytes, options)
         if (options.durable) awaited.push(write)
       }
-      if (tier === lastLocal) result = write
+      if (tier === lastLocal || (options.tiers === 'remote' && !tier.local)) result = write
     }
     if (awaited.length === 0) return result
     return Promise.all(awaited).then(() => result)
