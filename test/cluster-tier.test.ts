@@ -116,6 +116,8 @@ test('a value damaged inside Redis is never served: dropped, counted, fetched ag
       cursor = next
       for (const key of keys) {
         if (key.endsWith(':lease')) continue
+        // A value is a head and a bulk (cluster-value.ts): damage the bulk where there is one.
+        if (!key.endsWith(':data') && keys.includes(`${key}:data`)) continue
         const at = Number(await redis.command(port, 'STRLEN', key)) - 4
         await redis.command(port, 'SETRANGE', key, at, Buffer.from([0xde, 0xad, 0xbe, 0xef]))
         damaged++

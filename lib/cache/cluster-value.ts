@@ -1,29 +1,42 @@
 /**
  * What the cluster tier writes into Redis: key names and the self-describing value.
  *
- * Keys: `${keyPrefix}{${hex(blockKey)}}` holds the value and `...}:lease` its fill lease.
- * The braces are a Redis Cluster hash tag: both keys hash by the block key alone, so they
- * live in one slot (a Lua script may touch both) and blocks spread over every master.
+ * Keys: `${keyPrefix}{${hex(blockKey)}}` holds the value's head, `...}:data` its bulk and
+ * `...}:lease` its fill lease. The braces are a Redis Cluster hash tag: the keys hash by the
+ * block key alone, so they live in one slot (a Lua script may touch them together) and blocks
+ * spread over every master.
  *
- * Value: a header, then the block's bytes. Every node of a training cluster reads what any
+ * Why a head and a bulk: Redis keeps a string in one allocation of its length plus a few
+ * bytes, and jemalloc rounds a large allocation up to the next of four size classes per
+ * doubling. A 4 MiB block with its header in one string cost 5 MiB (measured, bench/
+ * cluster-sizing.ts): a quarter of the cluster's memory lost to rounding. So the bulk holds
+ * all but the block's last TAIL_BYTES bytes (4 MiB - 64 fits the 4 MiB class) and the head
+ * holds the header and those last bytes. The head is written last and read first: a block is
+ * present when its head is.
+ *
+ * Head: a header, then the block's tail. Every node of a training cluster reads what any
  * other wrote, through a server that any client with network access may write to, so each
  * read checks everything the header claims:
  *
  *   0  magic "SLC1" (u32 LE)     4  format (u16 LE)     6  flags (u8; 1 = HMAC follows)
- *   7  key length (u8)           8  data length (u32)  12  CRC32C of the data (u32)
+ *   7  key length (u8)           8  block length (u32)  12  CRC32C of the block (u32)
  *  16  the block key            then, with flag 1, HMAC-SHA256 (32 bytes) over the header
- *                                before it and the data
+ *                                before it and the block
  *
- * The key in the header catches a value copied or renamed to another key; the CRC catches
- * damage; the HMAC, with a `secret`, catches a writer without the secret. A value that fails
- * is reported as such and never returned. The returned block is a view of the GET buffer:
- * no copy on a hit.
+ * The key in the header catches a value copied or renamed to another key; the length and
+ * CRC catch damage and a bulk that does not belong to its head; the HMAC, with a `secret`,
+ * catches a writer without the secret. A value that fails is reported as such and never
+ * returned. A block read back is assembled into memory with room for the disk tier's header
+ * in front (block-buffer.ts), so filling this node's disk tier with it costs no further copy.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { crc32c } from '@node-rs/crc32'
+import { allocBlock } from '../block-buffer.js'
 
 export const VALUE_MAGIC = 0x31434c53 // "SLC1" read as u32 LE
-export const VALUE_FORMAT = 1
+export const VALUE_FORMAT = 2
+/** Bytes of a block stored in its head, after the header; the rest is the bulk. */
+export const TAIL_BYTES = 64
 const FLAG_HMAC = 1
 const FIXED_BYTES = 16
 const HMAC_BYTES = 32
@@ -37,12 +50,16 @@ export function leaseKeyOf(valueKey: string): string {
   return `${valueKey}:lease`
 }
 
-/** Whether a key name found by SCAN is a value (not a lease). */
+export function bulkKeyOf(valueKey: string): string {
+  return `${valueKey}:data`
+}
+
+/** Whether a key name found by SCAN is a value's head (not its bulk or lease). */
 export function isValueKey(name: string): boolean {
   return name.endsWith('}')
 }
 
-/** A glob matching every key whose block key starts with `prefix` (values and leases). */
+/** A glob matching every key whose block key starts with `prefix` (heads, bulks and leases). */
 export function keyPattern(keyPrefix: string, prefix?: Uint8Array): string {
   const escaped = keyPrefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)
   return prefix === undefined ? `${escaped}*` : `${escaped}{${Buffer.from(prefix).toString('hex')}*`
@@ -53,57 +70,80 @@ export function headerBytes(key: Uint8Array, signed: boolean): number {
   return FIXED_BYTES + key.length + (signed ? HMAC_BYTES : 0)
 }
 
-/** The value to store: header + bytes in one buffer (the block is copied once, behind the header). */
-export function encodeValue(key: Uint8Array, bytes: Uint8Array, secret: Buffer | undefined): Buffer {
+export interface EncodedValue {
+  /** Header and the block's last bytes. */
+  head: Buffer
+  /** The rest of the block: a view of the block given, not a copy; undefined for a block of at most TAIL_BYTES. */
+  bulk: Uint8Array | undefined
+}
+
+/** The head and bulk to store for a block. */
+export function encodeValue(key: Uint8Array, bytes: Uint8Array, secret: Buffer | undefined): EncodedValue {
   if (key.length > MAX_KEY_BYTES) throw new RangeError(`block key of ${key.length} bytes; at most ${MAX_KEY_BYTES}`)
   const signedBytes = FIXED_BYTES + key.length
   const header = headerBytes(key, secret !== undefined)
-  const out = Buffer.allocUnsafe(header + bytes.length)
-  out.writeUInt32LE(VALUE_MAGIC, 0)
-  out.writeUInt16LE(VALUE_FORMAT, 4)
-  out.writeUInt8(secret === undefined ? 0 : FLAG_HMAC, 6)
-  out.writeUInt8(key.length, 7)
-  out.writeUInt32LE(bytes.length, 8)
-  out.writeUInt32LE(crc32c(bytes as Buffer), 12)
-  out.set(key, FIXED_BYTES)
-  out.set(bytes, header)
-  if (secret !== undefined) mac(secret, out.subarray(0, signedBytes), bytes).copy(out, signedBytes)
-  return out
+  const bulkLength = Math.max(0, bytes.length - TAIL_BYTES)
+  const head = Buffer.allocUnsafe(header + bytes.length - bulkLength)
+  head.writeUInt32LE(VALUE_MAGIC, 0)
+  head.writeUInt16LE(VALUE_FORMAT, 4)
+  head.writeUInt8(secret === undefined ? 0 : FLAG_HMAC, 6)
+  head.writeUInt8(key.length, 7)
+  head.writeUInt32LE(bytes.length, 8)
+  head.writeUInt32LE(crc32c(bytes), 12)
+  head.set(key, FIXED_BYTES)
+  head.set(bytes.subarray(bulkLength), header)
+  if (secret !== undefined) mac(secret, head.subarray(0, signedBytes), [bytes]).copy(head, signedBytes)
+  return { head, bulk: bulkLength > 0 ? bytes.subarray(0, bulkLength) : undefined }
 }
 
 export type Verified =
   | { ok: true; data: Uint8Array }
-  /** `integrity`: header, length, key or CRC32C wrong. `auth`: the HMAC is missing or wrong. */
-  | { ok: false; failure: 'integrity' | 'auth'; header: Buffer }
+  /**
+   * `integrity`: header, length, key or CRC32C wrong. `auth`: the HMAC is missing or wrong.
+   * `incomplete`: the head names a bulk that is not there (evicted apart from its head).
+   */
+  | { ok: false; failure: 'integrity' | 'auth' | 'incomplete'; header: Buffer }
 
 /**
- * Checks a value read under `key`. With `secret`, a value must carry a valid HMAC; without,
- * the HMAC (if any) is skipped: this node has no key to check it with, the CRC still holds.
- * On failure, `header` is the value's first bytes as read, for a delete that removes this
- * value and not one written since.
+ * Checks a value read under `key` (its head, and its bulk or null). With `secret`, a value
+ * must carry a valid HMAC; without, the HMAC (if any) is skipped: this node has no key to
+ * check it with, the CRC still holds. On failure, `header` is the head's first bytes as read,
+ * for a delete that removes this value and not one written since.
  */
-export function verifyValue(raw: Buffer, key: Uint8Array, secret: Buffer | undefined): Verified {
-  const integrity = (): Verified => ({ ok: false, failure: 'integrity', header: raw.subarray(0, Math.min(raw.length, FIXED_BYTES + key.length)) })
-  if (raw.length < FIXED_BYTES + key.length) return integrity()
-  if (raw.readUInt32LE(0) !== VALUE_MAGIC || raw.readUInt16LE(4) !== VALUE_FORMAT || raw.readUInt8(7) !== key.length) return integrity()
+export function verifyValue(raw: Buffer, bulk: Buffer | null, key: Uint8Array, secret: Buffer | undefined): Verified {
+  const failed = (failure: 'integrity' | 'auth' | 'incomplete', upTo = FIXED_BYTES + key.length): Verified => ({ ok: false, failure, header: raw.subarray(0, Math.min(raw.length, upTo)) })
+  if (raw.length < FIXED_BYTES + key.length) return failed('integrity')
+  if (raw.readUInt32LE(0) !== VALUE_MAGIC || raw.readUInt16LE(4) !== VALUE_FORMAT || raw.readUInt8(7) !== key.length) return failed('integrity')
   const flags = raw.readUInt8(6)
-  if ((flags & ~FLAG_HMAC) !== 0) return integrity()
+  if ((flags & ~FLAG_HMAC) !== 0) return failed('integrity')
   const signed = (flags & FLAG_HMAC) !== 0
   const header = headerBytes(key, signed)
-  if (raw.length < header || raw.readUInt32LE(8) !== raw.length - header) return integrity()
-  if (!raw.subarray(FIXED_BYTES, FIXED_BYTES + key.length).equals(key)) return integrity()
-  const data = raw.subarray(header)
-  if (crc32c(data) !== raw.readUInt32LE(12)) return integrity()
+  const length = raw.readUInt32LE(8)
+  const bulkLength = Math.max(0, length - TAIL_BYTES)
+  if (raw.length !== header + length - bulkLength) return failed('integrity')
+  if (!raw.subarray(FIXED_BYTES, FIXED_BYTES + key.length).equals(key)) return failed('integrity')
+  if (bulkLength > 0 && bulk === null) return failed('incomplete')
+  if (bulkLength > 0 && bulk!.length !== bulkLength) return failed('integrity')
+  const tail = raw.subarray(header)
+  const parts = bulkLength > 0 ? [bulk!, tail] : [tail]
+  let crc = 0
+  for (const part of parts) crc = crc32c(part, crc)
+  if (crc !== raw.readUInt32LE(12)) return failed('integrity')
   if (secret !== undefined) {
-    const headerOnly = raw.subarray(0, header)
-    if (!signed) return { ok: false, failure: 'auth', header: headerOnly }
+    if (!signed) return failed('auth', header)
     const signedBytes = FIXED_BYTES + key.length
-    const expected = mac(secret, raw.subarray(0, signedBytes), data)
-    if (!timingSafeEqual(expected, raw.subarray(signedBytes, header))) return { ok: false, failure: 'auth', header: headerOnly }
+    const expected = mac(secret, raw.subarray(0, signedBytes), parts)
+    if (!timingSafeEqual(expected, raw.subarray(signedBytes, header))) return failed('auth', header)
   }
+  if (bulkLength === 0) return { ok: true, data: tail }
+  const data = allocBlock(length)
+  data.set(bulk!, 0)
+  data.set(tail, bulkLength)
   return { ok: true, data }
 }
 
-function mac(secret: Buffer, header: Uint8Array, data: Uint8Array): Buffer {
-  return createHmac('sha256', secret).update(header).update(data).digest()
+function mac(secret: Buffer, header: Uint8Array, parts: Uint8Array[]): Buffer {
+  const h = createHmac('sha256', secret).update(header)
+  for (const part of parts) h.update(part)
+  return h.digest()
 }

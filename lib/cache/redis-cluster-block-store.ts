@@ -22,25 +22,25 @@ import { ClientErrors, bounded, connectCluster, createClusterClient, messageOf, 
 import { ClusterFillLeases, LEASE_SCRIPTS, type LeaseCommands, type LeaseHost } from './cluster-leases.js'
 import { resolveClusterOptions, type RedisClusterStoreOptions, type ResolvedClusterOptions } from './cluster-options.js'
 import { UsageSnapshot, parseInfo, sumUsage, type ClusterUsage } from './cluster-usage.js'
-import { encodeValue, isValueKey, keyPattern, leaseKeyOf, valueKeyOf, verifyValue } from './cluster-value.js'
+import { bulkKeyOf, encodeValue, isValueKey, keyPattern, leaseKeyOf, valueKeyOf, verifyValue } from './cluster-value.js'
 import type { ClusterTierCounts, TierStats } from '../types.js'
 import type { Cluster } from 'ioredis'
 
 export type { RedisClusterStoreOptions } from './cluster-options.js'
 
-/** KEYS: value. ARGV: the header as read. Deletes the value only if it still starts so. */
+/** KEYS: head, bulk. ARGV: the header as read. Deletes the value (head and bulk) only if its head still starts so. */
 const DROP_IF_HEADER = `
 if #ARGV[1] == 0 then
-  if redis.call('STRLEN', KEYS[1]) == 0 then return redis.call('DEL', KEYS[1]) end
+  if redis.call('STRLEN', KEYS[1]) == 0 then return redis.call('DEL', KEYS[1], KEYS[2]) end
   return 0
 end
-if redis.call('GETRANGE', KEYS[1], 0, #ARGV[1] - 1) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if redis.call('GETRANGE', KEYS[1], 0, #ARGV[1] - 1) == ARGV[1] then return redis.call('DEL', KEYS[1], KEYS[2]) end
 return 0`
 
-const SCRIPTS: Record<string, ScriptDefinition> = { ...LEASE_SCRIPTS, sluiceDropIfHeader: { lua: DROP_IF_HEADER, numberOfKeys: 1 } }
+const SCRIPTS: Record<string, ScriptDefinition> = { ...LEASE_SCRIPTS, sluiceDropIfHeader: { lua: DROP_IF_HEADER, numberOfKeys: 2 } }
 
 interface StoreCommands extends LeaseCommands {
-  sluiceDropIfHeader(valueKey: string, header: Buffer): Promise<number>
+  sluiceDropIfHeader(headKey: string, bulkKey: string, header: Buffer): Promise<number>
 }
 
 /** Keys asked per SCAN step when deleting by prefix. */
@@ -129,10 +129,12 @@ export class RedisClusterBlockStore implements BlockStore {
     const names = keys.map((key) => valueKeyOf(this.config.keyPrefix, key))
     const ttl = this.config.idleTtlMs
     // A hit renews the value's idle time (GETEX), so what is read every epoch never expires.
+    // Head and bulk go out together (one pipeline per master).
     const get = (name: string) => (ttl > 0 ? this.client.getexBuffer(name, 'PX', ttl) : this.client.getBuffer(name))
-    const raws = await this.bounded(Promise.all(names.map(get)), 'GET', signal)
-    return raws.map((raw, i) => {
-      const data = raw === null ? undefined : this.accept(keys[i]!, names[i]!, raw)
+    const replies = await this.bounded(Promise.all(names.flatMap((name) => [get(name), get(bulkKeyOf(name))])), 'GET', signal)
+    return keys.map((key, i) => {
+      const head = replies[2 * i]!
+      const data = head === null ? undefined : this.accept(key, names[i]!, head, replies[2 * i + 1]!)
       if (data === undefined) {
         if (countMisses) this.counters.misses++
         return undefined
@@ -156,14 +158,17 @@ export class RedisClusterBlockStore implements BlockStore {
   }
 
   /** The block inside a value read under `name`, or undefined (counted, and the value dropped) if it fails a check. */
-  private accept(key: Uint8Array, name: string, raw: Buffer): Uint8Array | undefined {
-    const verified = verifyValue(raw, key, this.config.secret)
+  private accept(key: Uint8Array, name: string, head: Buffer, bulk: Buffer | null): Uint8Array | undefined {
+    const verified = verifyValue(head, bulk, key, this.config.secret)
     if (verified.ok) return verified.data
-    if (verified.failure === 'auth') this.counts.authFailures++
-    else this.counts.crcFailures++
-    this.counters.errors++
-    this.counters.lastError = `${verified.failure === 'auth' ? 'unauthenticated' : 'corrupt'} value dropped from the cluster tier`
-    void this.bounded(this.client.sluiceDropIfHeader(name, verified.header), 'dropping a damaged value').catch((err: unknown) => this.absorbed(err))
+    // A bulk evicted apart from its head is a miss, not damage: drop the head, count nothing.
+    if (verified.failure !== 'incomplete') {
+      if (verified.failure === 'auth') this.counts.authFailures++
+      else this.counts.crcFailures++
+      this.counters.errors++
+      this.counters.lastError = `${verified.failure === 'auth' ? 'unauthenticated' : 'corrupt'} value dropped from the cluster tier`
+    }
+    void this.bounded(this.client.sluiceDropIfHeader(name, bulkKeyOf(name), verified.header), 'dropping a damaged value').catch((err: unknown) => this.absorbed(err))
     return undefined
   }
 
@@ -178,13 +183,20 @@ export class RedisClusterBlockStore implements BlockStore {
       this.counters.droppedFills++
       return false
     }
-    const value = encodeValue(key, bytes, this.config.secret)
+    const { head, bulk } = encodeValue(key, bytes, this.config.secret)
+    const name = valueKeyOf(this.config.keyPrefix, key)
+    const ttl = this.config.idleTtlMs
+    const set = (k: string, v: Uint8Array) => {
+      const value = Buffer.from(v.buffer, v.byteOffset, v.byteLength) // a view, not a copy
+      return ttl > 0 ? this.client.set(k, value, 'PX', ttl) : this.client.set(k, value)
+    }
     try {
-      const name = valueKeyOf(this.config.keyPrefix, key)
-      const ttl = this.config.idleTtlMs
-      await this.bounded(ttl > 0 ? this.client.set(name, value, 'PX', ttl) : this.client.set(name, value), 'SET')
+      // The bulk first: a reader that finds the head finds its bulk.
+      if (bulk !== undefined) await this.bounded(set(bulkKeyOf(name), bulk), 'SET')
+      await this.bounded(set(name, head), 'SET')
       return true
     } catch (err) {
+      if (bulk !== undefined) void this.bounded(this.client.unlink(bulkKeyOf(name)), 'UNLINK').catch((e: unknown) => this.absorbed(e))
       if (!(err instanceof ClusterError) || !/: OOM /.test(err.message)) throw err
       this.counters.droppedFills++
       return false
@@ -197,7 +209,8 @@ export class RedisClusterBlockStore implements BlockStore {
 
   async delete(key: Uint8Array): Promise<boolean> {
     this.check()
-    return (await this.bounded(this.client.unlink(valueKeyOf(this.config.keyPrefix, key)), 'UNLINK')) > 0
+    const name = valueKeyOf(this.config.keyPrefix, key)
+    return (await this.bounded(this.client.unlink(name, bulkKeyOf(name)), 'UNLINK')) > 0
   }
 
   /** Deletes the blocks whose key starts with `prefix` (and their leases), scanning every master. */
