@@ -67,7 +67,10 @@ async function memoryCost(cluster: RedisCluster, raw: Cluster, store: RedisClust
     const key = keyOf(`one-${size}`, 0)
     await store.put(key, block(0, size))
     const name = `sluice:{${Buffer.from(key).toString('hex')}}`
-    perValue[`${size / MiB}MiB`] = Number(await raw.call('MEMORY', 'USAGE', name, 'SAMPLES', '0'))
+    // A value is a head and a bulk (cluster-value.ts): both are what the block costs.
+    const head = Number(await raw.call('MEMORY', 'USAGE', name, 'SAMPLES', '0'))
+    const bulk = Number((await raw.call('MEMORY', 'USAGE', `${name}:data`, 'SAMPLES', '0')) ?? 0)
+    perValue[`${size / MiB}MiB`] = head + bulk
   }
   await eachMaster(cluster, 'FLUSHALL')
   const before = await usedMemory(cluster)

@@ -163,15 +163,17 @@ export async function redisFigures(redis: RedisCluster): Promise<RedisFigures> {
 }
 
 /**
- * What Redis charges for one full block's value (`MEMORY USAGE` of the largest value key on
- * the first master, samples 0): the block, sluice's header, and the allocator's rounding.
+ * What Redis charges for one full block's value (`MEMORY USAGE` of the head and the bulk of
+ * the largest value on the first master, samples 0): the block, sluice's header, and the
+ * allocator's rounding.
  */
 async function bytesPerBlockValue(redis: RedisCluster, keyPrefix: string): Promise<number> {
   const port = redis.masters[0]!.port
   const [, keys] = (await redis.command(port, 'SCAN', '0', 'MATCH', `${keyPrefix}*`, 'COUNT', 1000)) as [string, string[]]
+  const usage = async (key: string) => Number((await redis.command(port, 'MEMORY', 'USAGE', key, 'SAMPLES', '0')) ?? 0)
   let largest = 0
-  for (const key of keys.filter((k) => !k.endsWith(':lease')).slice(0, 20)) {
-    largest = Math.max(largest, Number(await redis.command(port, 'MEMORY', 'USAGE', key, 'SAMPLES', '0')))
+  for (const head of keys.filter((k) => k.endsWith('}')).slice(0, 20)) {
+    largest = Math.max(largest, (await usage(head)) + (keys.includes(`${head}:data`) ? await usage(`${head}:data`) : 0))
   }
   return largest
 }
