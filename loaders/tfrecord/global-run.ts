@@ -1,83 +1,106 @@
 /**
- * One epoch over a global-shuffle plan: every record of every shard in one permutation,
- * read with ranged reads at the offsets the record indexes give, a window of
- * `readAhead.records` reads in flight ahead of the consumer. Each shard is opened once, on
- * its first record; a record's bytes are verified as they are read.
+ * One iteration over a global-shuffle plan: every record read by its own ranged read, in the
+ * plan's permutation order, located with the record indexes.
+ *
+ * A window of `readAhead.records` reads is kept in flight ahead of the record being
+ * delivered; records are delivered strictly in plan order, so the position is just the number
+ * delivered and resuming needs no replay. Nothing is queued beyond that window, and there is
+ * no shard boundary to hint across: the reads themselves are the prefetch.
  */
-import { ClosedError, type ObjectHandle } from '../../lib/index.js'
+import { ClosedError } from '../../lib/index.js'
+import type { ObjectHandle, ObjectReader } from '../../lib/index.js'
+import type { Delivery } from './delivery.js'
+import type { ResolvedOptions } from './options.js'
 import { shardOf, type GlobalPlan } from './plan.js'
 import { readRecordAt } from './record-index.js'
-import type { RunContext } from './sequential-run.js'
 import type { TFRecordState } from './state.js'
+import type { TFRecordStats } from './stats.js'
 
 export class GlobalRun {
   private stopped = false
+  /** Reads in flight, by delivery position. */
   private readonly reads = new Map<number, Promise<Uint8Array>>()
+  /** Handles by shard number, opened on first use and kept until the run stops. */
   private readonly handles = new Map<number, Promise<ObjectHandle>>()
 
+  /** Throws RangeError if `resume` is past the end of the plan. */
   constructor(
-    private readonly ctx: RunContext,
+    private readonly reader: ObjectReader,
+    private readonly options: ResolvedOptions,
+    private readonly stats: TFRecordStats,
+    private readonly delivery: Delivery,
     private readonly plan: GlobalPlan,
     resume: TFRecordState | undefined,
   ) {
     if (resume !== undefined) {
       if (resume.delivered > plan.order.length) throw new RangeError('tfrecords: resume state is past the end of the plan')
-      ctx.delivery.delivered = resume.delivered
+      delivery.delivered = resume.delivered
     }
   }
 
-  /** Global plans know no per-shard counts: the position is the delivered count alone. */
-  knownCounts(): number[] {
+  /** Always empty: a global plan's position is the delivered count alone. */
+  counts(): number[] {
     return []
   }
 
   async next(): Promise<IteratorResult<unknown>> {
-    const { delivery, options, stats } = this.ctx
-    const order = this.plan.order
-    for (;;) {
-      if (this.stopped) throw new ClosedError('TFRecord iteration')
-      if (delivery.delivered >= order.length) {
-        const last = delivery.remainder()
-        if (last) return last
-        await this.stop()
-        return { value: undefined, done: true }
-      }
-      const pos = delivery.delivered
-      const window = Math.min(order.length, pos + options.readAhead.records)
-      for (let j = pos; j < window; j++) if (!this.reads.has(j)) this.reads.set(j, this.read(j))
-      const t0 = performance.now()
-      const record = await this.reads.get(pos)!
-      stats.waitMs += performance.now() - t0
-      this.reads.delete(pos)
-      const out = delivery.deliver(record)
-      if (out) return out
+    try {
+      return await this.step()
+    } catch (err) {
+      await this.stop()
+      throw err
     }
-  }
-
-  private read(j: number): Promise<Uint8Array> {
-    const g = this.plan.order[j]!
-    const s = shardOf(this.plan.starts, g)
-    const index = this.plan.indexes[s]!
-    const i = g - this.plan.starts[s]!
-    let h = this.handles.get(s)
-    if (!h) {
-      h = this.ctx.reader.open(index.url, { signal: this.ctx.options.signal }).then((handle) => {
-        this.ctx.stats.shardsOpened++
-        return handle
-      })
-      h.catch(() => undefined)
-      this.handles.set(s, h)
-    }
-    const p = h.then((handle) => readRecordAt(handle, index.offsets[i]!, index.lengths[i]!, this.ctx.options.verify))
-    p.catch(() => undefined)
-    return p
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
-    const closing = [...this.handles.values()].map((p) => p.then((h) => h.close()).catch(() => undefined))
+    const closing: Promise<unknown>[] = []
+    for (const p of this.handles.values()) closing.push(p.then((h) => h.close()).catch(() => undefined))
     this.handles.clear()
     await Promise.all(closing)
+  }
+
+  private async step(): Promise<IteratorResult<unknown>> {
+    const order = this.plan.order
+    for (;;) {
+      if (this.stopped) throw new ClosedError('TFRecord iteration')
+      const pos = this.delivery.delivered
+      if (pos >= order.length) {
+        const last = this.delivery.remainder()
+        if (last) return last
+        await this.stop()
+        return { value: undefined, done: true }
+      }
+      const window = Math.min(order.length, pos + this.options.readAhead.records)
+      for (let j = pos; j < window; j++) if (!this.reads.has(j)) this.reads.set(j, this.read(j))
+      const pending = this.reads.get(pos)!
+      const t0 = performance.now()
+      const record = await pending
+      this.stats.waitMs += performance.now() - t0
+      this.reads.delete(pos)
+      const out = this.delivery.deliver(record)
+      if (out) return out
+    }
+  }
+
+  private read(j: number): Promise<Uint8Array> {
+    const plan = this.plan
+    const g = plan.order[j]!
+    const s = shardOf(plan.starts, g)
+    const index = plan.indexes[s]!
+    const i = g - plan.starts[s]!
+    let h = this.handles.get(s)
+    if (!h) {
+      h = this.reader.open(index.url, { signal: this.options.signal }).then((handle) => {
+        this.stats.shardsOpened++
+        return handle
+      })
+      h.catch(() => undefined)
+      this.handles.set(s, h)
+    }
+    const p = h.then((handle) => readRecordAt(handle, index.offsets[i]!, index.lengths[i]!, this.options.verify))
+    p.catch(() => undefined)
+    return p
   }
 }

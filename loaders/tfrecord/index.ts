@@ -4,12 +4,14 @@
  * codec and record indexes.
  *
  * Layout: framing.ts (record framing and checks) ← shard-reader.ts (one shard) ←
- * sequential-run.ts (record-queue.ts, shard-hinter.ts, shuffle-buffer.ts) and global-run.ts,
- * each delivering through delivery.ts ← run.ts (plan.ts, state.ts, record-index.ts) ←
- * dataset.ts (the dataset and its stream views); example-codec.ts and writer.ts stand
- * alone. Only lib's public types and errors are used from the core.
+ * sequential-run.ts (record-queue.ts, shard-hinter.ts, shuffle-buffer.ts) and global-run.ts
+ * (ranged reads by record-index.ts) ← run.ts (plan.ts, state.ts, delivery.ts) ← dataset.ts,
+ * with stream.ts its views; example-codec.ts and writer.ts stand alone. Only lib's public
+ * types and errors are used from the core.
  */
-export { tfrecords, TFRecordDataset, TFRecordStream, type TFRecordStats, type BatchOptions } from './dataset.js'
+export { tfrecords, TFRecordDataset } from './dataset.js'
+export { TFRecordStream, type BatchOptions } from './stream.js'
+export type { TFRecordStats } from './stats.js'
 export type { TFRecordOptions, ShuffleOptions, ShardOptions, ReadAheadOptions } from './options.js'
 export type { TFRecordState } from './state.js'
 export type { TFRecordSource } from './sources.js'

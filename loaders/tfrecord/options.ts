@@ -6,6 +6,7 @@
  * is a programming error and should fail at the line that made it.
  */
 import { COMPRESSION_OPTIONS, type CompressionOption } from './compression.js'
+import type { IndexOptions } from './record-index.js'
 import type { TFRecordState } from './state.js'
 
 export interface ShuffleOptions {
@@ -186,4 +187,9 @@ function checkStateShape(state: TFRecordState): void {
     state.counts.every((c) => Number.isSafeInteger(c) && c >= 0) &&
     typeof state.plan === 'string'
   if (!ok) throw new TypeError('tfrecords: resume must be a state returned by ds.state()')
+}
+
+/** The options a record index is built or read with, as this dataset reads its shards. */
+export function indexOptionsOf(o: ResolvedOptions): IndexOptions {
+  return { compression: o.compression, verify: o.verify, onCorrupt: o.onCorrupt, maxRecordBytes: o.maxRecordBytes, signal: o.signal }
 }

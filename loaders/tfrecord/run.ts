@@ -1,42 +1,44 @@
 /**
- * One iteration of a dataset: it resolves the source, computes the epoch's plan (plan.ts),
- * checks a resume state against it, and hands the epoch to the run of the plan's kind —
- * SequentialRun (whole shards or record ranges, shuffle buffer) or GlobalRun (one permutation
- * of every record). Planning is asynchronous and starts on the first `next()`; once a
- * sequential run exists, `next()` answers synchronously whenever a record is queued.
+ * One iteration of a dataset: what `for await (const r of ds)` drives.
  *
- * Positions are counted at the consumer: `state()` is "records delivered" plus the record
- * counts of finished shards, which with the plan and the shuffle replay pins the rest of the
- * epoch exactly (see state.ts, shuffle-buffer.ts).
+ * A run is made synchronously when iteration starts, but what it will do is known only after
+ * I/O: it resolves the source, fingerprints the plan (refusing a resume state from another
+ * plan), builds the record indexes the plan needs, and computes the epoch's plan. Then it
+ * hands every `next()` to the run of that plan's kind, {@link SequentialRun} or
+ * {@link GlobalRun}. What the two share stays here or in {@link Delivery}: the counters, the
+ * delivered position and the state built from it, and stopping (which may come before the
+ * plan is known).
  */
-import { ClosedError, type ObjectInfo, type ObjectReader } from '../../lib/index.js'
-import { Delivery, type Mapper } from './delivery.js'
+import type { ObjectInfo, ObjectReader } from '../../lib/index.js'
+import { Delivery, type DeliverySpec } from './delivery.js'
 import { GlobalRun } from './global-run.js'
-import type { ResolvedOptions } from './options.js'
-import { planFiles, planGlobal, planRecords } from './plan.js'
+import { indexOptionsOf, type ResolvedOptions } from './options.js'
+import { planFiles, planGlobal, planRecords, type PlanSettings } from './plan.js'
 import { recordIndex, type RecordIndex } from './record-index.js'
-import { SequentialRun, WAIT, type RunContext } from './sequential-run.js'
+import { SequentialRun } from './sequential-run.js'
 import { resolveSources, type TFRecordSource } from './sources.js'
 import { planFingerprint, type TFRecordState } from './state.js'
-import { newStats, type TFRecordStats } from './stats.js'
+import { emptyStats, type TFRecordStats } from './stats.js'
+
+/** Record indexes built at once while planning: building is I/O bound and the block reader bounds its own fetches. */
+const INDEX_BUILDS_AT_ONCE = 4
 
 export class Run implements AsyncIterator<unknown> {
-  readonly stats: TFRecordStats = newStats()
+  readonly stats: TFRecordStats = emptyStats()
+  /** The plan's fingerprint, once the source is resolved. */
   planKey: string | undefined
-  private readonly ctx: RunContext
+  private readonly delivery: Delivery
+  private mode: SequentialRun | GlobalRun | undefined
   private started: Promise<void> | undefined
-  private epoch: SequentialRun | GlobalRun | undefined
   private stopped = false
 
   constructor(
-    reader: ObjectReader,
+    private readonly reader: ObjectReader,
     private readonly source: TFRecordSource,
     private readonly options: ResolvedOptions,
-    mapper: Mapper<unknown>,
-    batchSize: number,
-    dropRemainder: boolean,
+    spec: DeliverySpec,
   ) {
-    this.ctx = { reader, options, stats: this.stats, delivery: new Delivery(this.stats, mapper, batchSize, dropRemainder) }
+    this.delivery = new Delivery(this.stats, spec)
   }
 
   [Symbol.asyncIterator](): this {
@@ -47,35 +49,16 @@ export class Run implements AsyncIterator<unknown> {
     return {
       v: 1,
       epoch: this.options.epoch,
-      delivered: this.ctx.delivery.delivered,
-      counts: this.epoch?.knownCounts() ?? [],
+      delivered: this.delivery.delivered,
+      counts: this.mode?.counts() ?? [],
       plan: this.planKey ?? '',
     }
   }
 
   next(): Promise<IteratorResult<unknown>> {
+    if (this.mode !== undefined) return this.mode.next()
     if (this.started === undefined) this.started = this.begin()
-    if (this.epoch instanceof SequentialRun) {
-      try {
-        const r = this.epoch.tryNext()
-        if (r !== WAIT) return Promise.resolve(r)
-      } catch (err) {
-        void this.stop()
-        return Promise.reject(err)
-      }
-    }
-    return this.nextSlow()
-  }
-
-  private async nextSlow(): Promise<IteratorResult<unknown>> {
-    try {
-      await this.started
-      if (this.epoch === undefined) throw new ClosedError('TFRecord iteration')
-      return await this.epoch.next()
-    } catch (err) {
-      await this.stop()
-      throw err
-    }
+    return this.nextOnceStarted()
   }
 
   async return(): Promise<IteratorResult<unknown>> {
@@ -86,14 +69,24 @@ export class Run implements AsyncIterator<unknown> {
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
-    await this.epoch?.stop()
+    await this.mode?.stop()
+  }
+
+  private async nextOnceStarted(): Promise<IteratorResult<unknown>> {
+    try {
+      await this.started
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+    return this.mode!.next()
   }
 
   private async begin(): Promise<void> {
     const o = this.options
-    const shards = await resolveSources(this.ctx.reader, this.source, { signal: o.signal })
+    const shards = await resolveSources(this.reader, this.source, { signal: o.signal })
     const shuffle = o.shuffle
-    const settings = {
+    const settings: PlanSettings = {
       seed: shuffle?.seed,
       shuffleShards: shuffle?.shards ?? false,
       epoch: o.epoch,
@@ -119,36 +112,29 @@ export class Run implements AsyncIterator<unknown> {
         'tfrecords: resume state belongs to a different plan (shards, their versions, seed, shuffle, epoch or rank changed)',
       )
     }
-    if (this.stopped) return
-    if (mode === 'files') {
-      this.epoch = new SequentialRun(this.ctx, planFiles(shards, settings), resume)
-      return
+    if (mode === 'global') {
+      const plan = planGlobal(shards, await this.indexesOf(shards), settings)
+      this.mode = new GlobalRun(this.reader, o, this.stats, this.delivery, plan, resume)
+    } else {
+      const plan = mode === 'files' ? planFiles(shards, settings) : planRecords(shards, await this.indexesOf(shards), settings)
+      const run = new SequentialRun(this.reader, o, this.stats, this.delivery, plan, resume)
+      this.mode = run
+      if (!this.stopped) run.start()
     }
-    const indexes = await this.indexesOf(shards)
-    this.epoch = mode === 'records' ? new SequentialRun(this.ctx, planRecords(shards, indexes, settings), resume) : new GlobalRun(this.ctx, planGlobal(shards, indexes, settings), resume)
-    if (this.stopped) await this.epoch.stop()
+    if (this.stopped) await this.mode.stop()
   }
 
   private async indexesOf(shards: ObjectInfo[]): Promise<Map<string, RecordIndex>> {
     const map = new Map<string, RecordIndex>()
-    const o = this.options
-    const opts = {
-      compression: o.compression,
-      verify: o.verify,
-      onCorrupt: o.onCorrupt,
-      maxRecordBytes: o.maxRecordBytes,
-      signal: o.signal,
-      onBuild: () => this.stats.indexesBuilt++,
-    }
-    // a few at once: building is I/O bound and the block reader bounds its own fetches
+    const opts = { ...indexOptionsOf(this.options), onBuild: () => this.stats.indexesBuilt++ }
     let next = 0
     const worker = async (): Promise<void> => {
       while (next < shards.length) {
         const shard = shards[next++]!
-        map.set(shard.url, await recordIndex(this.ctx.reader, shard, opts))
+        map.set(shard.url, await recordIndex(this.reader, shard, opts))
       }
     }
-    await Promise.all(Array.from({ length: Math.min(4, shards.length) }, worker))
+    await Promise.all(Array.from({ length: Math.min(INDEX_BUILDS_AT_ONCE, shards.length) }, worker))
     return map
   }
 }

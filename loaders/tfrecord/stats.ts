@@ -1,6 +1,9 @@
 /**
- * What a dataset counts while it reads: the public TFRecordStats shape, and the one place
- * that makes and adds them, so a run and the dataset's totals agree on every field.
+ * The counters a dataset reports (`ds.stats()`), and the two operations on them.
+ *
+ * Each run counts into its own set, which the dataset adds to its running totals when the
+ * next run replaces it; so `stats()` covers every iteration, and a run never needs to know
+ * about the ones before it.
  */
 
 export interface TFRecordStats {
@@ -19,11 +22,11 @@ export interface TFRecordStats {
   indexesBuilt: number
 }
 
-export function newStats(): TFRecordStats {
+export function emptyStats(): TFRecordStats {
   return { records: 0, bytes: 0, corruptSkipped: 0, shardsOpened: 0, shardsDone: 0, waitMs: 0, indexesBuilt: 0 }
 }
 
-/** Adds `from` into `into`, field by field. */
+/** Adds every counter of `from` into `into`. */
 export function addStats(into: TFRecordStats, from: TFRecordStats): void {
   for (const k of Object.keys(into) as (keyof TFRecordStats)[]) into[k] += from[k]
 }
