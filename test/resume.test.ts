@@ -36,8 +36,13 @@ test.before.each(() => {
   server.ranges.length = 0
 })
 
-test('HTTP: a body that ends early is resumed at the first missing byte', async () => {
-  server.plan = (n) => (n === 1 ? { kind: 'end-early', bytes: 10_000 } : { kind: 'whole' })
+/**
+ * Reads the first two blocks over HTTP with the first response cut after 10,000 bytes as
+ * `cut` says, and checks the bytes, that the retry asked for the rest only, and that no byte
+ * was fetched twice.
+ */
+async function resumesAfterCut(cut: 'end-early' | 'close-early'): Promise<void> {
+  server.plan = (n) => (n === 1 ? { kind: cut, bytes: 10_000 } : { kind: 'whole' })
   const r = new BlockReader({ blockSize: BS, prefetch: NO_READ_AHEAD, retry: FAST_RETRY })
   try {
     const h = await r.open(server.url)
@@ -48,7 +53,9 @@ test('HTTP: a body that ends early is resumed at the first missing byte', async 
   } finally {
     await r.close()
   }
-})
+}
+
+test('HTTP: a body that ends early is resumed at the first missing byte', () => resumesAfterCut('end-early'))
 
 test('block reads: a body cut mid-block resumes at the first block it did not complete', async () => {
   const mem = new MemorySource()
@@ -68,17 +75,7 @@ test('block reads: a body cut mid-block resumes at the first block it did not co
 
 console.log(`\n[resume] SKIPPING 2 tests: ${CUT_CONNECTION_BUG}`)
 
-test.skip('HTTP: a connection closed mid-body is resumed at the first missing byte', async () => {
-  server.plan = (n) => (n === 1 ? { kind: 'close-early', bytes: 10_000 } : { kind: 'whole' })
-  const r = new BlockReader({ blockSize: BS, prefetch: NO_READ_AHEAD, retry: FAST_RETRY })
-  try {
-    const h = await r.open(server.url)
-    assert.equal(Buffer.from(await h.read(0, 2 * BS)), OBJECT.subarray(0, 2 * BS))
-    assert.equal(server.ranges, [`bytes=0-${2 * BS - 1}`, `bytes=10000-${2 * BS - 1}`], 'the retry asked for the rest only')
-  } finally {
-    await r.close()
-  }
-})
+test.skip('HTTP: a connection closed mid-body is resumed at the first missing byte', () => resumesAfterCut('close-early'))
 
 test.skip('S3: a body the store cuts short (fault proxy) resumes at the first block it did not complete', async () => {
   const s3 = await startTestS3(['data'])
