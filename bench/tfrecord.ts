@@ -14,7 +14,7 @@
  * records/s. Prints its configuration, a human summary, and one JSON line.
  *
  * Env: BENCH_TFRECORD_MB (256, large-record data), BENCH_SMALL_RECORDS (300000),
- * BENCH_REPEAT (5), BENCH_READER (`block` | `double`: the fs-backed test double instead).
+ * BENCH_REPEAT (5), BENCH_READER (`block` | `plain`: bench/support/plain-file-reader.ts instead).
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
@@ -26,7 +26,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { BlockReader, GiB, MiB, type ObjectReader } from '../lib/index.js'
 import { encodeExample, encodeTFRecords, tfrecords } from '../loaders/tfrecord/index.js'
-import { ReaderDouble } from '../test/support/tfrecord-reader-double.js'
+import { PlainFileReader } from './support/plain-file-reader.js'
 
 const TOTAL_MB = Number(process.env.BENCH_TFRECORD_MB ?? 256)
 const SMALL_RECORDS = Number(process.env.BENCH_SMALL_RECORDS ?? 300_000)
@@ -117,7 +117,7 @@ async function main(): Promise<void> {
   console.log('config', JSON.stringify(config))
 
   const reader: ObjectReader & { close?: () => Promise<void> } =
-    READER === 'double' ? new ReaderDouble({ chunkBytes: BLOCK }) : new BlockReader({ memory: { maxBytes: 2 * GiB }, blockSize: BLOCK })
+    READER === 'plain' ? new PlainFileReader(BLOCK) : new BlockReader({ memory: { maxBytes: 2 * GiB }, blockSize: BLOCK })
   const largeSource = large.paths.map((p) => pathToFileURL(p).href)
   const smallSource = small.paths.map((p) => pathToFileURL(p).href)
 

@@ -9,6 +9,7 @@
  */
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { BlockReader } from '../lib/index.js'
 import { decodeExample, tfrecords } from '../loaders/tfrecord/index.js'
 import { FLAGS, parseConfig } from '../bench/support/config.js'
 import { imagenetShard } from '../bench/support/imagenet-dataset.js'
@@ -17,7 +18,6 @@ import { checkTargets } from '../bench/support/targets.js'
 import { renderChart } from '../bench/support/svg-chart.js'
 import { progressNotes, renderTable, sourceAndHits } from '../bench/support/table.js'
 import { BENCH_OPTIONS } from '../bin/commands/bench.js'
-import { ReaderDouble } from './support/tfrecord-reader-double.js'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -153,7 +153,8 @@ test('dataset: ImageNet-like Examples, mean about 110 KB, sizes varying, the sam
     await writeFile(path, a.data)
     const sizes: number[] = []
     let n = 0
-    for await (const rec of tfrecords(new ReaderDouble(), pathToFileURL(path).href)) {
+    const reader = new BlockReader()
+    for await (const rec of tfrecords(reader, pathToFileURL(path).href)) {
       n++
       sizes.push(rec.length)
       if (n === 1) {
@@ -165,6 +166,7 @@ test('dataset: ImageNet-like Examples, mean about 110 KB, sizes varying, the sam
     const mean = sizes.reduce((x, y) => x + y, 0) / sizes.length
     assert.ok(mean > 95_000 && mean < 125_000, `mean record ${mean}`)
     assert.ok(Math.min(...sizes) < 70_000 && Math.max(...sizes) > 160_000, 'sizes vary')
+    await reader.close()
   } finally {
     await rm(dir, { recursive: true, force: true })
   }

@@ -1,21 +1,30 @@
 /**
- * A real FUSE mount over the in-memory reader double, read by separate processes (`cat`,
- * `sha256sum`, `python3`, `ls`). The double lets these tests rewrite objects under open files
- * and inject failures, which is how ESTALE, EIO and page-cache invalidation are checked.
+ * A real FUSE mount over a real BlockReader on an in-memory store (`s3://` URLs served by a
+ * MemorySource behind a FaultySource), read by separate processes (`cat`, `sha256sum`,
+ * `python3`, `ls`). The in-memory store lets these tests rewrite objects under open files and
+ * fail reads on demand, which is how ESTALE, EIO and page-cache invalidation are checked.
  * Runs only where /dev/fuse and libfuse are present, and says so when it skips.
  */
 import { createHash } from 'node:crypto'
 import * as assert from 'uvu/assert'
 import { mount, type SluiceMount } from '../fuse/index.js'
 import { cleanupMountpoint, fuseSkipReason, fuseTest, patternBytes, run, spawnLong, tempMountpoint, test } from './support/fuse-env.js'
-import { FuseReaderDouble } from './support/fuse-reader-double.js'
+import { BlockReader, SourceError } from '../lib/index.js'
+import { FaultySource, MemorySource } from '../lib/testing/index.js'
 import { waitFor } from './support/wait.js'
 
 const skip = await fuseSkipReason('fuse-mount')
 const it = fuseTest(skip)
 const PREFIX = 's3://bucket/data/'
 const TTL_MS = 300
-const reader = new FuseReaderDouble()
+const source = new MemorySource('s3')
+const faults = new FaultySource(source)
+const reader = new BlockReader({ sources: [faults] })
+/** One modification time for every version, so a rewrite changes only the version. */
+const MTIME_MS = Date.UTC(2024, 0, 2, 3, 4, 5)
+const put = (url: string, bytes: Uint8Array) => source.put(url, bytes, { mtimeMs: MTIME_MS })
+/** The mount's own count of an operation: what reached the daemon. */
+const operations = (op: string) => m!.stats().operations[op] ?? 0
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 
 const files: Record<string, Uint8Array> = {
@@ -27,8 +36,8 @@ const files: Record<string, Uint8Array> = {
   'eval/e.rec': patternBytes(70_000, 5),
 }
 for (let i = 0; i < 8; i++) files[`many/f${i}.bin`] = patternBytes(1024 * 1024 + i * 4099, 100 + i)
-for (const [key, bytes] of Object.entries(files)) reader.put(PREFIX + key, bytes)
-reader.put('s3://bucket/elsewhere/not-shown', patternBytes(5, 9))
+for (const [key, bytes] of Object.entries(files)) put(PREFIX + key, bytes)
+put('s3://bucket/elsewhere/not-shown', patternBytes(5, 9))
 
 let mnt: string | undefined
 let m: SluiceMount | undefined
@@ -43,6 +52,7 @@ test.before(async () => {
 test.after(async () => {
   await m?.unmount().catch((err) => console.error('unmount failed:', err))
   await cleanupMountpoint(mnt)
+  await reader.close()
 })
 
 it('lists nested prefixes as directories', async () => {
@@ -125,14 +135,14 @@ print(' '.join(out))`, mnt!])
 it('the kernel page cache is kept across opens while the version is unchanged', async () => {
   const path = `${mnt}/eval/e.rec`
   await run('cat', [path])
-  const before = reader.counts.reads
-  const opensBefore = reader.counts.opens
+  const before = operations('read')
+  const opensBefore = operations('open')
   for (let i = 0; i < 3; i++) {
     const r = await run('sha256sum', [path])
     assert.is(r.stdout.split(' ')[0], sha(files['eval/e.rec']!))
   }
-  assert.is(reader.counts.opens, opensBefore + 3, 'each open reaches the daemon (it pins the version)')
-  assert.is(reader.counts.reads, before, 'no read reached the daemon: served from the page cache')
+  assert.is(operations('open'), opensBefore + 3, 'each open reaches the daemon (it pins the version)')
+  assert.is(operations('read'), before, 'no read reached the daemon: served from the page cache')
 })
 
 it('a changed object is never served stale from the page cache', async () => {
@@ -142,7 +152,7 @@ it('a changed object is never served stale from the page cache', async () => {
   assert.is((await run('sha256sum', [path])).stdout.split(' ')[0], sha(v1))
   // Same size and same mtime: only the version differs.
   const v2 = patternBytes(v1.length, 999)
-  reader.put(PREFIX + key, v2)
+  put(PREFIX + key, v2)
   // The new version shows once the listing TTL and then the kernel's attribute timeout (<= 1 s)
   // have passed; until then a read gives all of v1, never a mix.
   await waitFor('the new version to be served', async () => {
@@ -169,7 +179,10 @@ except OSError as e:
     print(errno.errorcode[e.errno])`
   const py = spawnLong('python3', ['-c', script, path], process.env, { stdin: true })
   await py.waitForLine(/opened/)
-  reader.put(PREFIX + key, patternBytes(files[key]!.length, 1234))
+  put(PREFIX + key, patternBytes(files[key]!.length, 1234))
+  // Blocks of the opened version still in the cache are served as they are (they are that
+  // version's bytes); it is a read the cache cannot answer that must fail. Make it one.
+  await reader.evict(PREFIX + key)
   py.child.stdin!.end('go\n')
   const line = await py.waitForLine(/read ok|E[A-Z]+/)
   await py.exited
@@ -177,7 +190,9 @@ except OSError as e:
 })
 
 it('source failures answer EIO and are logged', async () => {
-  reader.failReads = { match: /many\/f3\.bin$/, code: 'ERR_SLUICE_SOURCE' }
+  // Earlier tests left the file's blocks in the reader's cache: drop them so the read reaches the store.
+  await reader.evict(PREFIX + 'many/f3.bin')
+  faults.setFaults([{ kind: 'error', url: /many\/f3\.bin$/, error: (url) => new SourceError(url, 'injected failure', { status: 400 }) }])
   try {
     // Drop the pages an earlier test left in the page cache, so the read reaches the daemon.
     const py = await run('python3', ['-c', `import os,sys,errno
@@ -187,13 +202,13 @@ except OSError as e: print(errno.errorcode[e.errno])`, `${mnt}/many/f3.bin`])
     assert.is(py.stdout.trim(), 'EIO', py.stderr)
     assert.ok(logs.some((l) => l.includes('EIO') && l.includes('ERR_SLUICE_SOURCE')), logs.join('\n'))
   } finally {
-    reader.failReads = undefined
+    faults.setFaults([])
   }
 })
 
 it('new and deleted objects show up after the listing TTL', async () => {
-  reader.put(PREFIX + 'late/arrival.bin', patternBytes(10, 7))
-  reader.delete(PREFIX + 'one.bin')
+  put(PREFIX + 'late/arrival.bin', patternBytes(10, 7))
+  source.delete(PREFIX + 'one.bin')
   await waitFor('the listing to show late/ and drop one.bin', async () => {
     const names = (await run('ls', [mnt!])).stdout.split('\n')
     return names.includes('late') && !names.includes('one.bin')

@@ -10,12 +10,27 @@ import { normalizePrefix } from '../fuse/mount.js'
 import { buildTree, lookup, withFileInfo, type DirNode } from '../fuse/tree.js'
 import { VersionClock } from '../fuse/version-clock.js'
 import { ReadWindows } from '../fuse/read-windows.js'
-import { FuseReaderDouble } from './support/fuse-reader-double.js'
+import { BlockReader, KiB, SourceError } from '../lib/index.js'
+import { FaultySource, MemorySource } from '../lib/testing/index.js'
+import { RecordingReader } from './support/recording-reader.js'
 import { patternBytes } from './support/fuse-env.js'
 
 const P = 's3://b/train/'
 const obj = (key: string, size = 10, mtimeMs = 1_000_000) => ({ url: P + key, size, version: `"${key}"`, mtimeMs })
 const names = (d: DirNode | undefined) => [...(d?.children.keys() ?? [])].sort()
+
+/**
+ * The read windows over a real BlockReader (4 KiB blocks, larger than the windows) on an
+ * `s3://` MemorySource behind a FaultySource; the recording shows how many reads the windows
+ * sent to the handle.
+ */
+function windowReader() {
+  const source = new MemorySource('s3')
+  const faults = new FaultySource(source)
+  const reader = new RecordingReader(new BlockReader({ blockSize: 4 * KiB, sources: [faults] }))
+  const reads = () => reader.log.reads.length
+  return { reader, source, faults, reads }
+}
 
 test('directories come from the key hierarchy, with or without markers', () => {
   const t = buildTree(P, [obj('a/x.rec'), obj('a/b/c/y.rec'), obj('top.rec'), obj('empty/', 0), obj('a/b/', 0)])
@@ -110,9 +125,9 @@ test('prefixes are normalised to directories', () => {
 })
 
 test('read windows: reads across window boundaries match, one fetch per window, bounded', async () => {
-  const reader = new FuseReaderDouble()
+  const { reader, source, reads } = windowReader()
   const bytes = patternBytes(10_000, 3)
-  const info = reader.put('s3://b/x', bytes)
+  const info = source.put('s3://b/x', bytes)
   const handle = await reader.open(info)
   const windows = new ReadWindows(1024, 4)
   const target = new Uint8Array(3000)
@@ -122,30 +137,31 @@ test('read windows: reads across window boundaries match, one fetch per window, 
     assert.is(n, want.length)
     assert.equal(target.subarray(0, n), want)
   }
-  const before = reader.counts.reads
+  const before = reads()
   await Promise.all([0, 128, 256, 384].map((p) => windows.readInto(2, handle, new Uint8Array(128), p, 128)))
-  assert.is(reader.counts.reads - before, 1, 'concurrent reads of one window share one fetch')
+  assert.is(reads() - before, 1, 'concurrent reads of one window share one fetch')
   windows.drop(1)
   windows.drop(2)
   assert.is(windows.size, 0)
+  await reader.close()
 })
 
 test('read windows: a fetched window answers synchronously; sequential readers fetch the next window ahead', async () => {
-  const reader = new FuseReaderDouble()
+  const { reader, source, reads } = windowReader()
   const bytes = patternBytes(4096 + 100, 7)
-  const handle = await reader.open(reader.put('s3://b/seq', bytes))
+  const handle = await reader.open(source.put('s3://b/seq', bytes))
   const windows = new ReadWindows(1024, 64)
   const target = new Uint8Array(256)
   assert.is(windows.copyReady(1, handle, target, 0, 256), -1, 'nothing fetched yet: starts the fetch, answers later')
   assert.is(await windows.readInto(1, handle, target, 0, 256), 256)
-  assert.is(reader.counts.reads, 1)
+  assert.is(reads(), 1)
   // In the first half of window 0: served at once, nothing fetched ahead yet.
   assert.is(windows.copyReady(1, handle, target, 256, 256), 256)
   assert.equal(target, bytes.subarray(256, 512))
-  assert.is(reader.counts.reads, 1)
+  assert.is(reads(), 1)
   // Past the middle of window 0, sequentially: window 1 is fetched ahead of the reader.
   assert.is(windows.copyReady(1, handle, target, 512, 256), 256)
-  assert.is(reader.counts.reads, 2, 'window 1 fetched ahead')
+  assert.is(reads(), 2, 'window 1 fetched ahead')
   await new Promise((r) => setImmediate(r))
   assert.is(windows.copyReady(1, handle, target, 768, 256), 256)
   assert.is(windows.copyReady(1, handle, target, 1024, 256), 256, 'window 1 was there when the reader got to it')
@@ -158,17 +174,18 @@ test('read windows: a fetched window answers synchronously; sequential readers f
   assert.is(await windows.readInto(1, handle, target, 4096, 256), 100)
   assert.equal(target.subarray(0, 100), bytes.subarray(4096))
   // A random reader (a jump) fetches no neighbour.
-  const fetched = reader.counts.reads
+  const fetched = reads()
   const random = new Uint8Array(16)
   assert.is(await windows.readInto(2, handle, random, 2048 + 900, 16), 16)
-  assert.is(reader.counts.reads, fetched + 1)
+  assert.is(reads(), fetched + 1)
   assert.equal(random, bytes.subarray(2048 + 900, 2048 + 916))
+  await reader.close()
 })
 
 test('read windows: at most three per file and maxWindows overall; a failed fetch is not kept', async () => {
-  const reader = new FuseReaderDouble()
+  const { reader, source, faults } = windowReader()
   const bytes = patternBytes(64 * 1024, 8)
-  const info = reader.put('s3://b/many', bytes)
+  const info = source.put('s3://b/many', bytes)
   const handle = await reader.open(info)
   const windows = new ReadWindows(1024, 5)
   const target = new Uint8Array(1024)
@@ -179,15 +196,18 @@ test('read windows: at most three per file and maxWindows overall; a failed fetc
   for (let fd = 1; fd < 6; fd++) windows.drop(fd)
   assert.is(windows.size, 0)
 
-  reader.failReads = { match: /many$/, code: 'ERR_SLUICE_SOURCE' }
+  // The failure must reach the handle: drop the blocks the reader cached, then fail the store.
+  await reader.inner.evict(info.url)
+  faults.setFaults([{ kind: 'error', url: /many$/, error: (url) => new SourceError(url, 'injected failure', { status: 400 }) }])
   await windows.readInto(7, handle, target, 0, 100).then(
     () => assert.unreachable('the read should fail'),
     (err: { code?: string }) => assert.is(err.code, 'ERR_SLUICE_SOURCE'),
   )
   assert.is(windows.size, 0, 'the failed window was dropped')
-  reader.failReads = undefined
+  faults.setFaults([])
   assert.is(await windows.readInto(7, handle, target, 0, 100), 100, 'the next read fetches again')
   assert.equal(target.subarray(0, 100), bytes.subarray(0, 100))
+  await reader.close()
 })
 
 test.run()

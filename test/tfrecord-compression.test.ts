@@ -5,15 +5,21 @@ import { PassThrough } from 'node:stream'
 import { constants, deflateRawSync, deflateSync, gunzipSync, gzipSync } from 'node:zlib'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { TFRecordCorruptionError } from '../lib/index.js'
+import { BlockReader, KiB, TFRecordCorruptionError, type ObjectReader } from '../lib/index.js'
+import { MemorySource } from '../lib/testing/index.js'
 import { sniffCompression, tfrecords, TFRecordWriter, type CompressionOption } from '../loaders/tfrecord/index.js'
 import { encodeTFRecords } from '../loaders/tfrecord/writer.js'
 import { equalBytes, makeRecords, withTempDir } from './support/tfrecord-fixtures.js'
-import { ReaderDouble } from './support/tfrecord-reader-double.js'
 
 const records = makeRecords(50, [0, 1, 100, 3000, 40_000])
 
-async function readAll(reader: ReaderDouble, url: string, compression: CompressionOption = 'auto'): Promise<Uint8Array[]> {
+/** A real reader with 4 KiB blocks (records up to 40 KB span them) over files and `mem://`. */
+function memReader(): { reader: BlockReader; source: MemorySource } {
+  const source = new MemorySource()
+  return { reader: new BlockReader({ blockSize: 4 * KiB, sources: [source] }), source }
+}
+
+async function readAll(reader: ObjectReader, url: string, compression: CompressionOption = 'auto'): Promise<Uint8Array[]> {
   const out: Uint8Array[] = []
   for await (const r of tfrecords(reader, url, { compression })) out.push(r)
   return out
@@ -26,7 +32,7 @@ function assertSame(got: Uint8Array[], want: Uint8Array[], what: string): void {
 
 test('writer → reader round trip for none, gzip and zlib, to a path and to a stream', async () => {
   await withTempDir(async (dir) => {
-    const reader = new ReaderDouble({ chunkBytes: 1000 })
+    const { reader } = memReader()
     for (const compression of ['none', 'gzip', 'zlib'] as const) {
       const path = join(dir, `data-${compression}`) // no suffix: auto must sniff
       const w = new TFRecordWriter(path, { compression })
@@ -44,6 +50,7 @@ test('writer → reader round trip for none, gzip and zlib, to a path and to a s
       await ws.close()
       assert.ok(Buffer.concat(parts).equals(await readFile(path)), `${compression}: stream and file output agree`)
     }
+    await reader.close()
   })
 })
 
@@ -52,8 +59,8 @@ test('multi-member gzip (records spanning members) reads as one stream', async (
   const cut1 = 12345
   const cut2 = 50_000
   const multi = Buffer.concat([gzipSync(raw.subarray(0, cut1)), gzipSync(raw.subarray(cut1, cut2)), gzipSync(raw.subarray(cut2))])
-  const reader = new ReaderDouble({ chunkBytes: 777 })
-  reader.put('mem://g/multi.tfrecord.gz', multi)
+  const { reader, source } = memReader()
+  source.put('mem://g/multi.tfrecord.gz', multi)
   assertSame(await readAll(reader, 'mem://g/multi.tfrecord.gz'), records, 'multi-member')
 })
 
@@ -65,8 +72,8 @@ test('gzip header with a stored file name (as gzip(1) writes it)', async () => {
   trailer.writeUInt32LE(crc32(raw), 0)
   trailer.writeUInt32LE(raw.length, 4)
   const file = Buffer.concat([header, name, deflateRawSync(raw), trailer])
-  const reader = new ReaderDouble()
-  reader.put('mem://g/named', file)
+  const { reader, source } = memReader()
+  source.put('mem://g/named', file)
   assertSame(await readAll(reader, 'mem://g/named'), records.slice(0, 10), 'FNAME')
 })
 
@@ -83,12 +90,12 @@ test('truncated and damaged compressed shards: error with offset, or skip and co
   const starts: number[] = []
   for (let i = 0, at = 0; i <= records.length; at += (records[i]?.length ?? 0) + 16, i++) starts.push(at)
   const gz = gzipSync(raw)
-  const reader = new ReaderDouble({ chunkBytes: 500 })
+  const { reader, source } = memReader()
   const truncated = gz.subarray(0, Math.floor(gz.length / 2))
-  reader.put('mem://g/trunc.gz', truncated)
+  source.put('mem://g/trunc.gz', truncated)
   const damaged = Buffer.from(gz)
   damaged[Math.floor(gz.length / 2)] = damaged[Math.floor(gz.length / 2)]! ^ 0xff
-  reader.put('mem://g/damaged.gz', damaged)
+  source.put('mem://g/damaged.gz', damaged)
   // How far the truncated stream can be inflated at all: no error may point past it.
   const inflatable = gunzipSync(truncated, { finishFlush: constants.Z_SYNC_FLUSH }).length
   const cases = [

@@ -6,8 +6,8 @@ import { encodeExample, tfrecords, type TFRecordOptions, type TFRecordState } fr
 import { encodeTFRecords } from '../loaders/tfrecord/writer.js'
 import { errorLike } from './support/expect-error.js'
 import { numberedRecords, prng } from './support/tfrecord-fixtures.js'
-import { collect, label, makeShards } from './support/tfrecord-shards.js'
-import { waitFor } from './support/wait.js'
+import { collect, label, makeShards, SHARD_BLOCK_BYTES } from './support/tfrecord-shards.js'
+import { waitFor, waitUntil } from './support/wait.js'
 
 const PREFIX = 'mem://bucket/train/'
 
@@ -18,9 +18,9 @@ test('reads every record of every shard in file order', async () => {
 })
 
 test('sources: URL, list, prefix, glob', async () => {
-  const { reader, urls, all } = makeShards([3, 4, 5])
-  reader.put(PREFIX + '_SUCCESS', new Uint8Array(0))
-  reader.put(PREFIX + 'sub/other.tfrecord', encodeTFRecords(numberedRecords(2, 'x')))
+  const { reader, source, urls, all } = makeShards([3, 4, 5])
+  source.put(PREFIX + '_SUCCESS', new Uint8Array(0))
+  source.put(PREFIX + 'sub/other.tfrecord', encodeTFRecords(numberedRecords(2, 'x')))
   assert.equal(await collect(reader, urls[1]!), all.slice(3, 7))
   assert.equal(await collect(reader, [urls[2]!, urls[0]!]), [...all.slice(7), ...all.slice(0, 3)])
   assert.equal(await collect(reader, PREFIX + 'shard-*.tfrecord'), all)
@@ -115,11 +115,11 @@ test('sharding by records when ranks outnumber shards: exactly once, balanced', 
 })
 
 test('sharding by records over gzip shards (no byte ranges) also covers everything once', async () => {
-  const { reader, all } = makeShards([0])
+  const { reader, source, all } = makeShards([0])
   const { gzipSync } = await import('node:zlib')
   const recs = numberedRecords(31, 'g-')
-  reader.put('mem://z/a.tfrecord.gz', gzipSync(encodeTFRecords(recs.slice(0, 20))))
-  reader.put('mem://z/b.tfrecord.gz', gzipSync(encodeTFRecords(recs.slice(20))))
+  source.put('mem://z/a.tfrecord.gz', gzipSync(encodeTFRecords(recs.slice(0, 20))))
+  source.put('mem://z/b.tfrecord.gz', gzipSync(encodeTFRecords(recs.slice(20))))
   void all
   const parts: string[] = []
   for (let index = 0; index < 4; index++) parts.push(...(await collect(reader, 'mem://z/', { shard: { index, count: 4 } })))
@@ -199,9 +199,9 @@ test('global shuffle: an exact permutation of every record, split across ranks',
 })
 
 test('batch(n), examples() and stats()', async () => {
-  const { reader } = makeShards([0])
+  const { reader, source } = makeShards([0])
   const records = Array.from({ length: 10 }, (_, i) => encodeExample({ id: { kind: 'int64', value: [i] }, name: [`n${i}`] }))
-  reader.put('mem://ex/a.tfrecord', encodeTFRecords(records))
+  source.put('mem://ex/a.tfrecord', encodeTFRecords(records))
   const ds = tfrecords(reader, 'mem://ex/a.tfrecord')
   const batches: number[][] = []
   for await (const batch of ds.examples({ int64: 'number' }).batch(4)) {
@@ -264,34 +264,42 @@ test('corruption: records before it are delivered, then the error; skip mode cou
   const all = numberedRecords(20, 'c-').map(label)
   const record5 = 5 * (3 + 16) // records c-0..c-9 are 3 bytes, each framed by 16
   bytes[record5 + 12 + 1] = bytes[record5 + 12 + 1]! ^ 1 // inside record 5's data
-  // Small chunks put the damage in a later chunk than the good records; one large chunk holds
-  // them together, so the good records must be handed over before the error is thrown.
-  for (const chunkBytes of [97, 64 * 1024]) {
-    const { reader } = makeShards([0], { chunkBytes })
-    reader.put('mem://bad/a.tfrecord', bytes)
-    const got: string[] = []
-    try {
-      for await (const r of tfrecords(reader, 'mem://bad/a.tfrecord')) got.push(label(r))
-      assert.unreachable('read past the damage')
-    } catch (err) {
-      assert.instance(err, TFRecordCorruptionError)
-      const e = err as TFRecordCorruptionError
-      assert.is(e.check, 'data-crc')
-      assert.is(e.offset, record5, 'the error points at the damaged record')
-      assert.match(e.message, 'mem://bad/a.tfrecord')
-    }
-    assert.equal(got, all.slice(0, 5), `chunks of ${chunkBytes}: every record before the damage was delivered`)
-    const ds = tfrecords(reader, 'mem://bad/a.tfrecord', { onCorrupt: 'skip' })
-    const skipped: string[] = []
-    for await (const r of ds) skipped.push(label(r))
-    assert.equal(skipped, all.filter((l) => l !== 'c-5'), 'skip mode drops the damaged record only')
-    assert.is(ds.stats().corruptSkipped, 1)
+  // The whole shard is one block, so one chunk holds the good records and the damage: the
+  // good records must be handed over before the error is thrown.
+  const { reader, source } = makeShards([0])
+  source.put('mem://bad/a.tfrecord', bytes)
+  const got: string[] = []
+  try {
+    for await (const r of tfrecords(reader, 'mem://bad/a.tfrecord')) got.push(label(r))
+    assert.unreachable('read past the damage')
+  } catch (err) {
+    assert.instance(err, TFRecordCorruptionError)
+    const e = err as TFRecordCorruptionError
+    assert.is(e.check, 'data-crc')
+    assert.is(e.offset, record5, 'the error points at the damaged record')
+    assert.match(e.message, 'mem://bad/a.tfrecord')
   }
+  assert.equal(got, all.slice(0, 5), 'every record before the damage was delivered')
+  const ds = tfrecords(reader, 'mem://bad/a.tfrecord', { onCorrupt: 'skip' })
+  const skipped: string[] = []
+  for await (const r of ds) skipped.push(label(r))
+  assert.equal(skipped, all.filter((l) => l !== 'c-5'), 'skip mode drops the damaged record only')
+  assert.is(ds.stats().corruptSkipped, 1)
 })
 
+/**
+ * Records padded to about 420 framed bytes: a shard of 50 spans six 4 KiB blocks, so the
+ * loader sees one batch per block as it goes, as it would in a real shard. A queue smaller
+ * than one batch keeps the producer one batch ahead of the consumer, so what has been hinted
+ * by the nth record is what the loader decided by then.
+ */
+const PAD = 400
+const QUEUE_BYTES = 2000
+
 test('read-ahead: the next shards are opened early and hinted piece by piece as the current one ends', async () => {
-  const { reader } = makeShards([50, 50, 50, 50]) // about 1.3 KB each
-  const ds = tfrecords(reader, PREFIX, { readAhead: { shards: 2, bytes: 1000 } })
+  const RA = 8000
+  const { reader } = makeShards([50, 50, 50, 50], { pad: PAD }) // about 21 KB each
+  const ds = tfrecords(reader, PREFIX, { readAhead: { shards: 2, bytes: RA, queueBytes: QUEUE_BYTES } })
   const hintedInto = (k: number) => reader.log.prefetches.filter((p) => p.url === PREFIX + `shard-0000${k}.tfrecord`)
   let n = 0
   let early: { opened: string[]; hinted: number; readAhead: number } | undefined
@@ -305,27 +313,44 @@ test('read-ahead: the next shards are opened early and hinted piece by piece as 
   assert.ok(early!.opened.includes(PREFIX + 'shard-00001.tfrecord') && early!.opened.includes(PREFIX + 'shard-00002.tfrecord'), 'the next two shards are opened early')
   assert.is(early!.hinted, 0, 'nothing is hinted while the current shard has more than readAhead.bytes left')
   assert.is(early!.readAhead, 0, 'nor read (a format sniff of an upcoming shard would start its read-ahead)')
-  assert.ok(nearEnd!.shard1 > 500 && nearEnd!.shard1 <= 1000, `near the end of shard 0, up to readAhead.bytes of shard 1 is hinted (${nearEnd!.shard1})`)
+  assert.ok(nearEnd!.shard1 > RA / 2 && nearEnd!.shard1 <= RA, `near the end of shard 0, up to readAhead.bytes of shard 1 is hinted (${nearEnd!.shard1})`)
   assert.ok(nearEnd!.pieces > 1, 'in several pieces, not one burst')
   assert.is(nearEnd!.shard2, 0, 'shard 2 waits until shard 1 is within readAhead.bytes of its end')
   assert.ok(hintedInto(2).length > 0, 'and is hinted near the end of shard 1')
-  assert.ok(!reader.log.prefetches.some((p) => p.url === PREFIX + 'shard-00003.tfrecord' && p.position > 1000), 'never more than readAhead.bytes into a shard')
+  assert.ok(!reader.log.prefetches.some((p) => p.url === PREFIX + 'shard-00003.tfrecord' && p.position > RA), 'never more than readAhead.bytes into a shard')
   assert.is(reader.openHandles, 0)
 })
 
 test('read-ahead: a hint cut short by the prefetch budget is offered again, leaving no gap', async () => {
-  const { reader } = makeShards([50, 50]) // about 1.3 KB each
-  reader.prefetchBudgetBytes = 100
-  const ds = tfrecords(reader, PREFIX, { readAhead: { shards: 1, bytes: 1000 } })
+  const RA = 12_000
+  // One block of prefetch budget and no read-ahead of the handles' own: the loader's hints
+  // are the only prefetch. The first fetch of shard 1 is held at the source, so the hints
+  // after it are cut short until it lands and gives its budget back.
+  const { reader, faults } = makeShards([50, 50], { pad: PAD, reader: { prefetch: { maxInflightBytes: SHARD_BLOCK_BYTES, maxReadAheadBytes: 0 } } })
+  faults.setFaults([{ kind: 'stall', url: 'shard-00001', nth: [1] }])
+  const hints = () => reader.log.prefetches.filter((p) => p.url === PREFIX + 'shard-00001.tfrecord')
+  const ds = tfrecords(reader, PREFIX, { readAhead: { shards: 1, bytes: RA, queueBytes: QUEUE_BYTES } })
   let n = 0
-  for await (const _ of ds) if (++n === 49) break // near the end of shard 0
-  const reached = reader.log.prefetches
-    .filter((p) => p.url === PREFIX + 'shard-00001.tfrecord')
-    .map((p) => [p.position, p.position + Math.min(p.length, 100)] as const)
+  let cutShort = false
+  let released = false
+  for await (const _ of ds) {
+    n++
+    // Past record 48 shard 1 is about to be read: never leave its first fetch held then.
+    if (!released && (hints().some((p) => p.reached < p.position + p.length) || n === 48)) {
+      cutShort = hints().some((p) => p.reached < p.position + p.length)
+      released = true
+      faults.release()
+      await waitUntil(() => reader.inner.stats().prefetch.inflightBytes === 0, 'the held prefetch gave its budget back')
+    }
+    if (n === 50) break // the end of shard 0: every hint into shard 1 has been made
+  }
+  assert.ok(cutShort, 'a hint into shard 1 was cut short while the budget was spent')
+  const reached = hints()
+    .map((p) => [p.position, p.reached] as const)
     .sort((a, b) => a[0] - b[0])
   let covered = 0
   for (const [from, to] of reached) if (from <= covered) covered = Math.max(covered, to)
-  assert.ok(covered >= 500, `shard 1 covered from its start up to ${covered} bytes without a gap`)
+  assert.ok(covered >= RA / 2, `shard 1 covered from its start up to ${covered} bytes without a gap`)
 })
 
 test('a bounded queue: a slow consumer does not make the reader buffer everything', async () => {

@@ -7,15 +7,24 @@ import { importDaliIndex, parseDaliIndex, recordAt, recordIndex, tfrecords, toDa
 import { encodeTFRecords } from '../loaders/tfrecord/writer.js'
 import { errorLike } from './support/expect-error.js'
 import { equalBytes, makeRecords, withTempDir } from './support/tfrecord-fixtures.js'
-import { ReaderDouble } from './support/tfrecord-reader-double.js'
+import { BlockReader, KiB } from '../lib/index.js'
+import { MemorySource } from '../lib/testing/index.js'
+import { RecordingReader } from './support/recording-reader.js'
 
 const records = makeRecords(40, [0, 5, 300, 9000])
 const bytes = encodeTFRecords(records)
 const URL_ = 'mem://idx/a.tfrecord'
 
+/** A real reader with 4 KiB blocks over `mem://`, recording the loader's requests. */
+function memReader(cacheDir?: string): { reader: RecordingReader; source: MemorySource } {
+  const source = new MemorySource()
+  const reader = new RecordingReader(new BlockReader({ blockSize: 4 * KiB, sources: [source], ...(cacheDir === undefined ? {} : { cacheDir }) }))
+  return { reader, source }
+}
+
 test('one pass gives every offset and length; DALI text round trip', async () => {
-  const reader = new ReaderDouble({ chunkBytes: 1024 })
-  reader.put(URL_, bytes)
+  const { reader, source } = memReader()
+  source.put(URL_, bytes)
   const index = await recordIndex(reader, URL_)
   assert.is(index.offsets.length, records.length)
   let off = 0
@@ -34,8 +43,8 @@ test('one pass gives every offset and length; DALI text round trip', async () =>
 })
 
 test('recordAt reads one record with one ranged read; imported DALI index skips the pass', async () => {
-  const reader = new ReaderDouble({ chunkBytes: 1024 })
-  reader.put(URL_, bytes)
+  const { reader, source } = memReader()
+  source.put(URL_, bytes)
   const offsets: number[] = []
   let off = 0
   for (const r of records) {
@@ -60,29 +69,31 @@ test('recordAt reads one record with one ranged read; imported DALI index skips 
 
 test('indexes persist in cacheDir keyed by URL and version; a changed object gets a new one', async () => {
   await withTempDir(async (cacheDir) => {
-    const first = new ReaderDouble({ cacheDir })
-    first.put(URL_, bytes)
+    const { reader: first, source: firstSource } = memReader(cacheDir)
+    firstSource.put(URL_, bytes)
     await recordIndex(first, URL_)
+    await first.close()
     const dir = join(cacheDir, 'tfrecord-index')
     assert.ok(existsSync(dir))
     assert.is(readdirSync(dir).length, 1)
     // a new process (reader) with the same cache dir loads it without reading the shard
-    const second = new ReaderDouble({ cacheDir })
-    second.put(URL_, bytes)
+    const { reader: second, source } = memReader(cacheDir)
+    source.put(URL_, bytes) // the same bytes at the same version (v1)
     const index = await recordIndex(second, URL_)
     assert.is(index.offsets.length, records.length)
     assert.is(second.log.chunkCalls.length, 0)
     // the object changes: a new version, a new index
-    second.put(URL_, encodeTFRecords(records.slice(0, 5)))
+    source.put(URL_, encodeTFRecords(records.slice(0, 5)))
     const changed = await recordIndex(second, URL_)
     assert.is(changed.offsets.length, 5)
     assert.is(readdirSync(dir).filter((f) => f.endsWith('.idx')).length, 2)
+    await second.close()
   })
 })
 
 test('compressed shards index (inflated offsets) and recordAt streams to the record', async () => {
-  const reader = new ReaderDouble({ chunkBytes: 333 })
-  reader.put('mem://idx/b.tfrecord.gz', gzipSync(bytes))
+  const { reader, source } = memReader()
+  source.put('mem://idx/b.tfrecord.gz', gzipSync(bytes))
   const index = await recordIndex(reader, 'mem://idx/b.tfrecord.gz')
   assert.is(index.compression, 'gzip')
   assert.is(index.offsets.length, records.length)
@@ -90,15 +101,15 @@ test('compressed shards index (inflated offsets) and recordAt streams to the rec
 })
 
 test('concurrent requests share one build', async () => {
-  const reader = new ReaderDouble({ chunkBytes: 4096 })
-  reader.put(URL_, bytes)
+  const { reader, source } = memReader()
+  source.put(URL_, bytes)
   await Promise.all([recordIndex(reader, URL_), recordIndex(reader, URL_), recordIndex(reader, URL_)])
   assert.is(reader.log.chunkCalls.length, 1)
 })
 
 test('records-mode sharding builds each index once and counts it in stats', async () => {
-  const reader = new ReaderDouble({ chunkBytes: 4096 })
-  reader.put(URL_, bytes)
+  const { reader, source } = memReader()
+  source.put(URL_, bytes)
   const ds = tfrecords(reader, URL_, { shard: { index: 1, count: 4 } })
   let n = 0
   for await (const _ of ds) n++

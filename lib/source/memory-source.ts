@@ -22,8 +22,12 @@ export class MemorySource implements Source {
     this.schemes = [scheme]
   }
 
-  put(url: string, bytes: Uint8Array): ObjectInfo {
-    const entry = { bytes, version: `v${this.nextVersion++}`, mtimeMs: Date.now() }
+  /**
+   * Stores `bytes` under `url` as a new version. `mtimeMs` (default now) lets a test rewrite
+   * an object without moving its modification time, so only the version says it changed.
+   */
+  put(url: string, bytes: Uint8Array, options: { mtimeMs?: number } = {}): ObjectInfo {
+    const entry = { bytes, version: `v${this.nextVersion++}`, mtimeMs: options.mtimeMs ?? Date.now() }
     this.objects.set(url, entry)
     return { url, size: bytes.length, version: entry.version, mtimeMs: entry.mtimeMs }
   }

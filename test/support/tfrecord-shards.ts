@@ -1,22 +1,44 @@
 /**
  * Builds sets of small shards for the dataset tests: numbered records (`s<k>-<i>`) in
- * several shards, stored in a ReaderDouble with a small chunk size so records span chunks.
+ * several shards, in a MemorySource read through a real BlockReader with 4 KiB blocks (the
+ * smallest it takes), behind a FaultySource a test can make stall or fail, and recorded so
+ * tests can see the loader's requests.
  */
+import { BlockReader } from '../../lib/block-reader.js'
+import type { BlockReaderOptions } from '../../lib/options.js'
+import { KiB } from '../../lib/units.js'
+import { FaultySource, MemorySource } from '../../lib/testing/index.js'
+import type { ObjectReader } from '../../lib/types.js'
 import { tfrecords, type TFRecordOptions } from '../../loaders/tfrecord/index.js'
 import { encodeTFRecords } from '../../loaders/tfrecord/writer.js'
-import { ReaderDouble } from './tfrecord-reader-double.js'
+import { RecordingReader } from './recording-reader.js'
 import { numberedRecords, text } from './tfrecord-fixtures.js'
 
+export const SHARD_BLOCK_BYTES = 4 * KiB
+
 export interface ShardSet {
-  reader: ReaderDouble
+  reader: RecordingReader
+  /** Where the shards are; put more objects here. */
+  source: MemorySource
+  /** The source the reader reads through. */
+  faults: FaultySource
   urls: string[]
   /** Every record, as text, in file order. */
   all: string[]
 }
 
 /** `sizes[k]` records in shard k, at `mem://bucket/train/shard-0000k.tfrecord`. */
-export function makeShards(sizes: readonly number[], options: { chunkBytes?: number; cacheDir?: string; pad?: number } = {}): ShardSet {
-  const reader = new ReaderDouble({ chunkBytes: options.chunkBytes ?? 97, cacheDir: options.cacheDir })
+export function makeShards(sizes: readonly number[], options: { cacheDir?: string; pad?: number; reader?: BlockReaderOptions } = {}): ShardSet {
+  const source = new MemorySource()
+  const faults = new FaultySource(source)
+  const reader = new RecordingReader(
+    new BlockReader({
+      blockSize: SHARD_BLOCK_BYTES,
+      ...options.reader,
+      sources: [faults],
+      ...(options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }),
+    }),
+  )
   const urls: string[] = []
   const all: string[] = []
   sizes.forEach((n, k) => {
@@ -27,11 +49,11 @@ export function makeShards(sizes: readonly number[], options: { chunkBytes?: num
       padded.set(r)
       return padded
     })
-    reader.put(url, encodeTFRecords(records))
+    source.put(url, encodeTFRecords(records))
     urls.push(url)
     for (const r of records) all.push(label(r))
   })
-  return { reader, urls, all }
+  return { reader, source, faults, urls, all }
 }
 
 /** The record's label (its text up to the first NUL of padding). */
@@ -41,7 +63,7 @@ export function label(record: Uint8Array): string {
   return nul < 0 ? t : t.slice(0, nul)
 }
 
-export async function collect(reader: ReaderDouble, source: string | string[], options: TFRecordOptions = {}): Promise<string[]> {
+export async function collect(reader: ObjectReader, source: string | string[], options: TFRecordOptions = {}): Promise<string[]> {
   const out: string[] = []
   for await (const r of tfrecords(reader, source, options)) out.push(label(r))
   return out

@@ -28,3 +28,8 @@ export async function waitFor<T>(what: string, probe: () => T | Promise<T>, opti
     await new Promise((resolve) => setTimeout(resolve, intervalMs))
   }
 }
+
+/** `waitFor` for a synchronous condition polled every 2 ms (counters, budgets given back). */
+export async function waitUntil(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  await waitFor(what, condition, { timeoutMs, intervalMs: 2 })
+}
