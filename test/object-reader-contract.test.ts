@@ -208,16 +208,17 @@ function contract(name: string, makeStore: () => Promise<Store>): void {
     const chunkErr = await rejection(readAll(h.chunks()), 'chunks after close')
     assert.is(chunkErr.code, 'ERR_SLUICE_CLOSED')
     await reader.close()
-    for (const [what, p] of [['open', reader.open(url('c/a.bin'))], ['stat', reader.stat(url('c/a.bin'))], ['list', reader.list(url('c/'))]] as const) {
-      const closed = await rejection(p, `${what} on a closed reader`)
+    for (const [what, call] of [['open', () => reader.open(url('c/a.bin'))], ['stat', () => reader.stat(url('c/a.bin'))], ['list', () => reader.list(url('c/'))]] as const) {
+      const closed = await rejection(call(), `${what} on a closed reader`)
       assert.instance(closed, ClosedError, what)
       assert.is(closed.code, 'ERR_SLUICE_CLOSED', what)
     }
   })
 
   test('a missing object: stat and open reject with ERR_SLUICE_NOT_FOUND naming the URL', async () => {
-    for (const [what, p] of [['stat', reader.stat(url('c/nope.bin'))], ['open', reader.open(url('c/nope.bin'))]] as const) {
-      const err = await rejection(p, what)
+    // Each call is made when its rejection is awaited: an earlier one would reject unhandled.
+    for (const [what, call] of [['stat', () => reader.stat(url('c/nope.bin'))], ['open', () => reader.open(url('c/nope.bin'))]] as const) {
+      const err = await rejection(call(), what)
       assert.instance(err, NotFoundError, what)
       assert.is(err.code, 'ERR_SLUICE_NOT_FOUND', what)
       assert.ok(err.message.includes(url('c/nope.bin')), `${what}: ${err.message}`)
