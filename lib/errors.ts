@@ -178,11 +178,11 @@ export class ShortReadError extends SluiceError {
   readonly partial: Uint8Array | undefined
   /** Whole blocks that did arrive (block reads), so a retry starts at the first missing block. */
   readonly completeBlocks: Uint8Array[] | undefined
-  constructor(url: string, start: number, expected: number, received: number, partial?: Uint8Array, completeBlocks?: Uint8Array[]) {
+  constructor(url: string, start: number, expected: number, received: number, partial?: Uint8Array, completeBlocks?: Uint8Array[], cause?: unknown) {
     super(
       'ERR_SLUICE_SHORT_READ',
       `short read from ${url} at byte ${start}: expected ${expected} bytes, got ${received}`,
-      { url },
+      { url, cause },
     )
     this.expected = expected
     this.received = received

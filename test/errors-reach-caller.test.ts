@@ -88,12 +88,7 @@ test('ERR_SLUICE_SHORT_READ: bodies that keep ending early fail the read after t
   }
 })
 
-const SHORT_BODY_BUG =
-  'a store that sends fewer bytes than its Content-Length (fault proxy "short") fails with ERR_SLUICE_SOURCE ' +
-  '(SocketError UND_ERR_SOCKET), not ERR_SLUICE_SHORT_READ: read-body.ts classifies only a clean early end as a short read'
-console.log(`\n[errors-reach-caller] SKIPPING 1 test: ${SHORT_BODY_BUG}`)
-
-test.skip('ERR_SLUICE_SHORT_READ over S3: bodies cut short by the store fail the read as short reads', async () => {
+test('ERR_SLUICE_SHORT_READ over S3: bodies cut short by the store fail the read as short reads', async () => {
   proxy.setFaults([{ kind: 'short', rate: 1 }])
   const r = s3Reader()
   try {

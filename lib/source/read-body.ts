@@ -6,8 +6,10 @@
  * in front of it is block-buffer.ts's). Shared by the S3 and HTTP sources.
  *
  * `skip` discards a prefix, for stores that ignored the Range header and sent the whole
- * object. `onProgress` hears after every chunk how far the blocks are filled. A body that ends early is a ShortReadError carrying the complete blocks (and, for
- * a single buffer, the partial bytes), so the retry layer asks only for the remainder.
+ * object. `onProgress` hears after every chunk how far the blocks are filled. A body that
+ * ends early, or whose connection is cut after some bytes arrived, is a ShortReadError
+ * carrying the complete blocks (and, for a single buffer, the partial bytes), so the retry
+ * layer asks only for the remainder.
  */
 import { allocBlock } from '../block-buffer.js'
 import { ShortReadError } from '../errors.js'
@@ -32,6 +34,9 @@ export async function readBodyBlocks(
   let toSkip = skip
   const onAbort = () => cancel()
   signal?.addEventListener('abort', onAbort, { once: true })
+  // A connection cut mid-body (a reset, a socket closed before Content-Length) surfaces as a
+  // stream error, not as an early end: it is the same short read, and what arrived is kept.
+  let cut: unknown
   try {
     for await (const chunk of body) {
       let c = chunk
@@ -58,6 +63,9 @@ export async function readBodyBlocks(
       onProgress?.(start, blocks, filled)
       if (filled === length) break
     }
+  } catch (err) {
+    if (signal?.aborted || filled === 0) throw err
+    cut = err
   } finally {
     signal?.removeEventListener('abort', onAbort)
     cancel()
@@ -66,7 +74,7 @@ export async function readBodyBlocks(
   if (filled < length) {
     const complete = blocks.slice(0, block)
     const partial = blocks.length === 1 ? blocks[0]!.subarray(0, filled) : undefined
-    throw new ShortReadError(url, start, length, filled, partial, complete)
+    throw new ShortReadError(url, start, length, filled, partial, complete, cut)
   }
   return blocks
 }
