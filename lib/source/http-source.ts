@@ -85,8 +85,9 @@ export class HttpSource implements Source {
       throw networkError(err, url)
     }
     if (!res.ok) throw statusError(url, res.status)
-    const size = Number(res.headers.get('content-length') ?? NaN)
-    if (!Number.isSafeInteger(size)) throw new SourceError(url, 'response has no Content-Length; cannot read by range')
+    const length = res.headers.get('content-length')?.trim()
+    const size = length !== undefined && /^\d+$/.test(length) ? Number(length) : NaN
+    if (!Number.isSafeInteger(size)) throw new SourceError(url, 'response has no valid Content-Length; cannot read by range')
     const modified = res.headers.get('last-modified')
     return {
       url,
