@@ -51,6 +51,9 @@ export interface IndexOptions {
 
 const MAGIC = 'SLTFIDX1'
 const FORMAT_VERSION = 1
+/** Index files and their directory are the owner's alone, whatever the cache directory's mode. */
+const FILE_MODE = 0o600
+const DIR_MODE = 0o700
 
 /** Per-reader memo of indexes (and builds in flight). */
 const memo = new WeakMap<ObjectReader, Map<string, Promise<RecordIndex>>>()
@@ -147,7 +150,7 @@ function grow(a: Float64Array, cap: number): Float64Array<ArrayBuffer> {
 /** Binary layout: magic (8) | header JSON length u32 | header JSON | pad to 8 | offsets f64[n] | lengths f64[n]. */
 async function storeIndex(cacheDir: string, key: string, index: RecordIndex): Promise<void> {
   const dir = join(cacheDir, 'tfrecord-index')
-  await mkdir(dir, { recursive: true })
+  await mkdir(dir, { recursive: true, mode: DIR_MODE })
   const header = Buffer.from(
     JSON.stringify({ url: index.url, version: index.version, size: index.size, compression: index.compression, count: index.offsets.length }),
   )
@@ -162,7 +165,7 @@ async function storeIndex(cacheDir: string, key: string, index: RecordIndex): Pr
   Buffer.from(index.lengths.buffer, index.lengths.byteOffset, 8 * n).copy(out, dataStart + 8 * n)
   const path = indexPath(cacheDir, key)
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
-  await writeFile(tmp, out)
+  await writeFile(tmp, out, { mode: FILE_MODE, flag: 'wx' })
   await rename(tmp, path)
 }
 
