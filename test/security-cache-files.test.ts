@@ -9,22 +9,13 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { chmod, lstat, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { chmod, lstat, mkdir, readdir, stat, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { BlockReader, KiB, MiB } from '../lib/index.js'
 import { encodeTFRecords, recordIndex } from '../loaders/tfrecord/index.js'
 import { patternBytes } from './support/data.js'
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'sluice-cachefiles-'))
-  try {
-    await fn(dir)
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
-}
+import { withTempDir } from './support/tfrecord-fixtures.js'
 
 /** Runs `fn` with umask 0, so nothing sluice creates is narrowed by the umask. */
 async function withoutUmask(fn: () => Promise<void>): Promise<void> {
@@ -74,7 +65,7 @@ function assertPrivate(found: { path: string; dir: boolean; mode: number }[]): v
 }
 
 test('in a cache directory made beforehand with mode 0755, every file is 0600 and every directory 0700', async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const cacheDir = join(dir, 'cache')
     await mkdir(cacheDir)
     await chmod(cacheDir, 0o755)
@@ -85,7 +76,7 @@ test('in a cache directory made beforehand with mode 0755, every file is 0600 an
 })
 
 test('through a symlink to such a directory, the same', async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const real = join(dir, 'real')
     await mkdir(real)
     await chmod(real, 0o755)
@@ -97,7 +88,7 @@ test('through a symlink to such a directory, the same', async () => {
 })
 
 test('LMDB files an older sluice left readable by others are made 0600 when the cache opens', async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const cacheDir = join(dir, 'cache')
     await useCache(cacheDir, dir)
     for (const f of ['data.mdb', 'lock.mdb']) await chmod(join(cacheDir, f), 0o644)

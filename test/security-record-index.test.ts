@@ -9,13 +9,13 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createHash } from 'node:crypto'
-import { copyFile, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { copyFile, readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { BlockReader, KiB, MiB } from '../lib/index.js'
 import { encodeTFRecords, recordAt, recordIndex } from '../loaders/tfrecord/index.js'
 import { patternBytes } from './support/data.js'
+import { withTempDir } from './support/tfrecord-fixtures.js'
 
 const RECORDS = [100, 200, 300, 400, 500, 600].map((n) => patternBytes(n, `record-${n}`))
 const OTHER_RECORDS = [700, 50, 50].map((n, i) => patternBytes(n, `other-${i}`))
@@ -30,9 +30,8 @@ interface Fixture {
 }
 
 /** Two shards, their indexes built and stored by a reader on a fresh cache directory. */
-async function withFixture(fn: (f: Fixture) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'sluice-tampered-index-'))
-  try {
+function withFixture(fn: (f: Fixture) => Promise<void>): Promise<void> {
+  return withTempDir(async (dir) => {
     const cacheDir = join(dir, 'cache')
     await writeFile(join(dir, 'a.tfrecord'), encodeTFRecords(RECORDS))
     await writeFile(join(dir, 'b.tfrecord'), encodeTFRecords(OTHER_RECORDS))
@@ -46,9 +45,7 @@ async function withFixture(fn: (f: Fixture) => Promise<void>): Promise<void> {
     const index = await built(url, [])
     const otherIndex = await built(otherUrl, [index])
     await fn({ cacheDir, url, otherUrl, index, otherIndex })
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
+  })
 }
 
 async function withReader<T>(cacheDir: string, fn: (reader: BlockReader) => Promise<T>): Promise<T> {
@@ -107,6 +104,13 @@ function assertRecords(records: Uint8Array[]): void {
   records.forEach((r, i) => assert.ok(Buffer.from(r).equals(RECORDS[i]!), `record ${i} is the shard's record ${i}`))
 }
 
+/** The stored index was not used (it was built again), and every record came out right. */
+async function assertRebuilt(f: Fixture, what: string): Promise<void> {
+  const { rebuilt, records } = await readBack(f)
+  assert.ok(rebuilt, `${what} was used`)
+  assertRecords(records)
+}
+
 test('an untouched stored index is used as it is (the baseline)', async () => {
   await withFixture(async (f) => {
     const { rebuilt, records } = await readBack(f)
@@ -123,9 +127,7 @@ test('a damaged index (one changed value, checksum not redone) is rebuilt: the r
     const last = buf.length - 32 - 8
     buf.writeDoubleLE(buf.readDoubleLE(last) - 1, last)
     await writeFile(f.index, buf)
-    const { rebuilt, records } = await readBack(f)
-    assert.ok(rebuilt, 'the damaged index was not used')
-    assertRecords(records)
+    await assertRebuilt(f, 'the damaged index')
   })
 })
 
@@ -135,9 +137,7 @@ test('a forged index with its records out of order is rebuilt: record 0 is never
     ;[index.offsets[0], index.offsets[1]] = [index.offsets[1]!, index.offsets[0]!]
     ;[index.lengths[0], index.lengths[1]] = [index.lengths[1]!, index.lengths[0]!]
     await forgeIndex(f.index, index)
-    const { rebuilt, records } = await readBack(f)
-    assert.ok(rebuilt, 'the forged index was not used')
-    assertRecords(records)
+    await assertRebuilt(f, 'the reordered index')
   })
 })
 
@@ -147,28 +147,22 @@ test('a forged index with overlapping records, or records past the end of the ob
     const overlapping = structuredClone(original)
     overlapping.lengths[2]! += 1
     await forgeIndex(f.index, overlapping)
-    assert.ok((await readBack(f)).rebuilt, 'overlapping records')
+    await assertRebuilt(f, 'an index of overlapping records')
     const past = structuredClone(original)
     past.offsets.push(original.header.size as number)
     past.lengths.push(0)
     await forgeIndex(f.index, past)
-    const { rebuilt, records } = await readBack(f)
-    assert.ok(rebuilt, 'a record past the end')
-    assertRecords(records)
+    await assertRebuilt(f, 'an index with a record past the end')
   })
 })
 
 test("another object's index in this one's place, or a truncated file, is rebuilt", async () => {
   await withFixture(async (f) => {
     await copyFile(f.otherIndex, f.index)
-    let back = await readBack(f)
-    assert.ok(back.rebuilt, "the other object's index was not used")
-    assertRecords(back.records)
+    await assertRebuilt(f, "the other object's index")
     const buf = await readFile(f.index)
     await writeFile(f.index, buf.subarray(0, buf.length - 40))
-    back = await readBack(f)
-    assert.ok(back.rebuilt, 'the truncated index was not used')
-    assertRecords(back.records)
+    await assertRebuilt(f, 'the truncated index')
   })
 })
 
