@@ -6,7 +6,8 @@
  * the underlying failure as `cause`. Option mistakes are plain `TypeError` / `RangeError`
  * (see options.ts) because they are programming errors, not runtime conditions.
  *
- * Credentials never appear here: messages are built from URLs and codes only.
+ * Credentials never appear here: every message, `url` and cause is redacted when the error is
+ * built (userinfo and presigned-signature parameters; see docs/security.md).
  */
 
 export type SluiceErrorCode =
@@ -37,19 +38,76 @@ export interface SluiceErrorOptions {
 
 /** Query parameters that carry credentials in presigned URLs (AWS, GCS, Azure SAS). */
 const SECRET_PARAMS = /^(x-amz-(credential|signature|security-token)|x-goog-(credential|signature)|signature|sig|token|access_token)$/i
+const SECRET_PARAM_IN_TEXT = /([?&](?:x-amz-(?:credential|signature|security-token)|x-goog-(?:credential|signature)|signature|sig|token|access_token)=)[^&#\s"'<>]*/gi
+/** `scheme://userinfo@`: the userinfo runs to the last `@` before the path, query or fragment. */
+const USERINFO_IN_TEXT = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#"'<>]*@/gi
+
+/**
+ * Any text with every URL in it made safe to print: userinfo dropped, credential-bearing query
+ * parameters masked. For text sluice did not write itself (a cause's message or stack), where
+ * URLs appear in whatever form the library that failed chose.
+ */
+export function redactText(text: string): string {
+  if (!text.includes('@') && !text.includes('=')) return text
+  return text.replace(USERINFO_IN_TEXT, '$1').replace(SECRET_PARAM_IN_TEXT, '$1REDACTED')
+}
+
+/** `scheme://userinfo@` at the start of a string known to be one URL, whatever the userinfo holds. */
+const LEADING_USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i
 
 /** A URL safe to print: no userinfo, credential-bearing query parameters masked. */
 export function redactUrl(url: string): string {
-  if (!/^https?:\/\//i.test(url) || (!url.includes('@') && !url.includes('?'))) return url
-  try {
-    const u = new URL(url)
-    u.username = ''
-    u.password = ''
-    for (const key of [...u.searchParams.keys()]) if (SECRET_PARAMS.test(key)) u.searchParams.set(key, 'REDACTED')
-    return u.href
-  } catch {
-    return url.replace(/\/\/[^/@]*@/, '//').replace(/\?.*$/, '?REDACTED')
+  if (!url.includes('@') && !url.includes('?')) return url
+  if (/^https?:\/\//i.test(url)) {
+    try {
+      const u = new URL(url)
+      u.username = ''
+      u.password = ''
+      for (const key of [...u.searchParams.keys()]) if (SECRET_PARAMS.test(key)) u.searchParams.set(key, 'REDACTED')
+      return u.href
+    } catch {
+      // not parseable: the textual rules below still apply
+    }
   }
+  return redactText(url.replace(LEADING_USERINFO, '$1'))
+}
+
+/**
+ * The redaction of one error's texts: first the userinfo of its own URL wherever it was copied
+ * (as given, JSON-quoted, or in a bucket name parsed out of `s3://user:password@bucket/key`),
+ * which catches a password no pattern can delimit (one with a space or a quote); then the
+ * patterns of redactText.
+ */
+function redactorFor(url: string | undefined): (text: string) => string {
+  const userinfo = url === undefined ? undefined : LEADING_USERINFO.exec(url)?.[2]
+  if (!userinfo) return redactText
+  const copies = [`${userinfo}@`, `${JSON.stringify(userinfo).slice(1, -1)}@`]
+  return (text) => redactText(copies.reduce((t, copy) => t.split(copy).join(''), text))
+}
+
+/**
+ * The cause chain as it may be kept: a cause (or a cause of a cause) whose message, stack or
+ * string properties would print a secret is replaced by a copy with the same name, code,
+ * message and stack, redacted. Anything else is kept as it is, so a cause is the very object
+ * that failed whenever it is safe to print. SluiceErrors were made safe when built.
+ */
+function safeCause(cause: unknown, redact: (text: string) => string, depth = 0): unknown {
+  if (typeof cause === 'string') return redact(cause)
+  if (!(cause instanceof Error) || cause instanceof SluiceError || depth > 16) return cause
+  const inner = (cause as { cause?: unknown }).cause
+  const safeInner = inner === undefined ? undefined : safeCause(inner, redact, depth + 1)
+  const own = cause as unknown as Record<string, unknown>
+  // Data properties only: a getter could throw, or compute something new each time.
+  const texts = [cause.message, cause.stack, ...Object.values(Object.getOwnPropertyDescriptors(cause)).map((d) => d.value)]
+  if (safeInner === inner && !texts.some((v) => typeof v === 'string' && redact(v) !== v)) return cause
+  const copy = new Error(redact(cause.message), safeInner === undefined ? undefined : { cause: safeInner })
+  copy.name = cause.name
+  copy.stack = cause.stack === undefined ? undefined : redact(cause.stack)
+  for (const key of ['code', 'errno', 'syscall']) {
+    const v = own[key]
+    if (typeof v === 'string' || typeof v === 'number') Object.assign(copy, { [key]: typeof v === 'string' ? redact(v) : v })
+  }
+  return copy
 }
 
 export class SluiceError extends Error {
@@ -58,12 +116,11 @@ export class SluiceError extends Error {
   readonly url: string | undefined
 
   constructor(code: SluiceErrorCode, message: string, options: SluiceErrorOptions = {}) {
-    // Every message names its URL; redact it here once, whoever built the message.
+    // Redacted here once, whoever built the message: every message names its URL, and some
+    // quote text from the failure underneath (a fetch error prints the URL it refused).
     const safe = options.url === undefined ? undefined : redactUrl(options.url)
-    super(
-      safe === undefined || safe === options.url ? message : message.split(options.url!).join(safe),
-      options.cause === undefined ? undefined : { cause: options.cause },
-    )
+    const redact = redactorFor(options.url)
+    super(redact(message), options.cause === undefined ? undefined : { cause: safeCause(options.cause, redact) })
     this.name = new.target.name
     this.code = code
     this.url = safe

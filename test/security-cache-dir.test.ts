@@ -1,8 +1,9 @@
 /**
  * The cache directory is private: created 0700, and an existing one that other users could
  * write, or a symlink another user owns, is refused with ERR_SLUICE_CACHE and an explanation,
- * both by the store itself and through BlockReader.ready(). The ownership cases need root to
- * hand files to another uid; they skip with a printed reason otherwise.
+ * both by the store itself and through BlockReader.ready(). A symlink the user owns is
+ * resolved and its target checked the same way. The ownership cases need root to hand files
+ * to another uid; they skip with a printed reason otherwise.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -99,6 +100,19 @@ test('a path that is a file is refused', async () => {
   })
 })
 
+test('a symlink of the user\'s own is resolved: a target writable by others, or not a directory, is refused', async () => {
+  await withDir(async (dir) => {
+    const open = join(dir, 'open')
+    await mkdir(open)
+    await chmod(open, 0o777)
+    await symlink(open, join(dir, 'to-open'))
+    await refused(join(dir, 'to-open'), /writable by other users \(mode 0777\)/)
+    await writeFile(join(dir, 'file'), 'x')
+    await symlink(join(dir, 'file'), join(dir, 'to-file'))
+    await refused(join(dir, 'to-file'), /not a directory/)
+  })
+})
+
 const rootOnly = isRoot ? test : test.skip
 if (!isRoot) console.log('[security-cache-dir] SKIPPING ownership cases: they need root to chown to another uid')
 
@@ -116,12 +130,14 @@ rootOnly('a symlink owned by another user is refused; one owned by the user is f
   })
 })
 
-rootOnly('a directory owned by another user is refused', async () => {
+rootOnly('a directory owned by another user is refused, directly or through a symlink of the user\'s own', async () => {
   await withDir(async (dir) => {
     const cache = join(dir, 'cache')
     await mkdir(cache, { mode: 0o700 })
     await lchown(cache, OTHER_UID, OTHER_UID)
-    await refused(cache, /owned by another user/)
+    await refused(cache, /owned by another user \(uid 65534/)
+    await symlink(cache, join(dir, 'link'))
+    await refused(join(dir, 'link'), /owned by another user \(uid 65534/)
   })
 })
 

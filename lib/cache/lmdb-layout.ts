@@ -22,6 +22,8 @@
  *              process recorded (recorded-counts.ts)
  */
 import { createHash } from 'node:crypto'
+import { chmodSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import { crc32c } from '@node-rs/crc32'
 import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb'
 import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION } from './block-key.js'
@@ -93,8 +95,13 @@ export function defaultMapBytes(maxBytes: number): number {
  * written. lmdb-js shares one environment between the threads of a process that open a path.
  */
 export function openCacheDbs(path: string, mapBytes: number): CacheDbs {
+  narrowOldFiles(path)
   const env = open({
     path,
+    // data.mdb and lock.mdb are created owner-only whatever the directory's mode: they hold the
+    // cached training data, and a directory made beforehand (a hostPath) is often 0755.
+    // lmdb-js passes this to mdb_env_open (undocumented, hence the spread).
+    ...{ permissionsMode: FILE_MODE },
     // lmdb-js takes a path with an extension ("cache.v1") for a file, not a directory.
     noSubdir: false,
     // The named databases and one spare.
@@ -106,6 +113,27 @@ export function openCacheDbs(path: string, mapBytes: number): CacheDbs {
   const dbs: Record<string, unknown> = { env }
   for (const name of DATABASE_NAMES) dbs[name] = env.openDB({ name, ...DATABASES[name].options })
   return dbs as unknown as CacheDbs
+}
+
+/** Mode of every file of the disk tier: owner read and write, nobody else. */
+export const FILE_MODE = 0o600
+const LMDB_FILES = ['data.mdb', 'lock.mdb']
+
+/**
+ * Narrows LMDB files an older sluice created 0644, before they are opened. New files need no
+ * chmod: LMDB creates them FILE_MODE, so no other user can open one in between. A file owned
+ * by another user is left alone: cache-dir.ts refused a directory such a user could write in.
+ */
+function narrowOldFiles(dir: string): void {
+  for (const name of LMDB_FILES) {
+    const file = join(dir, name)
+    try {
+      const st = statSync(file)
+      if ((st.mode & 0o077) !== 0 && st.uid === process.getuid?.()) chmodSync(file, FILE_MODE)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    }
+  }
 }
 
 /** Meta's counters of what is stored, which clear() zeroes with the data. */

@@ -9,7 +9,8 @@
  * MAX_REDIRECTS hops, and never to another scheme (an https object must not be silently read
  * over plain http, where anyone on the path can change the bytes and the ETag with them; nor
  * an http one from https, which is a sign of a misconfigured origin). A refused redirect is a
- * SourceError naming both URLs.
+ * SourceError naming both URLs. A URL with credentials (`user:password@`) is refused before
+ * any request (source.ts says why).
  */
 import {
   AccessDeniedError,
@@ -24,7 +25,7 @@ import {
 import type { ObjectInfo } from '../types.js'
 import { readBody } from './read-body.js'
 import { checkResponseRange } from './response-range.js'
-import { clampRange, type RangeReadOptions, type Source } from './source.js'
+import { clampRange, refuseUrlCredentials, type RangeReadOptions, type Source } from './source.js'
 
 /** Redirect hops followed per request before giving up. */
 export const MAX_REDIRECTS = 5
@@ -76,6 +77,7 @@ export class HttpSource implements Source {
   readonly schemes = ['http', 'https'] as const
 
   async stat(url: string, options: RangeReadOptions = {}): Promise<ObjectInfo> {
+    refuseUrlCredentials(url)
     let res: Response
     try {
       res = await fetchFollowing(url, { method: 'HEAD', ...(options.signal ? { signal: options.signal } : {}) })
@@ -83,8 +85,9 @@ export class HttpSource implements Source {
       throw networkError(err, url)
     }
     if (!res.ok) throw statusError(url, res.status)
-    const size = Number(res.headers.get('content-length') ?? NaN)
-    if (!Number.isSafeInteger(size)) throw new SourceError(url, 'response has no Content-Length; cannot read by range')
+    const length = res.headers.get('content-length')?.trim()
+    const size = length !== undefined && /^\d+$/.test(length) ? Number(length) : NaN
+    if (!Number.isSafeInteger(size)) throw new SourceError(url, 'response has no valid Content-Length; cannot read by range')
     const modified = res.headers.get('last-modified')
     return {
       url,
@@ -97,6 +100,7 @@ export class HttpSource implements Source {
   async readRange(info: ObjectInfo, start: number, end: number, options: RangeReadOptions = {}): Promise<Uint8Array> {
     end = clampRange(info, start, end)
     if (end === start) return new Uint8Array(0)
+    refuseUrlCredentials(info.url)
     const length = end - start
     const version = info.version
     // If-Match compares strongly: send it only for strong ETags; weak ones are compared here.

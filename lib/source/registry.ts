@@ -9,7 +9,7 @@ import { HttpSource } from './http-source.js'
 import { RetryingSource, newSourceStats, type RetryOptions } from './retrying-source.js'
 import type { S3Options } from './s3-client.js'
 import { S3Source } from './s3-source.js'
-import type { Source } from './source.js'
+import { refuseUrlCredentials, type Source } from './source.js'
 import type { SourceStats } from '../types.js'
 
 export class SourceRegistry {
@@ -45,9 +45,14 @@ export class SourceRegistry {
     return [...this.factories.keys()]
   }
 
-  /** The retrying source for a URL; throws UnsupportedSchemeError for unknown schemes. */
+  /**
+   * The retrying source for a URL; throws UnsupportedSchemeError for unknown schemes, and
+   * InvalidUrlError for credentials in the URL of a built-in scheme (a source given to the
+   * registry owns its URLs' syntax).
+   */
   sourceFor(url: string): RetryingSource {
     const scheme = schemeOf(url)
+    if (!this.custom.has(scheme)) refuseUrlCredentials(url)
     let src = this.made.get(scheme)
     if (src) return src
     const factory = this.factories.get(scheme)

@@ -82,9 +82,11 @@ export class S3Source implements Source {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), {
         abortSignal: options.signal,
       })
+      // Without a length every read of the object would be empty: not an answer to trust.
+      if (head.ContentLength === undefined) throw new SourceError(url, 'HEAD answered without Content-Length')
       return {
         url: s3Url(bucket, key),
-        size: head.ContentLength ?? 0,
+        size: head.ContentLength,
         version: head.ETag ?? '',
         ...(head.LastModified ? { mtimeMs: head.LastModified.getTime() } : {}),
       }

@@ -6,6 +6,7 @@
  * (ObjectChangedError when the version moved, ShortReadError when a body was cut short), so
  * a cache filled from it can never mix two versions of one object.
  */
+import { InvalidUrlError } from '../errors.js'
 import type { ObjectInfo } from '../types.js'
 
 export interface RangeReadOptions {
@@ -43,4 +44,19 @@ export function clampRange(info: ObjectInfo, start: number, end: number): number
   if (!Number.isSafeInteger(start) || start < 0) throw new RangeError(`readRange: start must be a non-negative integer, got ${start}`)
   if (!Number.isSafeInteger(end) || end < start) throw new RangeError(`readRange: end must be an integer >= start, got ${end}`)
   return Math.min(end, info.size)
+}
+
+/**
+ * Refuses `scheme://user:password@host/...` before any request. No built-in source sends URL
+ * credentials (fetch refuses them, S3 signs with its own), and a URL is an object's name: it is
+ * kept in the cache's catalogue, in stats and in log lines, where a password must not be.
+ */
+export function refuseUrlCredentials(url: string): void {
+  if (/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(url)) {
+    throw new InvalidUrlError(
+      url,
+      'credentials in a URL (user:password@) are not accepted: sluice would keep them with the URL in its cache and logs; ' +
+        'give S3 credentials through the AWS credential chain, or use a presigned URL',
+    )
+  }
 }

@@ -12,11 +12,17 @@
  * Offsets of compressed shards are positions in the inflated stream: good for counting and
  * splitting records, not for ranged reads, so `recordAt` on them streams from the start.
  *
+ * A stored index is trusted only as far as it checks out (docs/security.md): it is written
+ * owner-only, ends with a SHA-256 of its content, names the URL, version and size it was built
+ * for, and must describe records in order, not overlapping, inside the object. One that fails
+ * any of this is ignored and built again; and a record read through any index is returned
+ * only if its framing (length, CRCs) says it is a whole record at that offset.
+ *
  * The DALI text format (`offset size` per line, size including the 16 framing bytes) is what
  * NVIDIA DALI's `tfrecord2idx` writes and its TFRecord reader takes; import and export let the
  * two share indexes.
  */
-import { createHash } from 'node:crypto'
+import { createHash, timingSafeEqual } from 'node:crypto'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { TFRecordCorruptionError } from '../../lib/index.js'
@@ -49,8 +55,13 @@ export interface IndexOptions {
   onBuild?: () => void
 }
 
-const MAGIC = 'SLTFIDX1'
-const FORMAT_VERSION = 1
+const MAGIC = 'SLTFIDX2'
+const FORMAT_VERSION = 2
+const DIGEST_BYTES = 32
+const COMPRESSIONS: readonly Compression[] = ['none', 'gzip', 'zlib']
+/** Index files and their directory are the owner's alone, whatever the cache directory's mode. */
+const FILE_MODE = 0o600
+const DIR_MODE = 0o700
 
 /** Per-reader memo of indexes (and builds in flight). */
 const memo = new WeakMap<ObjectReader, Map<string, Promise<RecordIndex>>>()
@@ -144,53 +155,75 @@ function grow(a: Float64Array, cap: number): Float64Array<ArrayBuffer> {
   return b
 }
 
-/** Binary layout: magic (8) | header JSON length u32 | header JSON | pad to 8 | offsets f64[n] | lengths f64[n]. */
+/**
+ * Binary layout: magic (8) | header JSON length u32 | header JSON | pad to 8 | offsets f64[n] |
+ * lengths f64[n] | SHA-256 of everything before it.
+ */
 async function storeIndex(cacheDir: string, key: string, index: RecordIndex): Promise<void> {
   const dir = join(cacheDir, 'tfrecord-index')
-  await mkdir(dir, { recursive: true })
+  await mkdir(dir, { recursive: true, mode: DIR_MODE })
   const header = Buffer.from(
     JSON.stringify({ url: index.url, version: index.version, size: index.size, compression: index.compression, count: index.offsets.length }),
   )
   const headerEnd = 12 + header.length
   const dataStart = Math.ceil(headerEnd / 8) * 8
   const n = index.offsets.length
-  const out = Buffer.alloc(dataStart + 16 * n)
+  const body = dataStart + 16 * n
+  const out = Buffer.alloc(body + DIGEST_BYTES)
   out.write(MAGIC, 0, 'latin1')
   out.writeUInt32LE(header.length, 8)
   header.copy(out, 12)
   Buffer.from(index.offsets.buffer, index.offsets.byteOffset, 8 * n).copy(out, dataStart)
   Buffer.from(index.lengths.buffer, index.lengths.byteOffset, 8 * n).copy(out, dataStart + 8 * n)
+  createHash('sha256').update(out.subarray(0, body)).digest().copy(out, body)
   const path = indexPath(cacheDir, key)
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
-  await writeFile(tmp, out)
+  await writeFile(tmp, out, { mode: FILE_MODE, flag: 'wx' })
   await rename(tmp, path)
 }
 
+/** The stored index of exactly `info`'s version, or undefined if the file does not check out. */
 async function loadIndex(path: string, info: ObjectInfo | ObjectHandle): Promise<RecordIndex | undefined> {
   const buf = await readFile(path)
-  if (buf.length < 12 || buf.toString('latin1', 0, 8) !== MAGIC) return undefined
+  if (buf.length < 12 + DIGEST_BYTES || buf.toString('latin1', 0, 8) !== MAGIC) return undefined
+  const body = buf.length - DIGEST_BYTES
+  if (!timingSafeEqual(createHash('sha256').update(buf.subarray(0, body)).digest(), buf.subarray(body))) return undefined
   const headerLength = buf.readUInt32LE(8)
-  const header = JSON.parse(buf.toString('utf8', 12, 12 + headerLength)) as {
-    url: string
-    version: string
-    size: number
-    compression: Compression
-    count: number
-  }
-  if (header.url !== info.url || header.version !== info.version) return undefined
+  if (12 + headerLength > body) return undefined
+  const header = JSON.parse(buf.toString('utf8', 12, 12 + headerLength)) as Partial<Record<string, unknown>>
+  if (header.url !== info.url || header.version !== info.version || header.size !== info.size) return undefined
+  const compression = header.compression as Compression
+  if (!COMPRESSIONS.includes(compression) || !Number.isSafeInteger(header.count)) return undefined
   const dataStart = Math.ceil((12 + headerLength) / 8) * 8
-  const n = header.count
-  if (buf.length !== dataStart + 16 * n) return undefined
+  const n = header.count as number
+  if (n < 0 || body !== dataStart + 16 * n) return undefined
   const copy = new Uint8Array(16 * n)
-  copy.set(buf.subarray(dataStart))
-  return {
-    url: header.url,
-    version: header.version,
-    size: header.size,
-    compression: header.compression,
+  copy.set(buf.subarray(dataStart, body))
+  const index: RecordIndex = {
+    url: info.url,
+    version: info.version,
+    size: info.size,
+    compression,
     offsets: new Float64Array(copy.buffer, 0, n),
     lengths: new Float64Array(copy.buffer, 8 * n, n),
   }
+  return wellFormed(index) ? index : undefined
+}
+
+/**
+ * Whether the index describes records that can exist: whole numbers, in order, none
+ * overlapping the next, and (uncompressed, where offsets are positions in the object) none
+ * past the object's end. Gaps are allowed: `onCorrupt: 'skip'` and DALI indexes leave them.
+ */
+function wellFormed(index: RecordIndex): boolean {
+  let end = 0
+  for (let i = 0; i < index.offsets.length; i++) {
+    const offset = index.offsets[i]!
+    const length = index.lengths[i]!
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || length < 0 || offset < end) return false
+    end = offset + FRAME_OVERHEAD + length
+  }
+  return index.compression !== 'none' || end <= index.size
 }
 
 // ---------------------------------------------------------------------------------------------
