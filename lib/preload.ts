@@ -99,7 +99,11 @@ export async function preload(reader: PreloadHost, targets: string[], options: P
         })
         for (const [first, count] of runs) {
           options.signal?.throwIfAborted()
-          await reader.startRun(obj, first, count, 'demand', 0, { durable: true, memory: !reader.cache.persistent && reader.cache.shared === undefined })
+          await reader.startRun(obj, first, count, 'demand', 0, {
+            durable: true,
+            memory: !reader.cache.persistent && reader.cache.shared === undefined,
+            ...(options.signal === undefined ? {} : { signal: options.signal }),
+          })
           const bytes = Math.min(info.size, (first + count) * bs) - first * bs
           fetchedBytes += bytes
           bytesDone += bytes

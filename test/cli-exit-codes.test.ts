@@ -93,12 +93,7 @@ test('exit 130: SIGINT while preload lists the store interrupts it', async () =>
   }
 })
 
-const PRELOAD_SIGINT_BUG =
-  'SIGINT during a block fetch does not end sluice preload: BlockReader.startRun takes no signal, so preload waits ' +
-  'for the fetch in flight (up to retry.requestTimeoutMs, 30 s, per attempt) before it sees the abort'
-console.log(`\n[cli-exit-codes] SKIPPING 1 test: ${PRELOAD_SIGINT_BUG}`)
-
-test.skip('exit 130: SIGINT while preload fetches a block interrupts it', async () => {
+test('exit 130: SIGINT while preload fetches a block interrupts it', async () => {
   // The listing passes; the first block GET is never answered.
   proxy.setFaults([{ kind: 'stall', nth: [2] }])
   const before = proxy.requests

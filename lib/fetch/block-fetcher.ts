@@ -39,6 +39,11 @@ export interface RunFill {
   durable?: boolean
   /** Fill the memory tier too. Default true. */
   memory?: boolean
+  /**
+   * Aborts the run's fetch (preload interrupted). Only for runs the caller started for itself:
+   * a reader that joined one of its blocks then sees the abort too.
+   */
+  signal?: AbortSignal
 }
 
 /** What the disk tier records of an object read with blocks of `blockSize`. */
@@ -90,7 +95,7 @@ export class BlockFetcher {
     const arrival = new Arrival(bs)
     const keys = Array.from({ length: count }, (_, j) => blockKey(obj.id, first + j))
     const object = objectRecord(obj.info, bs)
-    const { promise, task } = this.scheduler.schedule(priority, () => this.fetchRun(obj, first, keys, arrival, object, fill.durable === true))
+    const { promise, task } = this.scheduler.schedule(priority, () => this.fetchRun(obj, first, keys, arrival, object, fill.durable === true, fill.signal))
     void promise.then(
       () => arrival.settle(),
       () => arrival.settle(),
@@ -143,12 +148,12 @@ export class BlockFetcher {
   }
 
   /** The run's blocks: from the source, or through the shared tier when there is one. */
-  private fetchRun(obj: PinnedObject, first: number, keys: Uint8Array[], arrival: Arrival, object: CachedObjectRecord, durable: boolean): Promise<Uint8Array[]> {
+  private fetchRun(obj: PinnedObject, first: number, keys: Uint8Array[], arrival: Arrival, object: CachedObjectRecord, durable: boolean, signal: AbortSignal | undefined): Promise<Uint8Array[]> {
     const bs = this.blockSize
     const fromSource = (runFirst: number, count: number) => {
       const start = (first + runFirst) * bs
       const end = Math.min(obj.info.size, (first + runFirst + count) * bs)
-      return this.pool.fetch({ info: obj.info, start, end, blockSize: bs, onProgress: arrival.progress })
+      return this.pool.fetch({ info: obj.info, start, end, blockSize: bs, onProgress: arrival.progress, ...(signal === undefined ? {} : { signal }) })
     }
     const shared = this.cache.shared
     if (shared === undefined) return fromSource(0, keys.length)
@@ -157,6 +162,7 @@ export class BlockFetcher {
       fetch: fromSource,
       publish: (j, block) => this.cache.fill(keys[j]!, block, { object, tiers: 'remote', durable }),
       durable,
+      ...(signal === undefined ? {} : { signal }),
     })
   }
 }

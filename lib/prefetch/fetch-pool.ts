@@ -113,7 +113,7 @@ export class PiscinaFetchPool implements FetchPool {
     if (!WORKER_SCHEMES.has(schemeOf(info.url)) || this.sources.hasCustom(info.url)) return this.inline.fetch(request)
     signal?.throwIfAborted()
     const task: FetchTask = { info, start, end, blockSize, s3: this.s3, retry: this.retry }
-    const result = await this.pool.run(task)
+    const result = await this.pool.run(task, signal === undefined ? {} : { signal })
     this.stats.requests += result.requests
     this.stats.gets += result.requests
     this.stats.retries += result.retries
