@@ -38,11 +38,12 @@ import { prepareCacheDir } from './cache-dir.js'
 import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION } from './block-key.js'
 import { newTierStats, type BlockStore, type CachedObjectRecord, type ObjectCatalog, type TierUsage } from './block-store.js'
 import { DiskWriter } from './disk-writer.js'
-import { fill, removeBlock, type FillOutcome } from './lmdb-fill.js'
+import { fill, removeBlock, type AdmissionMemory, type FillOutcome } from './lmdb-fill.js'
 import { FrequencySketch, keyHashes } from './frequency-sketch.js'
 import { HEADER_BYTES, chargedBytes, defaultMapBytes, emptyCache, openCacheDbs, placeBehindHeader, recordedMeta, resetFormat, transact, verifiedData, type CacheDbs } from './lmdb-layout.js'
 import { LmdbObjectCatalog } from './lmdb-object-catalog.js'
 import { RecordedCountsKeeper } from './recorded-counts.js'
+import { RefusedKeys } from './refused-keys.js'
 import type { ObjectInfo, RecordedCounts, TierStats } from '../types.js'
 
 export { HEADER_BYTES, chargedBytes } from './lmdb-layout.js'
@@ -69,6 +70,8 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
   readonly maxBytes: number
   readonly path: string
   private readonly sketch: FrequencySketch
+  /** This process's admission memory: the sketch and the refused keys, shared with the writer thread. */
+  private readonly admission: AdmissionMemory
   private readonly counters: TierStats
   /** Usage and recorded counts as of close: stats stay readable after it (a last report). */
   private final: { usage: TierUsage; recorded: RecordedCounts | undefined } | undefined
@@ -90,12 +93,14 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     const mapBytes = options.mapBytes ?? defaultMapBytes(options.maxBytes)
     this.dbs = openCacheDbs(options.path, mapBytes)
     this.catalog = new LmdbObjectCatalog(this.dbs)
-    this.sketch = new FrequencySketch(Math.max(16, Math.ceil(options.maxBytes / options.blockSize)))
+    const capacity = Math.max(16, Math.ceil(options.maxBytes / options.blockSize))
+    this.sketch = new FrequencySketch(capacity)
+    this.admission = { sketch: this.sketch, refused: new RefusedKeys(capacity) }
     this.counters = newTierStats('disk', options.maxBytes)
     // A commit on the writer thread is seen here once this thread's read snapshot is renewed.
     this.writer = options.writerThread
       ? new DiskWriter(
-          { path: options.path, mapBytes, sketchTable: this.sketch.sharedTable },
+          { path: options.path, mapBytes, sketchTable: this.sketch.sharedTable, refusedKeys: this.admission.refused.sharedBuffer },
           () => this.dbs.env.resetReadTxn(),
           (key) => this.dbs.sizes.doesExist(key as Buffer),
         )
@@ -222,11 +227,11 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
       // scratch are free here.
       const room = headerRoom(bytes, HEADER_BYTES)
       if (room !== undefined) {
-        outcome = fill(this.dbs, this.sketch, { key, ...room, length: bytes.length, maxBytes: this.maxBytes, object })
+        outcome = fill(this.dbs, this.admission, { key, ...room, length: bytes.length, maxBytes: this.maxBytes, object })
         return
       }
       this.scratch = placeBehindHeader(this.scratch, bytes)
-      outcome = fill(this.dbs, this.sketch, { key, buffer: this.scratch, length: bytes.length, maxBytes: this.maxBytes, object })
+      outcome = fill(this.dbs, this.admission, { key, buffer: this.scratch, length: bytes.length, maxBytes: this.maxBytes, object })
     })
     return outcome
   }
