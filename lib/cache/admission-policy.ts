@@ -7,30 +7,36 @@
  * Blocks sit in one of two FIFO queues. *Probation* holds blocks as they are filled; at
  * eviction time a probation block this process has seen twice or more (filled and hit, or
  * filled again after a refusal) is *promoted* to *main* instead of being a victim, as in
- * S3-FIFO. A full tier then decides in this order:
+ * S3-FIFO. A *run* is new data arriving: fills of blocks this process has never seen
+ * (compulsory misses), with few hits between them (NewDataRun). A full tier decides:
  *
- * 1. A block refused earlier because of the protected share (below) and asked for again was
+ * 1. A block refused earlier because of the protected share (rule 2) and asked for again was
  *    no one-off scan: it evicts, uncontested, the main blocks that refused it.
- * 2. A block this process has never seen (a compulsory miss: new data) evicts the oldest main
- *    block while main holds more than PROTECTED_SHARE of the tier and that block is proven.
- *    New data that fits thus becomes resident in its first epoch, however often the old
- *    working set was read, and a one-off scan still leaves the protected share alone.
- * 3. Otherwise the candidate must be asked for more often than the oldest probation block
- *    (or the oldest main block when probation is empty), as TinyLFU: a tie keeps the
+ * 2. A block never seen evicts the oldest main block while main holds more than
+ *    PROTECTED_SHARE of the tier, if that block is proven and older than the run. New data
+ *    that fits thus becomes resident in its first epoch however often the old working set
+ *    was read, and a one-off scan leaves the protected share alone.
+ * 3. Otherwise the candidate must have been asked for more often than the oldest probation
+ *    block (or the oldest main block when probation is empty), as TinyLFU: a tie keeps the
  *    incumbent, so a loop over more than the tier keeps a resident part and hits it every
  *    epoch, where LRU would evict each block just before it is needed again. A winner evicts
  *    only the room it needs.
  *
+ * While a run lasts, its own blocks are neither promoted nor contested. Read-ahead parks
+ * blocks in the tier and the reader hits them moments later, which makes them look proven
+ * within their first pass; promoted, they would fill main and let the run evict itself
+ * (rule 2) or push the protected share out.
+ *
  * Why these rules (docs/design.md has the figures): in its first epoch a new dataset looks
  * exactly like the second half of a loop, and like a one-off scan; what tells them apart is
- * whether the blocks it would displace have proven themselves (rule 2 versus rule 3) and
- * whether the refused blocks come back (rule 1). Frequencies come from the process's own
- * sketch (frequency-sketch.ts); the queues, the main share and usage are the tier's own, in
- * LMDB and shared by every process.
+ * whether the blocks it would displace have proven themselves (rule 2 against rule 3) and
+ * whether the refused blocks come back (rule 1). Frequencies and runs are the process's own
+ * (frequency-sketch.ts); the queues, main's bytes and usage are the tier's, in LMDB, shared
+ * by every process.
  */
 
 /** Share of the tier kept for proven blocks against new data (rule 2): a hot set up to this survives any one-off scan. */
-export const PROTECTED_SHARE = 0.2
+export const PROTECTED_SHARE = 0.15
 
 /** At most this many promotions in one fill, so no fill walks a long run of proven blocks. */
 export const MAX_PROMOTIONS_PER_FILL = 32
@@ -68,6 +74,8 @@ export interface Candidate {
    * `mainBelow` of that moment (main blocks older than that refused it).
    */
   refusedBelow?: number
+  /** Where the run this fill belongs to began (NewDataRun), if it belongs to one. */
+  runSince?: number
 }
 
 export type Step =
@@ -90,6 +98,49 @@ function proven(tail: QueueTail): boolean {
   return tail.frequency >= PROVEN
 }
 
+/** A block this process has never seen: counted once, by this fill. */
+export function neverSeen(frequency: number): boolean {
+  return frequency <= 1
+}
+
+/**
+ * One process's current run of new data, kept where its lookups and fills are counted. A fill
+ * of a never-seen block continues the run, or starts one at the tier's next sequence. The
+ * process going back to data it had ends it: more than `gap` hits, or two fills of blocks
+ * seen before, since the run's last fill (what comes next is new data of its own). Hits
+ * within the gap are the reader reading what it fetched ahead, or another file it reads
+ * alongside; one seen fill alone is as likely a block the sketch overestimates, which must
+ * not cut new data in two.
+ */
+export class NewDataRun {
+  private since: number | undefined
+  private hits = 0
+  private seenFills = 0
+
+  constructor(private readonly gap: number) {}
+
+  hit(): void {
+    this.hits++
+  }
+
+  /** The sequence the run of this fill began at, or undefined when there is no run. */
+  fill(frequency: number, nextSeq: number): number | undefined {
+    if (!neverSeen(frequency)) this.seenFills++
+    if (this.hits > this.gap || this.seenFills >= 2) this.since = undefined
+    if (neverSeen(frequency)) {
+      this.since ??= nextSeq
+      this.hits = 0
+      this.seenFills = 0
+    }
+    return this.since
+  }
+}
+
+/** Hits in a row that end a run, for a tier of `capacity` blocks. */
+export function runGap(capacity: number): number {
+  return Math.max(16, Math.floor(capacity / 8))
+}
+
 /** The decisions of one fill, step by step: `next` until it says admit or reject. */
 export class FillAdmission {
   private contested = false
@@ -103,18 +154,27 @@ export class FillAdmission {
     const main = tier.mainTail
     const probation = tier.probationTail
     if (main !== undefined && c.refusedBelow !== undefined && main.seq < c.refusedBelow) return EVICT_MAIN
-    const brandNew = c.frequency <= 1
-    if (main !== undefined && brandNew && tier.mainBytes > protectedBytes(tier.maxBytes) && proven(main)) return EVICT_MAIN
-    if (probation !== undefined && proven(probation) && this.promotions < MAX_PROMOTIONS_PER_FILL) {
+    const before = c.runSince ?? Infinity
+    // New data, and main's oldest block proven and older than its run: that block yields
+    // beyond the protected share, and a refusal it causes is remembered.
+    const yields = neverSeen(c.frequency) && main !== undefined && proven(main) && main.seq < before
+    if (yields && tier.mainBytes > protectedBytes(tier.maxBytes)) return EVICT_MAIN
+    if (probation !== undefined && proven(probation) && probation.seq < before) {
+      // Past the cap, the fill is refused rather than contested against a proven block (which
+      // it would evict on a one-count lead); its next fill carries on promoting.
+      if (this.promotions === MAX_PROMOTIONS_PER_FILL) return { kind: 'reject', byProtection: yields }
       this.promotions++
       return PROMOTE
     }
-    const victim = probation ?? main
-    if (victim === undefined) return { kind: 'reject', byProtection: false }
+    // The run's own blocks are no victims while it lasts: one block the sketch overestimates
+    // would otherwise evict the run's first block, which the next pass needs first (and whose
+    // refill would then evict the second, and so on).
+    const victim = probation !== undefined && probation.seq < before ? probation : main !== undefined && main.seq < before ? main : undefined
+    if (victim === undefined) return { kind: 'reject', byProtection: yields }
     if (!this.contested) {
-      if (c.frequency <= victim.frequency) return { kind: 'reject', byProtection: brandNew && main !== undefined && proven(main) }
+      if (c.frequency <= victim.frequency) return { kind: 'reject', byProtection: yields }
       this.contested = true
     }
-    return probation !== undefined ? EVICT_PROBATION : EVICT_MAIN
+    return victim === probation ? EVICT_PROBATION : EVICT_MAIN
   }
 }

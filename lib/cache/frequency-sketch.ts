@@ -10,18 +10,23 @@
  */
 
 const ROWS = 4
+/** Narrowest row: a narrower one made a small tier's new blocks look seen before (admission-policy.ts). */
+const MIN_WIDTH = 256
 
 export class FrequencySketch {
   private readonly table: Uint8Array
-  private readonly mask: number
+  private readonly width: number
+  /** 32 - log2(width): a row's counter is the top bits of a multiplicative hash. */
+  private readonly shift: number
   private additions = 0
 
   /** `capacity`: about how many distinct items the cache holds. */
   constructor(capacity: number, private readonly sampleSize = Math.max(1024, capacity * 10), table?: Uint8Array) {
-    let width = 64
+    let width = MIN_WIDTH
     while (width < capacity * 4) width *= 2
     if (table) width = table.length / ROWS
-    this.mask = width - 1
+    this.width = width
+    this.shift = 32 - Math.log2(width)
     this.table = table ?? new Uint8Array(new SharedArrayBuffer(width * ROWS))
   }
 
@@ -39,7 +44,7 @@ export class FrequencySketch {
   increment(h1: number, h2: number): void {
     let added = false
     for (let row = 0; row < ROWS; row++) {
-      const i = row * (this.mask + 1) + (((h1 + Math.imul(row, h2)) >>> 0) & this.mask)
+      const i = this.index(row, h1, h2)
       if (this.table[i]! < 255) {
         this.table[i]!++
         added = true
@@ -51,10 +56,19 @@ export class FrequencySketch {
   estimate(h1: number, h2: number): number {
     let min = 255
     for (let row = 0; row < ROWS; row++) {
-      const v = this.table[row * (this.mask + 1) + (((h1 + Math.imul(row, h2)) >>> 0) & this.mask)]!
+      const v = this.table[this.index(row, h1, h2)]!
       if (v < min) min = v
     }
     return min
+  }
+
+  /**
+   * A row's counter for an item. The top bits of a multiplicative hash of h1 + row * h2, not
+   * its low bits: two items whose hashes share their low bits would otherwise share a counter
+   * in every row, and each would be estimated as often as the other was asked for.
+   */
+  private index(row: number, h1: number, h2: number): number {
+    return row * this.width + (Math.imul((h1 + Math.imul(row, h2)) | 0, 0x9e3779b1) >>> this.shift)
   }
 
   private age(): void {

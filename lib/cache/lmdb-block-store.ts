@@ -38,6 +38,7 @@ import { prepareCacheDir } from './cache-dir.js'
 import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION } from './block-key.js'
 import { newTierStats, type BlockStore, type CachedObjectRecord, type ObjectCatalog, type TierUsage } from './block-store.js'
 import { DiskWriter } from './disk-writer.js'
+import { NewDataRun, runGap } from './admission-policy.js'
 import { fill, removeBlock, type AdmissionMemory, type FillOutcome } from './lmdb-fill.js'
 import { FrequencySketch, keyHashes } from './frequency-sketch.js'
 import { HEADER_BYTES, chargedBytes, defaultMapBytes, emptyCache, openCacheDbs, placeBehindHeader, recordedMeta, resetFormat, transact, verifiedData, type CacheDbs } from './lmdb-layout.js'
@@ -72,6 +73,8 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
   private readonly sketch: FrequencySketch
   /** This process's admission memory: the sketch and the refused keys, shared with the writer thread. */
   private readonly admission: AdmissionMemory
+  /** This process's run of new data, counted here with the sketch and handed to each fill. */
+  private readonly run: NewDataRun
   private readonly counters: TierStats
   /** Usage and recorded counts as of close: stats stay readable after it (a last report). */
   private final: { usage: TierUsage; recorded: RecordedCounts | undefined } | undefined
@@ -96,6 +99,7 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     const capacity = Math.max(16, Math.ceil(options.maxBytes / options.blockSize))
     this.sketch = new FrequencySketch(capacity)
     this.admission = { sketch: this.sketch, refused: new RefusedKeys(capacity) }
+    this.run = new NewDataRun(runGap(capacity))
     this.counters = newTierStats('disk', options.maxBytes)
     // A commit on the writer thread is seen here once this thread's read snapshot is renewed.
     this.writer = options.writerThread
@@ -169,6 +173,7 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     }
     const [h1, h2] = keyHashes(key)
     this.sketch.increment(h1, h2)
+    this.run.hit()
     this.counters.hits++
     this.counters.hitBytes += data.length
     return data
@@ -213,13 +218,14 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     }
     const [h1, h2] = keyHashes(key)
     this.sketch.increment(h1, h2)
-    const { stored, evictions } = this.writer ? await this.writer.write(key, bytes, this.maxBytes, object) : await this.fillInline(key, bytes, object)
+    const runSince = this.run.fill(this.sketch.estimate(h1, h2), this.dbs.meta.get('seq') ?? 0)
+    const { stored, evictions } = this.writer ? await this.writer.write(key, bytes, this.maxBytes, object, runSince) : await this.fillInline(key, bytes, object, runSince)
     this.counters.evictions += evictions
     if (!stored) this.counters.droppedFills++
     return stored
   }
 
-  private async fillInline(key: Uint8Array, bytes: Uint8Array, object: CachedObjectRecord | undefined): Promise<FillOutcome> {
+  private async fillInline(key: Uint8Array, bytes: Uint8Array, object: CachedObjectRecord | undefined, runSince: number | undefined): Promise<FillOutcome> {
     let outcome: FillOutcome = { stored: false, evictions: 0 }
     await this.write(() => {
       // This callback runs synchronously and alone, and LMDB copies the value before it
@@ -227,11 +233,11 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
       // scratch are free here.
       const room = headerRoom(bytes, HEADER_BYTES)
       if (room !== undefined) {
-        outcome = fill(this.dbs, this.admission, { key, ...room, length: bytes.length, maxBytes: this.maxBytes, object })
+        outcome = fill(this.dbs, this.admission, { key, ...room, length: bytes.length, maxBytes: this.maxBytes, object, runSince })
         return
       }
       this.scratch = placeBehindHeader(this.scratch, bytes)
-      outcome = fill(this.dbs, this.admission, { key, buffer: this.scratch, length: bytes.length, maxBytes: this.maxBytes, object })
+      outcome = fill(this.dbs, this.admission, { key, buffer: this.scratch, length: bytes.length, maxBytes: this.maxBytes, object, runSince })
     })
     return outcome
   }

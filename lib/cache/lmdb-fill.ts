@@ -30,6 +30,8 @@ export interface BlockToStore {
   maxBytes: number
   /** The object the block belongs to: recorded with its first block. */
   object?: CachedObjectRecord
+  /** Where the filling process's run of new data began (admission-policy.ts), if it is part of one. */
+  runSince?: number
 }
 
 /** The same, as a message to the disk writer thread. */
@@ -71,9 +73,10 @@ function fillInTransaction(dbs: CacheDbs, memory: AdmissionMemory, req: BlockToS
   const charge = chargedBytes(req.length)
   const queues = new Queues(dbs, memory.sketch, req.maxBytes)
   const [h1, h2] = keyHashes(key)
+  const frequency = memory.sketch.estimate(h1, h2)
   // A refusal is remembered for the next time the block is contested; one that finds room is spent.
   const refusedBelow = queues.usedBytes + charge > req.maxBytes ? memory.refused.take(h1, h2) : undefined
-  const admission = new FillAdmission({ bytes: charge, frequency: memory.sketch.estimate(h1, h2), ...(refusedBelow === undefined ? {} : { refusedBelow }) })
+  const admission = new FillAdmission({ bytes: charge, frequency, ...(refusedBelow === undefined ? {} : { refusedBelow }), ...(req.runSince === undefined ? {} : { runSince: req.runSince }) })
   for (let step = admission.next(queues.situation()); step.kind !== 'admit'; step = admission.next(queues.situation())) {
     if (step.kind === 'reject') {
       if (step.byProtection) memory.refused.remember(h1, h2, queues.mainBelow)
