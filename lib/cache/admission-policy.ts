@@ -17,10 +17,10 @@
  *    that fits thus becomes resident in its first epoch however often the old working set
  *    was read, and a one-off scan leaves the protected share alone.
  * 3. Otherwise the candidate must have been asked for more often than the oldest probation
- *    block (or the oldest main block when probation is empty), as TinyLFU: a tie keeps the
- *    incumbent, so a loop over more than the tier keeps a resident part and hits it every
- *    epoch, where LRU would evict each block just before it is needed again. A winner evicts
- *    only the room it needs.
+ *    block (or the oldest main block when probation is empty), as TinyLFU, the victim
+ *    counting one more (`credited`): a tie keeps the incumbent, so a loop over more than the
+ *    tier keeps a resident part and hits it every epoch, where LRU would evict each block
+ *    just before it is needed again. A winner evicts only the room it needs.
  *
  * While a run lasts, its own blocks are neither promoted nor contested. Read-ahead parks
  * blocks in the tier and the reader hits them moments later, which makes them look proven
@@ -98,6 +98,16 @@ function proven(tail: QueueTail): boolean {
   return tail.frequency >= PROVEN
 }
 
+/**
+ * What a victim counts for in a contest: one more than it was asked for, the pass in
+ * progress. It is the oldest block, so a reader that passes over its data again reaches it
+ * soon; without the credit a refilled block one count ahead evicts it, and its refill then
+ * evicts the next (a loop collapsed that way, in an epoch after one overestimated block).
+ */
+function credited(victim: QueueTail): number {
+  return victim.frequency + 1
+}
+
 /** A block this process has never seen: counted once, by this fill. */
 export function neverSeen(frequency: number): boolean {
   return frequency <= 1
@@ -172,7 +182,7 @@ export class FillAdmission {
     const victim = probation !== undefined && probation.seq < before ? probation : main !== undefined && main.seq < before ? main : undefined
     if (victim === undefined) return { kind: 'reject', byProtection: yields }
     if (!this.contested) {
-      if (c.frequency <= victim.frequency) return { kind: 'reject', byProtection: yields }
+      if (c.frequency <= credited(victim)) return { kind: 'reject', byProtection: yields }
       this.contested = true
     }
     return victim === probation ? EVICT_PROBATION : EVICT_MAIN
