@@ -1,7 +1,16 @@
 /**
  * A small count-min sketch of how often each block was asked for, for the disk tier's
- * admission policy (TinyLFU). Four rows of byte counters, saturating at 255, halved every
- * `sampleSize` increments so that old popularity fades and a new working set can get in.
+ * admission policy (admission-policy.ts). Four rows of byte counters, saturating at 255,
+ * halved every `sampleSize` increments so that old popularity fades and a new working set
+ * can get in.
+ *
+ * The policy tells new data by its count (a block never seen counts 1 once filled), so an
+ * overestimate is costly: a new block taken for one seen before is kept out as a loop's
+ * would be. Hence 16 counters per row for each block the tier holds (the blocks a few passes
+ * touch, not only those resident, share the table; at 4 per block a scan's new blocks were
+ * estimated above a hot set the memory tier kept from the disk tier's counts), and only an
+ * item's smallest counters grow (conservative update). 64 bytes per block of the tier: 16 MiB
+ * for a terabyte of 4 MiB blocks.
  *
  * It lives in one process's memory: another process sharing the cache directory keeps its
  * own, which only makes its admission decisions less informed, never wrong. The table is
@@ -10,8 +19,7 @@
  */
 
 const ROWS = 4
-/** Narrowest row: a narrower one made a small tier's new blocks look seen before (admission-policy.ts). */
-const MIN_WIDTH = 256
+const COUNTERS_PER_BLOCK = 16
 
 export class FrequencySketch {
   private readonly table: Uint8Array
@@ -22,8 +30,8 @@ export class FrequencySketch {
 
   /** `capacity`: about how many distinct items the cache holds. */
   constructor(capacity: number, private readonly sampleSize = Math.max(1024, capacity * 10), table?: Uint8Array) {
-    let width = MIN_WIDTH
-    while (width < capacity * 4) width *= 2
+    let width = 64
+    while (width < capacity * COUNTERS_PER_BLOCK) width *= 2
     if (table) width = table.length / ROWS
     this.width = width
     this.shift = 32 - Math.log2(width)
@@ -40,17 +48,19 @@ export class FrequencySketch {
     return this.table
   }
 
-  /** Hash inputs: two independent 32-bit values of the item (block keys are hash-derived). */
+  /**
+   * Hash inputs: two independent 32-bit values of the item (block keys are hash-derived).
+   * Only the item's smallest counters grow: a counter it shares with a more popular item is
+   * already above its count, and raising it would only overestimate the items sharing it.
+   */
   increment(h1: number, h2: number): void {
-    let added = false
+    const min = this.estimate(h1, h2)
+    if (min === 255) return
     for (let row = 0; row < ROWS; row++) {
       const i = this.index(row, h1, h2)
-      if (this.table[i]! < 255) {
-        this.table[i]!++
-        added = true
-      }
+      if (this.table[i] === min) this.table[i] = min + 1
     }
-    if (added && ++this.additions >= this.sampleSize) this.age()
+    if (++this.additions >= this.sampleSize) this.age()
   }
 
   estimate(h1: number, h2: number): number {
