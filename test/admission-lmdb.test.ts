@@ -103,19 +103,31 @@ test('a restarted process (a fresh sketch) keeps hitting a loop over twice the t
   for (const f of after) assert.ok(f <= 0.6 * loop.length, `per epoch: ${before.join(' ')} | restart | ${after.join(' ')}`)
 })
 
-test('a scan by a second process does not displace the hot set of the first', async () => {
+test('a restarted process reads a new dataset that fits: resident by its second epoch', async () => {
   const path = await mkdtemp(join(root, 'tier-'))
-  const hot = dataset('hot', TIER_BLOCKS / 8)
   const first = await store(path)
-  await passes(first, repeat(hot, 3))
+  await passes(first, repeat(dataset('a', dataBlocks), 5))
   await first.close()
-  // The second process knows nothing of the hot set: it neither proved itself there nor was
-  // ever asked for, so the scan contests it on that process's counts and loses the tie.
-  const { stdout } = await run(process.execPath, [CHILD, path, String(MAX_BYTES), 'scan', String(TIER_BLOCKS), '1'])
-  assert.equal(JSON.parse(stdout), { fetched: [TIER_BLOCKS] })
   const again = await store(path)
-  assert.equal(await passes(again, [hot]), [0])
+  const fetched = await passes(again, repeat(dataset('b', dataBlocks), 2))
   await again.close()
+  assert.ok(fetched[1]! <= dataBlocks / 10, `B fetched ${fetched.join(' ')} of ${dataBlocks}`)
+})
+
+test('a second process filling the same directory at the same time leaves usage and main exact', async () => {
+  const path = await mkdtemp(join(root, 'tier-'))
+  const first = await store(path)
+  await passes(first, repeat(dataset('a', dataBlocks), 3))
+  // Both fill at once: the child reads a dataset twice while this process brings in B twice.
+  const child = run(process.execPath, [CHILD, path, String(MAX_BYTES), 'other', String(TIER_BLOCKS), '2'])
+  const mine = await passes(first, repeat(dataset('b', dataBlocks), 2))
+  const theirs = JSON.parse((await child).stdout) as { fetched: number[] }
+  await first.close()
+  assert.is(theirs.fetched[0], TIER_BLOCKS, 'the child fetched its dataset once in full')
+  assert.is(mine[0], dataBlocks)
+  const after = await accounts(path)
+  assert.ok(after.used <= MAX_BYTES, JSON.stringify(after))
+  assert.equal([after.mainUsage, after.usage], [after.main, after.used], JSON.stringify(after))
 })
 
 test("main's bytes stay exact through promotions, evictions, deletions and clear()", async () => {

@@ -26,6 +26,7 @@ const decisions: [string, Candidate, TierSituation, Step][] = [
   ['no main, new data against a once-seen probation block: a tie keeps the incumbent (the loop)', { bytes: 1, frequency: 1 }, full({ probationTail: tail(0, 1) }), { kind: 'reject', byProtection: false }],
   ['a victim counts one more (the pass in progress): a candidate one count ahead of it is refused', { bytes: 1, frequency: 2 }, full({ probationTail: tail(0, 1) }), { kind: 'reject', byProtection: false }],
   ['a block seen before, two counts ahead of the oldest probation block, evicts it', { bytes: 1, frequency: 3 }, full({ probationTail: tail(0, 1) }), { kind: 'evict', queue: 'probation' }],
+  ['a victim this process never asked for is not credited: a new block displaces it (a restarted process)', { bytes: 1, frequency: 1 }, full({ probationTail: tail(0, 0) }), { kind: 'evict', queue: 'probation' }],
   ['the same for the oldest main block when probation is empty', { bytes: 1, frequency: 6 }, full({ mainBytes: 100, mainTail: tail(0, 4) }), { kind: 'evict', queue: 'main' }],
   ['a block seen before, asked for as often as the oldest main block with probation empty: refused', { bytes: 1, frequency: 4 }, full({ mainBytes: 100, mainTail: tail(0, 4) }), { kind: 'reject', byProtection: false }],
   ['a proven probation block at the old end is promoted rather than contested', { bytes: 1, frequency: 9 }, full({ probationTail: tail(0, 2) }), { kind: 'promote' }],

@@ -10,17 +10,19 @@
  * S3-FIFO. A *run* is new data arriving: fills of blocks this process has never seen
  * (compulsory misses), with few hits between them (NewDataRun). A full tier decides:
  *
- * 1. A block refused earlier because of the protected share (rule 2) and asked for again was
- *    no one-off scan: it evicts, uncontested, the main blocks that refused it.
+ * 1. A block refused as new data because proven main blocks older than its run stood in the
+ *    way (the protected share of rule 2), and asked for again, was no one-off scan: it
+ *    evicts, uncontested, the main blocks that refused it.
  * 2. A block never seen evicts the oldest main block while main holds more than
  *    PROTECTED_SHARE of the tier, if that block is proven and older than the run. New data
  *    that fits thus becomes resident in its first epoch however often the old working set
  *    was read, and a one-off scan leaves the protected share alone.
  * 3. Otherwise the candidate must have been asked for more often than the oldest probation
  *    block (or the oldest main block when probation is empty), as TinyLFU, the victim
- *    counting one more (`credited`): a tie keeps the incumbent, so a loop over more than the
- *    tier keeps a resident part and hits it every epoch, where LRU would evict each block
- *    just before it is needed again. A winner evicts only the room it needs.
+ *    counting one more if it counts at all (`credited`): a tie keeps the incumbent, so a
+ *    loop over more than the tier keeps a resident part and hits it every epoch, where LRU
+ *    would evict each block just before it is needed again. A winner evicts only the room
+ *    it needs.
  *
  * While a run lasts, its own blocks are neither promoted nor contested. Read-ahead parks
  * blocks in the tier and the reader hits them moments later, which makes them look proven
@@ -99,13 +101,15 @@ function proven(tail: QueueTail): boolean {
 }
 
 /**
- * What a victim counts for in a contest: one more than it was asked for, the pass in
- * progress. It is the oldest block, so a reader that passes over its data again reaches it
- * soon; without the credit a refilled block one count ahead evicts it, and its refill then
- * evicts the next (a loop collapsed that way, in an epoch after one overestimated block).
+ * What a victim counts for in a contest: one more than it was asked for, for the pass in
+ * progress, if this process has asked for it at all. It is the oldest block, so a reader that
+ * passes over its data again reaches it soon; without the credit a refilled block one count
+ * ahead evicts it, and its refill then evicts the next (a loop collapsed that way, in an
+ * epoch after one overestimated block). A block this process never asked for is in none of
+ * its passes: a restarted process's new dataset displaces the old one's blocks at once.
  */
 function credited(victim: QueueTail): number {
-  return victim.frequency + 1
+  return victim.frequency > 0 ? victim.frequency + 1 : 0
 }
 
 /** A block this process has never seen: counted once, by this fill. */
@@ -170,8 +174,8 @@ export class FillAdmission {
     const yields = neverSeen(c.frequency) && main !== undefined && proven(main) && main.seq < before
     if (yields && tier.mainBytes > protectedBytes(tier.maxBytes)) return EVICT_MAIN
     if (probation !== undefined && proven(probation) && probation.seq < before) {
-      // Past the cap, the fill is refused rather than contested against a proven block (which
-      // it would evict on a one-count lead); its next fill carries on promoting.
+      // Past the cap the fill is refused, not contested against a block that promotion would
+      // have kept; the next fill carries on promoting.
       if (this.promotions === MAX_PROMOTIONS_PER_FILL) return { kind: 'reject', byProtection: yields }
       this.promotions++
       return PROMOTE

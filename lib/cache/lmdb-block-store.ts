@@ -17,20 +17,30 @@
  * fill) but costs a cold read 20-30% more CPU on two shared cores. Lookups, deletions and
  * bookkeeping always run here.
  *
- * Eviction and admission (why not LRU): training reads a dataset in the same order epoch
- * after epoch. When the dataset is larger than the tier, LRU evicts each block just before it
- * is needed again and hits nothing. Here victims leave in insertion order (FIFO), and a new
- * block is admitted over the oldest one only if it has been asked for more often than that
- * victim (TinyLFU, frequencies from a per-process sketch that decays). A loop over twice the
- * capacity therefore keeps the first part resident and hits it every epoch, while a new
- * working set, asked for repeatedly as the old one fades, replaces it. While there is room
- * every fill is admitted; once the tier is full every fill is contested, and a winner evicts
- * only the room it needs (evicting more would let the next fills in uncontested and erode the
- * resident set).
+ * Eviction and admission (admission-policy.ts has the rules, docs/design.md the figures):
+ * training reads a dataset in the same order epoch after epoch, and under LRU a dataset
+ * larger than the tier evicts each block just before it is needed again. Here blocks leave
+ * in insertion order from two queues, probation and main (blocks proven by reuse), and once
+ * the tier is full a fill must be asked for more often than its victim (TinyLFU), so a loop
+ * over twice the tier keeps a resident half. New data is told apart: a block this process has
+ * never seen displaces proven blocks beyond a protected share of the tier (15%), so a new
+ * dataset that fits is resident after one epoch however often the old one was read, while
+ * a one-off scan leaves a hot set of up to that share alone. While there is room every fill
+ * is admitted; a winner evicts only the room it needs.
  *
  * The sketch counts a block once when it is filled and once per verified hit, not per miss:
  * a block the reader fetched ahead (and so never missed) and a block it found resident then
  * weigh the same per epoch, so a loop's resident half is not displaced by its other half.
+ *
+ * What is shared and what is per process. The queues, the boundary between them, main's
+ * bytes and usage are in LMDB, changed only in fill and deletion transactions: every process
+ * sees the same tier, its bound and main's byte count stay exact whoever fills, and a block
+ * one process promoted is main for all. What a block is worth is per process: the sketch,
+ * the blocks refused because of the protected share, and the current run of new data live
+ * in this process's memory (shared with its writer thread) and start empty. A second process
+ * (or this one restarted) has asked for none of the blocks already here, so they count
+ * nothing in its contests: its new dataset displaces them at once, and its scan can displace
+ * another process's hot set; it treats none of them as proven until it has read them twice.
  */
 import { headerRoom } from '../block-buffer.js'
 import { CacheError } from '../errors.js'

@@ -1,7 +1,7 @@
 /**
  * A second process for the admission tests: opens the disk tier of a cacheDir the parent
- * also uses (with a sketch of its own, as any other process has), reads a dataset the given
- * number of times and prints what each pass fetched as one JSON line.
+ * uses at the same time (with a sketch of its own, as any other process has), reads a
+ * dataset the given number of times and prints what each pass fetched as one JSON line.
  * Arguments: dir, maxBytes, dataset name, block count, passes.
  */
 import { LmdbBlockStore } from '../../lib/index.js'
