@@ -19,6 +19,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { BlockReader, MemorySource, MiB } from '../lib/index.js'
 
 const TIER = 64 * MiB
@@ -26,10 +27,32 @@ const MEMORY = 8 * MiB
 const OBJECT = 8 * MiB
 const BLOCKS = (process.env.ADMISSION_BLOCKS ?? '1,4').split(',').map((s) => Number(s) * MiB)
 
-type Epoch = string[]
+/** One epoch: the URLs it reads, in order. */
+export type Epoch = string[]
 
 function objects(prefix: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => `mem://bench/${prefix}/${i}`)
+}
+
+/**
+ * Reads each epoch's objects front to back through `reader`, flushing its fills after each
+ * object (MemorySource answers at once; a network would let them land); resolves to the
+ * bytes fetched from `source` in each epoch. The admission tests read through it too.
+ */
+export async function bytesFetchedPerEpoch(reader: BlockReader, source: MemorySource, epochs: Epoch[]): Promise<number[]> {
+  const buf = Buffer.alloc(64 * 1024)
+  const fetched: number[] = []
+  for (const epoch of epochs) {
+    const before = source.bytesRead
+    for (const url of epoch) {
+      const h = await reader.open(url)
+      for (let pos = 0; pos < h.size; ) pos += await h.readInto(buf, 0, pos, buf.length)
+      await h.close()
+      await reader.cache.flush()
+    }
+    fetched.push(source.bytesRead - before)
+  }
+  return fetched
 }
 
 async function runScenario(root: string, blockSize: number, epochs: Epoch[]): Promise<number[]> {
@@ -43,53 +66,45 @@ async function runScenario(root: string, blockSize: number, epochs: Epoch[]): Pr
     memory: { maxBytes: MEMORY },
     disk: { maxBytes: TIER },
   })
-  const buf = Buffer.alloc(MiB)
-  const fetched: number[] = []
   try {
-    for (const epoch of epochs) {
-      const before = source.bytesRead
-      for (const url of epoch) {
-        const h = await reader.open(url)
-        for (let pos = 0; pos < h.size; ) pos += await h.readInto(buf, 0, pos, buf.length)
-        await h.close()
-        await reader.cache.flush()
-      }
-      fetched.push(Math.round(((source.bytesRead - before) / MiB) * 10) / 10)
-    }
+    return (await bytesFetchedPerEpoch(reader, source, epochs)).map((bytes) => Math.round((bytes / MiB) * 10) / 10)
   } finally {
     await reader.close()
   }
-  return fetched
 }
 
-const a = objects('a', 7)
-const b = objects('b', 7)
-const hot8 = objects('hot', 1)
-const hot16 = objects('hot', 2)
-const scan = objects('scan', 8)
-const repeat = (epoch: Epoch, n: number): Epoch[] => Array.from({ length: n }, () => epoch)
-const scenarios: Record<string, Epoch[]> = {
-  newAfterOld: [...repeat(a, 5), ...repeat(b, 5)],
-  loop2x: repeat(objects('loop', 16), 6),
-  loop175x: repeat(objects('loop', 14), 6),
-  hot8PlusScan: [...repeat(hot8, 3), [...hot8, ...scan], ...repeat(hot8, 2)],
-  hot16PlusScan: [...repeat(hot16, 3), [...hot16, ...scan], ...repeat(hot16, 2)],
-}
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main()
 
-console.log(`admission bench: disk tier ${TIER / MiB} MiB, memory tier ${MEMORY / MiB} MiB, objects of ${OBJECT / MiB} MiB, blocks of ${BLOCKS.map((s) => s / MiB).join(' and ')} MiB`)
-console.log('figures: MiB fetched from the source per epoch')
-console.log('  newAfterOld: A (56 MiB) x5, then B (56 MiB) x5')
-console.log('  loop2x / loop175x: 128 / 112 MiB x6')
-console.log('  hot8PlusScan / hot16PlusScan: a hot set of 8 / 16 MiB every epoch; the 4th epoch also scans 64 MiB after it')
-const root = await mkdtemp(join(tmpdir(), 'sluice-admission-'))
-const out: Record<string, Record<string, number[]>> = {}
-try {
-  for (const blockSize of BLOCKS) {
-    const figures: Record<string, number[]> = {}
-    for (const [name, epochs] of Object.entries(scenarios)) figures[name] = await runScenario(root, blockSize, epochs)
-    out[`${blockSize / MiB}MiB`] = figures
+async function main(): Promise<void> {
+  const a = objects('a', 7)
+  const b = objects('b', 7)
+  const hot8 = objects('hot', 1)
+  const hot16 = objects('hot', 2)
+  const scan = objects('scan', 8)
+  const repeat = (epoch: Epoch, n: number): Epoch[] => Array.from({ length: n }, () => epoch)
+  const scenarios: Record<string, Epoch[]> = {
+    newAfterOld: [...repeat(a, 5), ...repeat(b, 5)],
+    loop2x: repeat(objects('loop', 16), 6),
+    loop175x: repeat(objects('loop', 14), 6),
+    hot8PlusScan: [...repeat(hot8, 3), [...hot8, ...scan], ...repeat(hot8, 2)],
+    hot16PlusScan: [...repeat(hot16, 3), [...hot16, ...scan], ...repeat(hot16, 2)],
   }
-} finally {
-  await rm(root, { recursive: true, force: true })
+
+  console.log(`admission bench: disk tier ${TIER / MiB} MiB, memory tier ${MEMORY / MiB} MiB, objects of ${OBJECT / MiB} MiB, blocks of ${BLOCKS.map((s) => s / MiB).join(' and ')} MiB`)
+  console.log('figures: MiB fetched from the source per epoch')
+  console.log('  newAfterOld: A (56 MiB) x5, then B (56 MiB) x5')
+  console.log('  loop2x / loop175x: 128 / 112 MiB x6')
+  console.log('  hot8PlusScan / hot16PlusScan: a hot set of 8 / 16 MiB every epoch; the 4th epoch also scans 64 MiB after it')
+  const root = await mkdtemp(join(tmpdir(), 'sluice-admission-'))
+  const out: Record<string, Record<string, number[]>> = {}
+  try {
+    for (const blockSize of BLOCKS) {
+      const figures: Record<string, number[]> = {}
+      for (const [name, epochs] of Object.entries(scenarios)) figures[name] = await runScenario(root, blockSize, epochs)
+      out[`${blockSize / MiB}MiB`] = figures
+    }
+  } finally {
+    await rm(root, { recursive: true, force: true })
+  }
+  console.log(JSON.stringify({ bench: 'admission', tierMiB: TIER / MiB, memoryMiB: MEMORY / MiB, objectMiB: OBJECT / MiB, blocks: out }))
 }
-console.log(JSON.stringify({ bench: 'admission', tierMiB: TIER / MiB, memoryMiB: MEMORY / MiB, objectMiB: OBJECT / MiB, blocks: out }))

@@ -16,6 +16,7 @@ import { promisify } from 'node:util'
 import { open } from 'lmdb'
 import { BlockReader, LmdbBlockStore, MemorySource, KiB } from '../lib/index.js'
 import { chargedBytes } from '../lib/cache/lmdb-block-store.js'
+import { bytesFetchedPerEpoch } from '../bench/admission.js'
 import { BLOCK_DATA, dataset, passes } from './support/block-passes.js'
 
 const test = suite('admission-lmdb')
@@ -166,28 +167,14 @@ test('through a BlockReader: a new dataset that fits is resident by its second e
     memory: { maxBytes: 512 * KiB },
     disk: { maxBytes: 4 * 1024 * KiB },
   })
-  const buf = Buffer.alloc(64 * KiB)
-  const epoch = async (list: string[]): Promise<number> => {
-    const before = source.bytesRead
-    for (const url of list) {
-      const h = await reader.open(url)
-      for (let pos = 0; pos < h.size; ) pos += await h.readInto(buf, 0, pos, buf.length)
-      await h.close()
-      // MemorySource answers at once: let the fills land as they would behind a network.
-      await reader.cache.flush()
-    }
-    return (source.bytesRead - before) / object.length
-  }
   try {
     const a = urls('a', 7)
     const b = urls('b', 7)
-    const fetched: number[] = []
-    for (const list of [...repeat(a, 5), ...repeat(b, 2)]) fetched.push(await epoch(list))
+    const fetched = (await bytesFetchedPerEpoch(reader, source, [...repeat(a, 5), ...repeat(b, 2)])).map((bytes) => bytes / object.length)
     assert.ok(fetched[6]! <= 0.7, `B's second epoch fetched ${fetched[6]} of 7 objects (per epoch: ${fetched.join(' ')})`)
     const hot = urls('hot', 1)
-    for (let i = 0; i < 3; i++) await epoch(hot)
-    await epoch([...hot, ...urls('scan', 8)])
-    assert.is(await epoch(hot), 0, 'the hot set was fetched again after the scan')
+    const withScan = await bytesFetchedPerEpoch(reader, source, [...repeat(hot, 3), [...hot, ...urls('scan', 8)], hot])
+    assert.is(withScan[4], 0, 'bytes of the hot set fetched again after the scan')
   } finally {
     await reader.close()
   }
