@@ -7,8 +7,9 @@
  * Blocks arrive in buffers transferred from the reader's thread with the bytes already placed
  * after room for the header, and go back the same way to be reused: no copy here beyond LMDB's
  * own. The admission sketch is shared memory the reader's thread counts into; this thread only
- * reads it. The refused keys (refused-keys.ts) are shared memory too, written only by fills. The transaction itself is lmdb-fill.ts; fills that arrive together share one, and
- * lmdb-js syncs it while the next is prepared.
+ * reads it. The refused keys (refused-keys.ts) are shared memory too, written only by fills.
+ * The transaction itself is lmdb-fill.ts; fills that arrive together share one, and lmdb-js
+ * syncs it while the next is prepared.
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { FrequencySketch } from './frequency-sketch.js'
