@@ -7,18 +7,22 @@
  * Blocks arrive in buffers transferred from the reader's thread with the bytes already placed
  * after room for the header, and go back the same way to be reused: no copy here beyond LMDB's
  * own. The admission sketch is shared memory the reader's thread counts into; this thread only
- * reads it. The transaction itself is lmdb-fill.ts; fills that arrive together share one, and
- * lmdb-js syncs it while the next is prepared.
+ * reads it. The refused keys (refused-keys.ts) are shared memory too, written only by fills.
+ * The transaction itself is lmdb-fill.ts; fills that arrive together share one, and lmdb-js
+ * syncs it while the next is prepared.
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { FrequencySketch } from './frequency-sketch.js'
-import { fill, type FillRequest } from './lmdb-fill.js'
+import { fill, type AdmissionMemory, type FillRequest } from './lmdb-fill.js'
 import { openCacheDbs, transact, type CacheDbs } from './lmdb-layout.js'
+import { RefusedKeys } from './refused-keys.js'
 
 export interface WriterSetup {
   path: string
   mapBytes: number
   sketchTable: Uint8Array
+  /** The store's refused keys; without them (a writer on its own) the thread keeps its own. */
+  refusedKeys?: SharedArrayBuffer
 }
 
 export type { FillRequest } from './lmdb-fill.js'
@@ -36,7 +40,7 @@ export interface FillReply {
 if (parentPort) {
   const port = parentPort
   const setup = workerData as WriterSetup
-  const sketch = FrequencySketch.overTable(setup.sketchTable)
+  const memory: AdmissionMemory = { sketch: FrequencySketch.overTable(setup.sketchTable), refused: setup.refusedKeys ? RefusedKeys.over(setup.refusedKeys) : new RefusedKeys(0) }
   let dbs: CacheDbs | undefined
   let openError: string | undefined
   try {
@@ -80,7 +84,7 @@ if (parentPort) {
     const open = dbs
     let outcomes: { stored: boolean; evictions: number }[] = []
     await transact(open.env, () => {
-      outcomes = fills.map((req) => fill(open, sketch, req))
+      outcomes = fills.map((req) => fill(open, memory, req))
     })
     return fills.map((req, i) => ({ id: req.id, buffer: req.buffer, ...outcomes[i]! }))
   }

@@ -26,6 +26,7 @@ interface Fill {
   bytes: Uint8Array
   maxBytes: number
   object: CachedObjectRecord | undefined
+  runSince: number | undefined
   resolve: (outcome: FillOutcome) => void
   reject: (err: Error) => void
   /** Resolves when the fill has settled either way. */
@@ -51,12 +52,15 @@ export class DiskWriter {
     private readonly slots = 8,
   ) {}
 
-  /** Stores a block through the writer thread. Rejects with a CacheError if the commit failed. */
-  write(key: Uint8Array, bytes: Uint8Array, maxBytes: number, object?: CachedObjectRecord): Promise<FillOutcome> {
+  /**
+   * Stores a block through the writer thread (`runSince`: as in lmdb-fill.ts's BlockToStore).
+   * Rejects with a CacheError if the commit failed.
+   */
+  write(key: Uint8Array, bytes: Uint8Array, maxBytes: number, object?: CachedObjectRecord, runSince?: number): Promise<FillOutcome> {
     if (this.closed) return Promise.reject(new CacheError('disk', `write to ${this.setup.path} failed: the tier is closed`))
     let fill: Fill | undefined
     const outcome = new Promise<FillOutcome>((resolve, reject) => {
-      fill = { key, bytes, maxBytes, object, resolve, reject, settled: Promise.resolve() }
+      fill = { key, bytes, maxBytes, object, runSince, resolve, reject, settled: Promise.resolve() }
     })
     fill!.settled = outcome.then(
       () => {},
@@ -75,7 +79,7 @@ export class DiskWriter {
         const worker = this.start()
         const buffer = placeBehindHeader(this.spare.pop(), fill.bytes)
         this.atThread.set(id, fill)
-        const request: FillRequest = { type: 'fill', id, key: fill.key, buffer, length: fill.bytes.length, maxBytes: fill.maxBytes, ...(fill.object ? { object: fill.object } : {}) }
+        const request: FillRequest = { type: 'fill', id, key: fill.key, buffer, length: fill.bytes.length, maxBytes: fill.maxBytes, ...(fill.object ? { object: fill.object } : {}), ...(fill.runSince === undefined ? {} : { runSince: fill.runSince }) }
         worker.postMessage(request, [buffer])
       } catch (err) {
         // A thread that cannot start (or a message that cannot be sent) fails this fill; it

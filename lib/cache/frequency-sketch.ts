@@ -1,7 +1,16 @@
 /**
  * A small count-min sketch of how often each block was asked for, for the disk tier's
- * admission policy (TinyLFU). Four rows of byte counters, saturating at 255, halved every
- * `sampleSize` increments so that old popularity fades and a new working set can get in.
+ * admission policy (admission-policy.ts). Four rows of byte counters, saturating at 255,
+ * halved every `sampleSize` increments so that old popularity fades and a new working set
+ * can get in.
+ *
+ * The policy tells new data by its count (a block never seen counts 1 once filled), so an
+ * overestimate is costly: a new block taken for one seen before is kept out as a loop's
+ * would be. Hence 16 counters per row for each block the tier holds (the blocks a few passes
+ * touch, not only those resident, share the table; at 4 per block a scan's new blocks were
+ * estimated above a hot set the memory tier kept from the disk tier's counts), and only an
+ * item's smallest counters grow (conservative update). 64 bytes per block of the tier: 16 MiB
+ * for a terabyte of 4 MiB blocks.
  *
  * It lives in one process's memory: another process sharing the cache directory keeps its
  * own, which only makes its admission decisions less informed, never wrong. The table is
@@ -10,18 +19,22 @@
  */
 
 const ROWS = 4
+const COUNTERS_PER_BLOCK = 16
 
 export class FrequencySketch {
   private readonly table: Uint8Array
-  private readonly mask: number
+  private readonly width: number
+  /** 32 - log2(width): a row's counter is the top bits of a multiplicative hash. */
+  private readonly shift: number
   private additions = 0
 
   /** `capacity`: about how many distinct items the cache holds. */
   constructor(capacity: number, private readonly sampleSize = Math.max(1024, capacity * 10), table?: Uint8Array) {
     let width = 64
-    while (width < capacity * 4) width *= 2
+    while (width < capacity * COUNTERS_PER_BLOCK) width *= 2
     if (table) width = table.length / ROWS
-    this.mask = width - 1
+    this.width = width
+    this.shift = 32 - Math.log2(width)
     this.table = table ?? new Uint8Array(new SharedArrayBuffer(width * ROWS))
   }
 
@@ -35,26 +48,37 @@ export class FrequencySketch {
     return this.table
   }
 
-  /** Hash inputs: two independent 32-bit values of the item (block keys are hash-derived). */
+  /**
+   * Hash inputs: two independent 32-bit values of the item (block keys are hash-derived).
+   * Only the item's smallest counters grow: a counter it shares with a more popular item is
+   * already above its count, and raising it would only overestimate the items sharing it.
+   */
   increment(h1: number, h2: number): void {
-    let added = false
+    const min = this.estimate(h1, h2)
+    if (min === 255) return
     for (let row = 0; row < ROWS; row++) {
-      const i = row * (this.mask + 1) + (((h1 + Math.imul(row, h2)) >>> 0) & this.mask)
-      if (this.table[i]! < 255) {
-        this.table[i]!++
-        added = true
-      }
+      const i = this.index(row, h1, h2)
+      if (this.table[i] === min) this.table[i] = min + 1
     }
-    if (added && ++this.additions >= this.sampleSize) this.age()
+    if (++this.additions >= this.sampleSize) this.age()
   }
 
   estimate(h1: number, h2: number): number {
     let min = 255
     for (let row = 0; row < ROWS; row++) {
-      const v = this.table[row * (this.mask + 1) + (((h1 + Math.imul(row, h2)) >>> 0) & this.mask)]!
+      const v = this.table[this.index(row, h1, h2)]!
       if (v < min) min = v
     }
     return min
+  }
+
+  /**
+   * A row's counter for an item. The top bits of a multiplicative hash of h1 + row * h2, not
+   * its low bits: two items whose hashes share their low bits would otherwise share a counter
+   * in every row, and each would be estimated as often as the other was asked for.
+   */
+  private index(row: number, h1: number, h2: number): number {
+    return row * this.width + (Math.imul((h1 + Math.imul(row, h2)) | 0, 0x9e3779b1) >>> this.shift)
   }
 
   private age(): void {

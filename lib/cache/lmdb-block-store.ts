@@ -17,20 +17,30 @@
  * fill) but costs a cold read 20-30% more CPU on two shared cores. Lookups, deletions and
  * bookkeeping always run here.
  *
- * Eviction and admission (why not LRU): training reads a dataset in the same order epoch
- * after epoch. When the dataset is larger than the tier, LRU evicts each block just before it
- * is needed again and hits nothing. Here victims leave in insertion order (FIFO), and a new
- * block is admitted over the oldest one only if it has been asked for more often than that
- * victim (TinyLFU, frequencies from a per-process sketch that decays). A loop over twice the
- * capacity therefore keeps the first part resident and hits it every epoch, while a new
- * working set, asked for repeatedly as the old one fades, replaces it. While there is room
- * every fill is admitted; once the tier is full every fill is contested, and a winner evicts
- * only the room it needs (evicting more would let the next fills in uncontested and erode the
- * resident set).
+ * Eviction and admission (admission-policy.ts has the rules, docs/design.md the figures):
+ * training reads a dataset in the same order epoch after epoch, and under LRU a dataset
+ * larger than the tier evicts each block just before it is needed again. Here blocks leave
+ * in insertion order from two queues, probation and main (blocks proven by reuse), and once
+ * the tier is full a fill must be asked for more often than its victim (TinyLFU), so a loop
+ * over twice the tier keeps a resident half. New data is told apart: a block this process has
+ * never seen displaces proven blocks beyond a protected share of the tier (15%), so a new
+ * dataset that fits is resident after one epoch however often the old one was read, while
+ * a one-off scan leaves a hot set of up to that share alone. While there is room every fill
+ * is admitted; a winner evicts only the room it needs.
  *
  * The sketch counts a block once when it is filled and once per verified hit, not per miss:
  * a block the reader fetched ahead (and so never missed) and a block it found resident then
  * weigh the same per epoch, so a loop's resident half is not displaced by its other half.
+ *
+ * What is shared and what is per process. The queues, the boundary between them, main's
+ * bytes and usage are in LMDB, changed only in fill and deletion transactions: every process
+ * sees the same tier, its bound and main's byte count stay exact whoever fills, and a block
+ * one process promoted is main for all. What a block is worth is per process: the sketch,
+ * the blocks refused because of the protected share, and the current run of new data live
+ * in this process's memory (shared with its writer thread) and start empty. A second process
+ * (or this one restarted) has asked for none of the blocks already here, so they count
+ * nothing in its contests: its new dataset displaces them at once, and its scan can displace
+ * another process's hot set; it treats none of them as proven until it has read them twice.
  */
 import { headerRoom } from '../block-buffer.js'
 import { CacheError } from '../errors.js'
@@ -38,11 +48,13 @@ import { prepareCacheDir } from './cache-dir.js'
 import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION } from './block-key.js'
 import { newTierStats, type BlockStore, type CachedObjectRecord, type ObjectCatalog, type TierUsage } from './block-store.js'
 import { DiskWriter } from './disk-writer.js'
-import { fill, removeBlock, type FillOutcome } from './lmdb-fill.js'
+import { NewDataRun, runGap } from './admission-policy.js'
+import { fill, removeBlock, type AdmissionMemory, type FillOutcome } from './lmdb-fill.js'
 import { FrequencySketch, keyHashes } from './frequency-sketch.js'
 import { HEADER_BYTES, chargedBytes, defaultMapBytes, emptyCache, openCacheDbs, placeBehindHeader, recordedMeta, resetFormat, transact, verifiedData, type CacheDbs } from './lmdb-layout.js'
 import { LmdbObjectCatalog } from './lmdb-object-catalog.js'
 import { RecordedCountsKeeper } from './recorded-counts.js'
+import { RefusedKeys } from './refused-keys.js'
 import type { ObjectInfo, RecordedCounts, TierStats } from '../types.js'
 
 export { HEADER_BYTES, chargedBytes } from './lmdb-layout.js'
@@ -69,6 +81,10 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
   readonly maxBytes: number
   readonly path: string
   private readonly sketch: FrequencySketch
+  /** This process's admission memory: the sketch and the refused keys, shared with the writer thread. */
+  private readonly admission: AdmissionMemory
+  /** This process's run of new data, counted here with the sketch and handed to each fill. */
+  private readonly run: NewDataRun
   private readonly counters: TierStats
   /** Usage and recorded counts as of close: stats stay readable after it (a last report). */
   private final: { usage: TierUsage; recorded: RecordedCounts | undefined } | undefined
@@ -90,12 +106,15 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     const mapBytes = options.mapBytes ?? defaultMapBytes(options.maxBytes)
     this.dbs = openCacheDbs(options.path, mapBytes)
     this.catalog = new LmdbObjectCatalog(this.dbs)
-    this.sketch = new FrequencySketch(Math.max(16, Math.ceil(options.maxBytes / options.blockSize)))
+    const capacity = Math.max(16, Math.ceil(options.maxBytes / options.blockSize))
+    this.sketch = new FrequencySketch(capacity)
+    this.admission = { sketch: this.sketch, refused: new RefusedKeys(capacity) }
+    this.run = new NewDataRun(runGap(capacity))
     this.counters = newTierStats('disk', options.maxBytes)
     // A commit on the writer thread is seen here once this thread's read snapshot is renewed.
     this.writer = options.writerThread
       ? new DiskWriter(
-          { path: options.path, mapBytes, sketchTable: this.sketch.sharedTable },
+          { path: options.path, mapBytes, sketchTable: this.sketch.sharedTable, refusedKeys: this.admission.refused.sharedBuffer },
           () => this.dbs.env.resetReadTxn(),
           (key) => this.dbs.sizes.doesExist(key as Buffer),
         )
@@ -164,6 +183,7 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     }
     const [h1, h2] = keyHashes(key)
     this.sketch.increment(h1, h2)
+    this.run.hit()
     this.counters.hits++
     this.counters.hitBytes += data.length
     return data
@@ -208,13 +228,14 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     }
     const [h1, h2] = keyHashes(key)
     this.sketch.increment(h1, h2)
-    const { stored, evictions } = this.writer ? await this.writer.write(key, bytes, this.maxBytes, object) : await this.fillInline(key, bytes, object)
+    const runSince = this.run.fill(this.sketch.estimate(h1, h2), this.dbs.meta.get('seq') ?? 0)
+    const { stored, evictions } = this.writer ? await this.writer.write(key, bytes, this.maxBytes, object, runSince) : await this.fillInline(key, bytes, object, runSince)
     this.counters.evictions += evictions
     if (!stored) this.counters.droppedFills++
     return stored
   }
 
-  private async fillInline(key: Uint8Array, bytes: Uint8Array, object: CachedObjectRecord | undefined): Promise<FillOutcome> {
+  private async fillInline(key: Uint8Array, bytes: Uint8Array, object: CachedObjectRecord | undefined, runSince: number | undefined): Promise<FillOutcome> {
     let outcome: FillOutcome = { stored: false, evictions: 0 }
     await this.write(() => {
       // This callback runs synchronously and alone, and LMDB copies the value before it
@@ -222,11 +243,11 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
       // scratch are free here.
       const room = headerRoom(bytes, HEADER_BYTES)
       if (room !== undefined) {
-        outcome = fill(this.dbs, this.sketch, { key, ...room, length: bytes.length, maxBytes: this.maxBytes, object })
+        outcome = fill(this.dbs, this.admission, { key, ...room, length: bytes.length, maxBytes: this.maxBytes, object, runSince })
         return
       }
       this.scratch = placeBehindHeader(this.scratch, bytes)
-      outcome = fill(this.dbs, this.sketch, { key, buffer: this.scratch, length: bytes.length, maxBytes: this.maxBytes, object })
+      outcome = fill(this.dbs, this.admission, { key, buffer: this.scratch, length: bytes.length, maxBytes: this.maxBytes, object, runSince })
     })
     return outcome
   }

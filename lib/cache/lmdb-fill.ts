@@ -1,17 +1,25 @@
 /**
  * What a block occupies in the disk tier, written and removed inside a write transaction: a
- * fill (admission against the oldest block, eviction of just the room needed, the block, its
- * index entries and the counters) and a deletion, under the layout's rules for keeping usage
- * exact across processes and crashes. Fills run in two places: the disk writer thread, and
- * the reader's own thread when the tier writes inline (lmdb-block-store.ts says when and
- * why); deletions run on the reader's thread. Both keep the object catalogue bounded by the
- * blocks (lmdb-object-catalog.ts).
+ * fill (the admission policy's steps, the block, its index entries and the counters) and a
+ * deletion, under the layout's rules for keeping usage exact across processes and crashes.
+ * Fills run in two places: the disk writer thread, and the reader's own thread when the tier
+ * writes inline (lmdb-block-store.ts says when and why); deletions run on the reader's
+ * thread. Both keep the object catalogue bounded by the blocks (lmdb-object-catalog.ts).
+ *
+ * The policy itself is admission-policy.ts; here its two queues are read off the one
+ * eviction queue (`order`, every block by insertion sequence): blocks below the sequence
+ * `mainBelow` in `meta` are main, the rest probation. Promotion only ever takes the oldest
+ * probation block, so moving that boundary past it is the whole promotion, the block and its
+ * header stay as they are, and the main queue is in promotion order for free. `mainUsage`
+ * counts main's bytes in the same transactions as `usage`.
  */
 import { crc32c } from '@node-rs/crc32'
 import { keyHashes, type FrequencySketch } from './frequency-sketch.js'
+import { FillAdmission, type QueueTail, type TierSituation } from './admission-policy.js'
 import { OBJECT_ID_BYTES } from './block-key.js'
 import { HEADER_BYTES, chargedBytes, seqKey, sizeOf, writeHeader, type CacheDbs, type CachedObjectRecord } from './lmdb-layout.js'
 import { forgetObjectIfEmpty, recordObject } from './lmdb-object-catalog.js'
+import type { RefusedKeys } from './refused-keys.js'
 
 /** A block to store: `buffer` holds its header room at `offset` (default 0), then `length` bytes. */
 export interface BlockToStore {
@@ -22,6 +30,8 @@ export interface BlockToStore {
   maxBytes: number
   /** The object the block belongs to: recorded with its first block. */
   object?: CachedObjectRecord
+  /** Where the filling process's run of new data began (admission-policy.ts), if it is part of one. */
+  runSince?: number
 }
 
 /** The same, as a message to the disk writer thread. */
@@ -35,6 +45,12 @@ export interface FillOutcome {
   evictions: number
 }
 
+/** What one process knows for admission, kept in its memory (shared with its writer thread). */
+export interface AdmissionMemory {
+  sketch: FrequencySketch
+  refused: RefusedKeys
+}
+
 /**
  * One fill, inside the caller's write transaction, as a child transaction of it: lmdb-js
  * commits what a transaction callback wrote before it threw, so a fill that failed half way
@@ -42,55 +58,36 @@ export interface FillOutcome {
  * child is aborted instead, and the error goes to the caller. Inside a write transaction,
  * childTransaction runs its callback synchronously.
  */
-export function fill(dbs: CacheDbs, sketch: FrequencySketch, req: BlockToStore): FillOutcome {
+export function fill(dbs: CacheDbs, memory: AdmissionMemory, req: BlockToStore): FillOutcome {
   let outcome: FillOutcome | undefined
   void dbs.env.childTransaction(() => {
-    outcome = fillInTransaction(dbs, sketch, req)
+    outcome = fillInTransaction(dbs, memory, req)
   })
   if (outcome === undefined) throw new Error('lmdb-js ran a fill outside a write transaction')
   return outcome
 }
 
-function fillInTransaction(dbs: CacheDbs, sketch: FrequencySketch, req: BlockToStore): FillOutcome {
+function fillInTransaction(dbs: CacheDbs, memory: AdmissionMemory, req: BlockToStore): FillOutcome {
   const key = Buffer.from(req.key.buffer, req.key.byteOffset, req.key.byteLength)
   if (dbs.sizes.doesExist(key)) return { stored: true, evictions: 0 }
-  const value = Buffer.from(req.buffer, req.offset ?? 0, HEADER_BYTES + req.length)
   const charge = chargedBytes(req.length)
-  let usage = dbs.meta.get('usage') ?? 0
-  let entries = dbs.meta.get('entries') ?? 0
-  let evictions = 0
-  if (usage + charge > req.maxBytes) {
-    // A full tier: the fill must beat the oldest block, and a winner evicts only the room
-    // it needs, so the next fills meet a full tier too and are contested as well.
-    const [h1, h2] = keyHashes(key)
-    const victim = oldest(dbs)
-    if (victim !== undefined) {
-      const [v1, v2] = keyHashes(victim)
-      if (sketch.estimate(h1, h2) <= sketch.estimate(v1, v2)) return { stored: false, evictions: 0 }
+  const queues = new Queues(dbs, memory.sketch, req.maxBytes)
+  const [h1, h2] = keyHashes(key)
+  const frequency = memory.sketch.estimate(h1, h2)
+  // A refusal is remembered for the next time the block is contested; one that finds room is spent.
+  const refusedBelow = queues.usedBytes + charge > req.maxBytes ? memory.refused.take(h1, h2) : undefined
+  const admission = new FillAdmission({ bytes: charge, frequency, ...(refusedBelow === undefined ? {} : { refusedBelow }), ...(req.runSince === undefined ? {} : { runSince: req.runSince }) })
+  for (let step = admission.next(queues.situation()); step.kind !== 'admit'; step = admission.next(queues.situation())) {
+    if (step.kind === 'reject') {
+      if (step.byProtection) memory.refused.remember(h1, h2, queues.mainBelow)
+      queues.save()
+      return { stored: false, evictions: queues.evictions }
     }
-    // Collect victims first: deleting under a live cursor is not something to rely on.
-    const victims: [Buffer, Buffer, number][] = []
-    let freed = 0
-    for (const { key: seq, value: victimKey } of dbs.order.getRange({})) {
-      if (usage - freed + charge <= req.maxBytes) break
-      const size = sizeOf(dbs.sizes, victimKey)
-      const bytes = size === undefined ? 0 : chargedBytes(size.length)
-      victims.push([seq, victimKey, bytes])
-      freed += bytes
-    }
-    for (const [seq, victimKey, bytes] of victims) {
-      dbs.order.removeSync(seq)
-      if (bytes === 0) continue
-      dbs.blocks.removeSync(victimKey)
-      dbs.sizes.removeSync(victimKey)
-      usage -= bytes
-      entries--
-      evictions++
-    }
-    for (const [, victimKey] of victims) forgetObjectIfEmpty(dbs, victimKey.subarray(0, OBJECT_ID_BYTES))
-    if (usage + charge > req.maxBytes) return { stored: false, evictions }
+    if (step.kind === 'promote') queues.promote()
+    else queues.evict(step.queue)
   }
   const seq = dbs.meta.get('seq') ?? 0
+  const value = Buffer.from(req.buffer, req.offset ?? 0, HEADER_BYTES + req.length)
   writeHeader(value, req.length, crc32c(value.subarray(HEADER_BYTES)), seq)
   dbs.blocks.putSync(key, value)
   const size = Buffer.allocUnsafe(12)
@@ -99,10 +96,98 @@ function fillInTransaction(dbs: CacheDbs, sketch: FrequencySketch, req: BlockToS
   dbs.sizes.putSync(key, size)
   dbs.order.putSync(seqKey(seq), Buffer.from(key))
   dbs.meta.putSync('seq', seq + 1)
-  dbs.meta.putSync('usage', usage + charge)
-  dbs.meta.putSync('entries', entries + 1)
+  queues.usedBytes += charge
+  queues.entries++
+  queues.save()
   if (req.object !== undefined) recordObject(dbs, key.subarray(0, OBJECT_ID_BYTES), req.object)
-  return { stored: true, evictions }
+  return { stored: true, evictions: queues.evictions }
+}
+
+interface Tail extends QueueTail {
+  key: Buffer
+}
+
+/**
+ * The two queues and the counters as one fill sees and changes them, inside its transaction;
+ * `save` writes the counters back. Tails are read again after each change.
+ */
+class Queues {
+  usedBytes: number
+  entries: number
+  mainBytes: number
+  mainBelow: number
+  evictions = 0
+  private tails: { main: Tail | undefined; probation: Tail | undefined } | undefined
+
+  constructor(
+    private readonly dbs: CacheDbs,
+    private readonly sketch: FrequencySketch,
+    private readonly maxBytes: number,
+  ) {
+    this.usedBytes = dbs.meta.get('usage') ?? 0
+    this.entries = dbs.meta.get('entries') ?? 0
+    this.mainBytes = dbs.meta.get('mainUsage') ?? 0
+    this.mainBelow = dbs.meta.get('mainBelow') ?? 0
+  }
+
+  situation(): TierSituation {
+    const { main, probation } = this.current()
+    return { usedBytes: this.usedBytes, maxBytes: this.maxBytes, mainBytes: this.mainBytes, mainTail: main, probationTail: probation }
+  }
+
+  /** The oldest probation block becomes the newest main block. */
+  promote(): void {
+    const tail = this.current().probation!
+    this.mainBelow = tail.seq + 1
+    this.mainBytes += tail.bytes
+    this.tails = undefined
+  }
+
+  evict(queue: 'main' | 'probation'): void {
+    const tail = this.current()[queue]!
+    this.dbs.order.removeSync(seqKey(tail.seq))
+    this.dbs.blocks.removeSync(tail.key)
+    this.dbs.sizes.removeSync(tail.key)
+    forgetObjectIfEmpty(this.dbs, tail.key.subarray(0, OBJECT_ID_BYTES))
+    this.usedBytes -= tail.bytes
+    // Never below zero, even if a process of an earlier version evicted main blocks unawares.
+    if (queue === 'main') this.mainBytes = Math.max(0, this.mainBytes - tail.bytes)
+    this.entries--
+    this.evictions++
+    this.tails = undefined
+  }
+
+  save(): void {
+    const meta = this.dbs.meta
+    if (meta.get('usage') !== this.usedBytes) meta.putSync('usage', this.usedBytes)
+    if (meta.get('entries') !== this.entries) meta.putSync('entries', this.entries)
+    if ((meta.get('mainUsage') ?? 0) !== this.mainBytes) meta.putSync('mainUsage', this.mainBytes)
+    if ((meta.get('mainBelow') ?? 0) !== this.mainBelow) meta.putSync('mainBelow', this.mainBelow)
+  }
+
+  private current(): { main: Tail | undefined; probation: Tail | undefined } {
+    this.tails ??= { main: this.oldest(0, this.mainBelow), probation: this.oldest(this.mainBelow, Infinity) }
+    return this.tails
+  }
+
+  /**
+   * The oldest block with a sequence in [from, below). An entry whose block has no size
+   * record (left by a version that lost it) is dropped on the way: it charges nothing.
+   */
+  private oldest(from: number, below: number): Tail | undefined {
+    for (;;) {
+      let found: { seq: number; key: Buffer } | undefined
+      for (const { key, value } of this.dbs.order.getRange({ start: seqKey(from), limit: 1 })) found = { seq: Number(key.readBigUInt64BE(0)), key: value }
+      if (found === undefined || found.seq >= below) return undefined
+      const size = sizeOf(this.dbs.sizes, found.key)
+      if (size === undefined) {
+        this.dbs.order.removeSync(seqKey(found.seq))
+        continue
+      }
+      const [h1, h2] = keyHashes(found.key)
+      return { seq: found.seq, key: found.key, bytes: chargedBytes(size.length), frequency: this.sketch.estimate(h1, h2) }
+    }
+  }
 }
 
 /**
@@ -112,16 +197,13 @@ function fillInTransaction(dbs: CacheDbs, sketch: FrequencySketch, req: BlockToS
 export function removeBlock(dbs: CacheDbs, key: Buffer): boolean {
   const size = sizeOf(dbs.sizes, key)
   if (size === undefined) return false
+  const charge = chargedBytes(size.length)
   dbs.blocks.removeSync(key)
   dbs.sizes.removeSync(key)
   dbs.order.removeSync(seqKey(size.seq))
-  dbs.meta.putSync('usage', (dbs.meta.get('usage') ?? 0) - chargedBytes(size.length))
+  dbs.meta.putSync('usage', (dbs.meta.get('usage') ?? 0) - charge)
   dbs.meta.putSync('entries', (dbs.meta.get('entries') ?? 0) - 1)
+  if (size.seq < (dbs.meta.get('mainBelow') ?? 0)) dbs.meta.putSync('mainUsage', Math.max(0, (dbs.meta.get('mainUsage') ?? 0) - charge))
   forgetObjectIfEmpty(dbs, key.subarray(0, OBJECT_ID_BYTES))
   return true
-}
-
-function oldest(dbs: CacheDbs): Buffer | undefined {
-  for (const { value } of dbs.order.getRange({ limit: 1 })) return value
-  return undefined
 }

@@ -8,7 +8,8 @@
  *
  * Layout (named databases):
  * - `blocks`:  block key -> 24-byte header (magic, format, length, CRC32C, insertion seq) + bytes
- * - `order`:   insertion seq (u64 BE) -> block key, the eviction queue
+ * - `order`:   insertion seq (u64 BE) -> block key, the eviction queues: blocks with a seq
+ *              below `mainBelow` are the main queue, the rest probation (lmdb-fill.ts)
  * - `sizes`:   block key -> data length (u32) + insertion seq (f64): what `has`, eviction and
  *              deletion need, without reading the multi-MiB value (which would stall the loop)
  * - `objects`: object id -> { url, version, size, blockSize, mtimeMs? }, for stats
@@ -18,8 +19,9 @@
  * The three object databases exist only for objects with at least one block here: written
  * with the first block, removed with the last (lmdb-object-catalog.ts), so they are bounded
  * by the blocks.
- * - `meta`:    format version, used bytes, entry count, next seq, and the counts every
- *              process recorded (recorded-counts.ts)
+ * - `meta`:    format version, used bytes, entry count, next seq, where main ends
+ *              (`mainBelow`) and its bytes (`mainUsage`), and the counts every process
+ *              recorded (recorded-counts.ts)
  */
 import { createHash } from 'node:crypto'
 import { chmodSync, statSync } from 'node:fs'
@@ -140,6 +142,7 @@ function narrowOldFiles(dir: string): void {
 function zeroUsage(dbs: CacheDbs): void {
   dbs.meta.putSync('usage', 0)
   dbs.meta.putSync('entries', 0)
+  dbs.meta.putSync('mainUsage', 0)
 }
 
 /** Empties the cache inside the caller's write transaction; what `keptByClear` keeps stays. */
@@ -154,6 +157,7 @@ export function resetFormat(dbs: CacheDbs): void {
   dbs.meta.putSync('format', CACHE_FORMAT_VERSION)
   zeroUsage(dbs)
   dbs.meta.putSync('seq', 0)
+  dbs.meta.putSync('mainBelow', 0)
 }
 
 /** The same `meta` database, for the one record that is an object rather than a number. */
