@@ -12,7 +12,7 @@ export class SharedTiers {
 
   /**
    * Blocks from the remote tiers only, verified, unpromoted (the caller fills the local tiers
-   * with what it keeps). Never rejects for a tier's failure: those blocks are misses.
+   * with what it keeps). Never rejects for a tier's failure (those blocks are misses), only for an abort.
    */
   async getRemote(keys: Uint8Array[], options: { signal?: AbortSignal } = {}): Promise<(Uint8Array | undefined)[]> {
     const out: (Uint8Array | undefined)[] = new Array(keys.length).fill(undefined)
@@ -25,6 +25,7 @@ export class SharedTiers {
         tier.health.success()
         for (let j = 0; j < missing.length; j++) if (found[j] !== undefined) out[missing[j]!] = found[j]
       } catch (err) {
+        if (options.signal?.aborted) throw err
         tier.health.failure(err)
       }
     }

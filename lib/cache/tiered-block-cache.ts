@@ -158,25 +158,16 @@ export class TieredBlockCache implements BlockStore {
    */
   async getMany(keys: Uint8Array[], options: { signal?: AbortSignal } = {}): Promise<(Uint8Array | undefined)[]> {
     const out = keys.map((key) => this.getSync(key))
-    for (const tier of this.remote) {
-      const missing: number[] = []
-      for (let i = 0; i < out.length; i++) if (out[i] === undefined) missing.push(i)
-      if (missing.length === 0 || !tier.health.usable()) continue
-      try {
-        const found = await tier.store.getMany(missing.map((i) => keys[i]!), options)
-        tier.health.success()
-        for (let j = 0; j < missing.length; j++) {
-          const block = found[j]
-          if (block === undefined) continue
-          const i = missing[j]!
-          out[i] = block
-          void this.fill(keys[i]!, block, { above: tier.index })
-        }
-      } catch (err) {
-        if (options.signal?.aborted) throw err
-        tier.health.failure(err)
-      }
-    }
+    const missing: number[] = []
+    for (let i = 0; i < out.length; i++) if (out[i] === undefined) missing.push(i)
+    if (this.shared === undefined || missing.length === 0) return out
+    const found = await this.shared.getRemote(missing.map((i) => keys[i]!), options)
+    found.forEach((block, j) => {
+      if (block === undefined) return
+      const i = missing[j]!
+      out[i] = block
+      void this.fill(keys[i]!, block, { tiers: 'local' })
+    })
     return out
   }
 
