@@ -6,7 +6,7 @@
  * fetch that failed shows up as missing bytes with a reason.
  */
 import { blockKey } from './cache/block-key.js'
-import { AbortError, NotFoundError, isSluiceError } from './errors.js'
+import { AbortError, NotFoundError, isSluiceError, redactText } from './errors.js'
 import type { TieredBlockCache } from './cache/tiered-block-cache.js'
 import type { RunFill } from './fetch/block-fetcher.js'
 import { missingRuns } from './fetch/run-planner.js'
@@ -152,11 +152,12 @@ export async function preload(reader: PreloadHost, targets: string[], options: P
   }
   return {
     objects,
+    // What failed is printed and logged: the targets as given may be presigned URLs.
+    failed: failed.map((f) => ({ ...f, url: redactText(f.url), message: redactText(f.message) })),
     requestedBytes,
     residentBytes: resident,
     fetchedBytes,
     capacityBytes,
-    failed,
     complete: failed.length === 0 && resident === requestedBytes,
     dryRun: options.dryRun === true,
   }

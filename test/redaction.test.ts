@@ -83,4 +83,19 @@ test('a URL with a password read through the reader: the error and its causes ca
   }
 })
 
+test('preload reports a failed presigned target without its signature (the CLI prints these)', async () => {
+  status = 403
+  const url = `http://${base}/k?X-Amz-Credential=AKIAEXAMPLESECRET%2F2024&X-Amz-Signature=deadbeefsignature`
+  const reader = new BlockReader({ retry: { maxAttempts: 1 } })
+  try {
+    const result = await reader.preload([url])
+    assert.is(result.failed.length, 1, 'the target failed')
+    assert.is(result.failed[0]!.code, 'ERR_SLUICE_ACCESS_DENIED')
+    assert.equal(leaked(JSON.stringify(result)), [])
+    assert.ok(result.failed[0]!.url.includes('X-Amz-Signature=REDACTED'), result.failed[0]!.url)
+  } finally {
+    await reader.close()
+  }
+})
+
 test.run()
