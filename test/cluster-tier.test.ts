@@ -247,4 +247,34 @@ test('the right password works', async () => {
   }
 })
 
+test('a Redis ACL user: the right user and password work, a wrong user is ERR_SLUICE_CLUSTER', async () => {
+  const own = await startRedisCluster({ masters: 3, password: 'admin-pass-31' })
+  try {
+    // ACL users are per node: give every master the same one, as an operator would.
+    for (const node of own.nodes) {
+      await own.command(Number(new URL(node).port), 'ACL', 'SETUSER', 'sluice-node', 'on', '>node-pass-62', '~*', '&*', '+@all')
+    }
+    const reader = new BlockReader({ ...nodeOptions('acl:'), cluster: { nodes: own.nodes, username: 'sluice-node', password: 'node-pass-62', keyPrefix: 'acl:' } })
+    try {
+      await readAll(reader)
+      const cluster = clusterOf(reader.stats())
+      assert.is(cluster.errors, 0)
+      assert.ok((cluster.cluster?.leasesWon ?? 0) > 0, 'the ACL user filled the cluster')
+    } finally {
+      await reader.close()
+    }
+    const stranger = new BlockReader({ ...nodeOptions('acl:'), cluster: { nodes: own.nodes, username: 'nobody', password: 'node-pass-62', keyPrefix: 'acl:' } })
+    try {
+      const err = await stranger.ready().then(() => undefined, (e: unknown) => e)
+      assert.is((err as { code?: string } | undefined)?.code, 'ERR_SLUICE_CLUSTER')
+      assert.match((err as Error).message, /authentication failed/)
+      assert.not.match(inspect(err, { depth: 10 }), 'node-pass-62')
+    } finally {
+      await stranger.close().catch(() => {})
+    }
+  } finally {
+    await own.stop()
+  }
+})
+
 it.run()
