@@ -8,9 +8,9 @@
  */
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { execFile } from 'node:child_process'
+import { execFile, execFileSync, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -276,5 +276,44 @@ test('a Redis ACL user: the right user and password work, a wrong user is ERR_SL
     await own.stop()
   }
 })
+
+const noOpenssl = announceSkip('cluster-tier', 'the TLS cluster test', missing ?? opensslMissing())
+testUnless(noOpenssl, it)('rediss:// with the cluster CA: reads and fills over TLS; without the CA the tier is not used, and says why', async () => {
+  const dir = join(root, 'tls')
+  await mkdir(dir, { recursive: true })
+  const tls = { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem'), caFile: join(dir, 'cert.pem') }
+  // One self-signed certificate for 127.0.0.1 serves as every node's and as the CA.
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', tls.keyFile, '-out', tls.certFile], { stdio: 'ignore' })
+  const own = await startRedisCluster({ masters: 3, tls })
+  try {
+    assert.ok(own.tlsNodes.every((n) => n.startsWith('rediss://')))
+    const reader = new BlockReader({ ...nodeOptions('tls:'), cluster: { nodes: own.tlsNodes, tlsCaFile: tls.caFile, keyPrefix: 'tls:' } })
+    try {
+      await readAll(reader)
+      const cluster = clusterOf(reader.stats())
+      assert.is(cluster.errors, 0, cluster.lastError)
+      assert.ok((cluster.cluster?.leasesWon ?? 0) > 0, 'filled over TLS')
+    } finally {
+      await reader.close()
+    }
+    const untrusting = new BlockReader({ ...nodeOptions('tls:'), cluster: { nodes: own.tlsNodes, keyPrefix: 'tls:', connectTimeoutMs: 1000 } })
+    try {
+      await readAll(untrusting)
+      const cluster = clusterOf(untrusting.stats())
+      assert.is(cluster.healthy, false, 'a cluster whose certificate is not trusted is not used')
+      assert.is(cluster.hits, 0)
+      assert.is(untrusting.stats().source.bytes, DATASET_BYTES)
+    } finally {
+      await untrusting.close()
+    }
+  } finally {
+    await own.stop()
+  }
+})
+
+function opensslMissing(): string | undefined {
+  const probe = spawnSync('openssl', ['version'], { timeout: 10_000 })
+  return probe.error === undefined && probe.status === 0 ? undefined : 'openssl is not installed (apt-get install -y openssl)'
+}
 
 it.run()

@@ -3,7 +3,8 @@
  * that turns them into a BlockReader. Unset options are left to the core's defaults, so the
  * CLI and the library agree on them; `SLUICE_CACHE_DIR` supplies `--cache-dir` when absent,
  * `SLUICE_CLUSTER` supplies `--cluster`, `SLUICE_CLUSTER_PASSWORD` the cluster tier's password
- * (kept out of the command line, where every user of the node can read it), and the
+ * (kept out of the command line, where every user of the node can read it),
+ * `SLUICE_CLUSTER_CA_FILE` the CA of a `rediss://` cluster, and the
  * standard `AWS_*` variables configure the store through the AWS SDK.
  */
 import { BlockReader, type BlockReaderOptions } from '../../lib/index.js'
@@ -68,7 +69,8 @@ export function readerOptionsFrom(ctx: CommandContext): BlockReaderOptions {
   const nodes = clusterNodesOf(ctx)
   if (nodes !== undefined) {
     const password = process.env.SLUICE_CLUSTER_PASSWORD
-    options.cluster = { nodes, ...(password ? { password } : {}) }
+    const caFile = process.env.SLUICE_CLUSTER_CA_FILE
+    options.cluster = { nodes, ...(password ? { password } : {}), ...(caFile ? { tlsCaFile: caFile } : {}) }
   }
   return options
 }

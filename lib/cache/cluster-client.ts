@@ -45,7 +45,7 @@ export function clusterOptions(config: ResolvedClusterOptions, scripts: Record<s
     redisOptions: {
       ...(config.username === undefined ? {} : { username: config.username }),
       ...(config.password === undefined ? {} : { password: config.password }),
-      ...(config.tls ? { tls: {} } : {}),
+      ...(config.tls ? { tls: config.tlsCa === undefined ? {} : { ca: config.tlsCa } } : {}),
       connectTimeout: config.connectTimeoutMs,
       commandTimeout: config.commandTimeoutMs,
       maxRetriesPerRequest: 1,

@@ -7,6 +7,7 @@
  * here, once, and every message built from a URL shows it without them: a typo in a node
  * list must not print the cluster's password into a log.
  */
+import { readFileSync } from 'node:fs'
 import { MiB } from '../units.js'
 
 export interface RedisClusterStoreOptions {
@@ -48,6 +49,11 @@ export interface RedisClusterStoreOptions {
    * old dataset makes room for a new one. 0: values never expire. Default 6 hours.
    */
   idleTtlMs?: number
+  /**
+   * PEM file of the CA that signed the cluster's certificates, for `rediss://` nodes.
+   * Default: Node's trust store (plus NODE_EXTRA_CA_CERTS).
+   */
+  tlsCaFile?: string
 }
 
 export interface ClusterSeed {
@@ -68,9 +74,10 @@ export interface ResolvedClusterOptions {
   secret: Buffer | undefined
   maxValueBytes: number
   idleTtlMs: number
+  tlsCa: Buffer | undefined
 }
 
-const KNOWN = ['nodes', 'username', 'password', 'keyPrefix', 'connectTimeoutMs', 'commandTimeoutMs', 'leaseMs', 'maxWaitMs', 'secret', 'maxValueBytes', 'idleTtlMs']
+const KNOWN = ['nodes', 'username', 'password', 'keyPrefix', 'connectTimeoutMs', 'commandTimeoutMs', 'leaseMs', 'maxWaitMs', 'secret', 'maxValueBytes', 'idleTtlMs', 'tlsCaFile']
 const MAX_KEY_PREFIX = 256
 const MIN_SECRET_BYTES = 16
 /** Redis's proto-max-bulk-len is 512 MB; leave room for the header. */
@@ -111,6 +118,7 @@ export function resolveClusterOptions(options: RedisClusterStoreOptions, path = 
     secret: secretBytes(options.secret, `${path}.secret`),
     maxValueBytes: integer(options.maxValueBytes, `${path}.maxValueBytes`, 64 * MiB, 1, MAX_VALUE_LIMIT),
     idleTtlMs: integer(options.idleTtlMs, `${path}.idleTtlMs`, 6 * 3_600_000, 0, 365 * 24 * 3_600_000),
+    tlsCa: tlsCa(options.tlsCaFile, tls, `${path}.tlsCaFile`),
   }
 }
 
@@ -171,4 +179,16 @@ function secretBytes(value: unknown, path: string): Buffer | undefined {
   else throw new TypeError(`${path}: must be a string or a Uint8Array, got ${value === null ? 'null' : typeof value}`)
   if (bytes.length < MIN_SECRET_BYTES) throw new RangeError(`${path}: must be at least ${MIN_SECRET_BYTES} bytes, got ${bytes.length}`)
   return bytes
+}
+
+/** The CA certificates in `file`, read once; only for rediss:// nodes. */
+function tlsCa(file: unknown, tls: boolean, path: string): Buffer | undefined {
+  if (file === undefined) return undefined
+  if (typeof file !== 'string' || file === '') throw new TypeError(`${path}: must be the path of a PEM file, got ${typeof file}`)
+  if (!tls) throw new TypeError(`${path}: only for rediss:// (TLS) nodes`)
+  try {
+    return readFileSync(file)
+  } catch (err) {
+    throw new TypeError(`${path}: cannot read ${file}: ${(err as Error).message}`)
+  }
 }

@@ -29,11 +29,15 @@ export interface RedisClusterOptions {
   nodeTimeoutMs?: number
   /** Bound on forming the cluster (servers up, joined, state ok, replicas synced), in ms. Default 30000. */
   startTimeoutMs?: number
+  /** TLS for clients and the cluster bus (PEM files); `tlsNodes` then lists the TLS URLs. Default none. */
+  tls?: RedisServerOptions['tls']
 }
 
 export interface RedisCluster {
   /** The masters' URLs, `redis://127.0.0.1:port` (seed nodes for a client; no password). */
   readonly nodes: string[]
+  /** The masters' TLS URLs, `rediss://127.0.0.1:port`, when started with `tls`; else empty. */
+  readonly tlsNodes: string[]
   /** The masters as started, in `nodes` order. */
   readonly masters: RedisServer[]
   /** Every replica. */
@@ -62,8 +66,8 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   if (!Number.isInteger(replicasPerMaster) || replicasPerMaster < 0) throw new RangeError(`replicasPerMaster must be a non-negative integer, got ${replicasPerMaster}`)
   const missing = redisClusterMissing()
   if (missing !== undefined) throw new Error(missing)
-  const { password, maxmemoryBytes, maxmemoryPolicy, nodeTimeoutMs } = options
-  const serverOptions: RedisServerOptions = { password, maxmemoryBytes, maxmemoryPolicy, nodeTimeoutMs, cluster: true }
+  const { password, maxmemoryBytes, maxmemoryPolicy, nodeTimeoutMs, tls } = options
+  const serverOptions: RedisServerOptions = { password, maxmemoryBytes, maxmemoryPolicy, nodeTimeoutMs, tls, cluster: true }
   const deadline = Date.now() + (options.startTimeoutMs ?? 30_000)
   const remaining = () => Math.max(1, deadline - Date.now())
   const servers: RedisServer[] = []
@@ -95,6 +99,7 @@ function makeCluster(servers: RedisServer[], admin: Admin, replicaOf: Map<number
   let stopped: Promise<void> | undefined
   return {
     nodes: masters.map((s) => s.url),
+    tlsNodes: masters.flatMap((s) => (s.tlsUrl === undefined ? [] : [s.tlsUrl])),
     masters,
     replicas,
     async killMaster(i) {

@@ -26,12 +26,19 @@ export interface RedisServerOptions {
   maxmemoryBytes?: number
   /** `maxmemory-policy`; default Redis's own (noeviction). */
   maxmemoryPolicy?: string
+  /**
+   * Also listen with TLS on a port of its own (`tlsUrl`), and speak TLS on the cluster bus.
+   * The plain port stays, for the harness's own commands. PEM files. Default: no TLS.
+   */
+  tls?: { certFile: string; keyFile: string; caFile: string }
 }
 
 export interface RedisServer {
   readonly port: number
   /** `redis://127.0.0.1:port` (never with the password). */
   readonly url: string
+  /** `rediss://127.0.0.1:tlsPort`, when started with `tls`. */
+  readonly tlsUrl: string | undefined
   /** The redis-server's process id. */
   readonly pid: number
   readonly dir: string
@@ -79,9 +86,10 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   let lastError: unknown
   for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
     const port = await freePort(options.cluster === true)
+    const tlsPort = options.tls === undefined ? undefined : await freePort(false)
     const dir = await mkdtemp(join(tmpdir(), 'sluice-redis-'))
     try {
-      return await launch(port, dir, options)
+      return await launch(port, tlsPort, dir, options)
     } catch (err) {
       lastError = err
       await rm(dir, { recursive: true, force: true })
@@ -94,7 +102,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
  * The command line. A password goes into a config file (owner-only, in the server's own
  * directory) rather than onto the command line, where `ps` would show it.
  */
-async function serverArgs(port: number, dir: string, options: RedisServerOptions): Promise<string[]> {
+async function serverArgs(port: number, tlsPort: number | undefined, dir: string, options: RedisServerOptions): Promise<string[]> {
   const args: string[] = []
   if (options.password !== undefined) {
     const conf = join(dir, 'auth.conf')
@@ -110,6 +118,12 @@ async function serverArgs(port: number, dir: string, options: RedisServerOptions
   }
   if (options.maxmemoryBytes !== undefined) args.push('--maxmemory', String(options.maxmemoryBytes))
   if (options.maxmemoryPolicy !== undefined) args.push('--maxmemory-policy', options.maxmemoryPolicy)
+  if (options.tls !== undefined && tlsPort !== undefined) {
+    const { certFile, keyFile, caFile } = options.tls
+    args.push('--tls-port', String(tlsPort), '--tls-cert-file', certFile, '--tls-key-file', keyFile, '--tls-ca-cert-file', caFile)
+    args.push('--tls-auth-clients', 'no', '--tls-replication', 'yes')
+    if (options.cluster) args.push('--tls-cluster', 'yes')
+  }
   return args
 }
 
@@ -123,8 +137,8 @@ const WRAPPER =
   '(read _ <&3; kill -9 "$pid" 2>/dev/null) & watcher=$!; ' +
   'wait "$pid"; code=$?; kill "$watcher" 2>/dev/null; exit "$code"'
 
-async function launch(port: number, dir: string, options: RedisServerOptions): Promise<RedisServer> {
-  const child = spawn('sh', ['-c', WRAPPER, 'sh', ...(await serverArgs(port, dir, options))], { stdio: ['pipe', 'pipe', 'pipe'] })
+async function launch(port: number, tlsPort: number | undefined, dir: string, options: RedisServerOptions): Promise<RedisServer> {
+  const child = spawn('sh', ['-c', WRAPPER, 'sh', ...(await serverArgs(port, tlsPort, dir, options))], { stdio: ['pipe', 'pipe', 'pipe'] })
   // Kept for a failed start (a config error goes to stderr); the shell's "Killed" notices are dropped.
   let stderr = ''
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)))
@@ -160,6 +174,7 @@ async function launch(port: number, dir: string, options: RedisServerOptions): P
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
+    tlsUrl: tlsPort === undefined ? undefined : `rediss://127.0.0.1:${tlsPort}`,
     pid,
     dir,
     get running() {
