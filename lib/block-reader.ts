@@ -342,8 +342,10 @@ export class BlockReader implements ObjectReader, BlockProvider {
     const runs = missingRuns(first, last, this.maxRunBlocks, (i) => {
       const key = blockKey(obj.id, i)
       const ks = keyString(key)
+      // In flight first: a map lookup, where locate() may ask LMDB.
+      if (this.fetcher.inflightBlock(ks) !== undefined) return false
       const residence = this.cache.locate(key)
-      if (residence === 'fast' || this.fetcher.inflightBlock(ks) !== undefined) return false
+      if (residence === 'fast') return false
       if (residence === 'paged') {
         if (!this.pageIns.has(ks)) pageIns.push(i)
         return false
