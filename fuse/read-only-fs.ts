@@ -40,6 +40,8 @@ export interface MountCounters {
   errors: Record<string, number>
   bytesRead: number
   opens: number
+  /** The kernel's read requests: how many, the bytes they asked for, the largest, and how many were >= 512 KiB. */
+  readRequests: { count: number; requestedBytes: number; largestBytes: number; atLeast512KiB: number }
 }
 
 export interface MountStats extends MountCounters {
@@ -103,7 +105,13 @@ export class ReadOnlyFileSystem {
   private readonly clock = new VersionClock()
   private readonly handles = new HandleTable()
   private readonly windows: ReadWindows
-  private readonly counters: MountCounters = { operations: {}, errors: {}, bytesRead: 0, opens: 0 }
+  private readonly counters: MountCounters = {
+    operations: {},
+    errors: {},
+    bytesRead: 0,
+    opens: 0,
+    readRequests: { count: 0, requestedBytes: 0, largestBytes: 0, atLeast512KiB: 0 },
+  }
   private readonly uid: number
   private readonly gid: number
   private readonly log: (line: string) => void
@@ -165,7 +173,7 @@ export class ReadOnlyFileSystem {
       // store moved on since, uncached reads fail with ESTALE instead of mixing versions.
       const handle = await this.reader.open(node.info)
       // Should a reader hand back another version anyway, report that one from here on, so
-      // libfuse's auto_cache check right after this open sees the change.
+      // the page-cache check right after this open sees the change.
       if (handle.version !== node.info.version || handle.size !== node.info.size) {
         this.listing.noteOpened(path, { ...handle.info, mtimeMs: handle.info.mtimeMs ?? node.info.mtimeMs })
       }
@@ -180,7 +188,7 @@ export class ReadOnlyFileSystem {
    * window already fetched is copied from at once, without a trip through the block cache.
    */
   async read(path: string, fd: number, target: Uint8Array, length: number, position: number): Promise<number> {
-    this.count('read')
+    this.countRead(length)
     try {
       const file = this.handles.get(fd)
       if (file === undefined) throw new FuseOperationError('EBADF', `bad file handle ${fd}`)
@@ -190,6 +198,26 @@ export class ReadOnlyFileSystem {
       if (n < 0) n = await this.windows.readInto(fd, file.handle, target, position, want)
       this.counters.bytesRead += n
       return n
+    } catch (err) {
+      throw this.failure('read', path, err)
+    }
+  }
+
+  /**
+   * Views of up to `length` bytes at `position` of open file `fd`, in order (none at or past
+   * the end): the cached blocks' own bytes, for a binding that replies without copying. The
+   * views must not be written to.
+   */
+  async readViews(path: string, fd: number, length: number, position: number): Promise<Uint8Array[]> {
+    this.countRead(length)
+    try {
+      const file = this.handles.get(fd)
+      if (file === undefined) throw new FuseOperationError('EBADF', `bad file handle ${fd}`)
+      const want = Math.min(length, file.handle.size - position)
+      if (want <= 0) return []
+      const views = this.windows.viewsReady(fd, file.handle, position, want) ?? (await this.windows.views(fd, file.handle, position, want))
+      for (const v of views) this.counters.bytesRead += v.length
+      return views
     } catch (err) {
       throw this.failure('read', path, err)
     }
@@ -240,6 +268,7 @@ export class ReadOnlyFileSystem {
       errors: { ...this.counters.errors },
       bytesRead: this.counters.bytesRead,
       opens: this.counters.opens,
+      readRequests: { ...this.counters.readRequests },
       openFiles: this.handles.size,
       objectCount: snapshot?.objectCount ?? 0,
       totalBytes: snapshot?.totalBytes ?? 0,
@@ -254,6 +283,15 @@ export class ReadOnlyFileSystem {
 
   private count(op: string): void {
     this.counters.operations[op] = (this.counters.operations[op] ?? 0) + 1
+  }
+
+  private countRead(length: number): void {
+    this.count('read')
+    const r = this.counters.readRequests
+    r.count++
+    r.requestedBytes += length
+    if (length > r.largestBytes) r.largestBytes = length
+    if (length >= 512 * 1024) r.atLeast512KiB++
   }
 
   private async run<T>(op: string, path: string, work: () => Promise<T>): Promise<T> {

@@ -53,13 +53,14 @@ export class ReadWindows {
   }
 
   /**
-   * Copies `[position, position + length)` of the file into `target` if every window it
-   * touches is already fetched, and returns the bytes copied; otherwise starts the missing
-   * fetches and returns -1 (then call `readInto`). Never throws for a fetch failure.
+   * Views of `[position, position + length)` of the file, in order, if every window it
+   * touches is already fetched; otherwise starts the missing fetches and returns undefined
+   * (then call `views`). Never throws for a fetch failure. The views are of the windows'
+   * bytes (the cache's blocks): a binding replies from them without copying.
    */
-  copyReady(fd: number, handle: ObjectHandle, target: Uint8Array, position: number, length: number): number {
+  viewsReady(fd: number, handle: ObjectHandle, position: number, length: number): Uint8Array[] | undefined {
     const end = Math.min(position + length, handle.size)
-    if (end <= position) return 0
+    if (end <= position) return []
     const file = this.fileOf(fd)
     const ws = this.windowBytes
     const first = Math.floor(position / ws)
@@ -67,49 +68,42 @@ export class ReadWindows {
     this.readAhead(file, fd, handle, position, end)
     // Fast path: one window, already there (every read but one or two per block).
     if (first === last) {
-      const w = this.window(file, fd, handle, first)
-      const bytes = w.ready
-      if (bytes === undefined) return -1
-      const start = first * ws
-      const to = Math.min(end, start + bytes.length)
-      if (to <= position) return 0 // short object: nothing to copy
-      target.set(bytes.subarray(position - start, to - start), 0)
-      return to - position
+      const bytes = this.window(file, fd, handle, first).ready
+      return bytes === undefined ? undefined : slices([bytes], first * ws, position, end)
     }
-    let ready = true
-    for (let i = first; i <= last; i++) if (this.window(file, fd, handle, i).ready === undefined) ready = false
-    if (!ready) return -1
-    let copied = 0
-    for (let pos = position, i = first; pos < end; i++) {
-      const start = i * ws
-      const bytes = this.window(file, fd, handle, i).ready!
-      const to = Math.min(end, start + bytes.length)
-      if (to <= pos) break
-      target.set(bytes.subarray(pos - start, to - start), copied)
-      copied += to - pos
-      pos = to
+    const ready: Uint8Array[] = []
+    for (let i = first; i <= last; i++) {
+      const bytes = this.window(file, fd, handle, i).ready
+      if (bytes !== undefined) ready.push(bytes)
     }
-    return copied
+    return ready.length === last - first + 1 ? slices(ready, first * ws, position, end) : undefined
+  }
+
+  /** Views of `[position, position + length)` of the file, in order, once fetched. */
+  async views(fd: number, handle: ObjectHandle, position: number, length: number): Promise<Uint8Array[]> {
+    const end = Math.min(position + length, handle.size)
+    if (end <= position) return []
+    const file = this.fileOf(fd)
+    const ws = this.windowBytes
+    const first = Math.floor(position / ws)
+    const last = Math.floor((end - 1) / ws)
+    this.readAhead(file, fd, handle, position, end)
+    const windows: Window[] = []
+    for (let i = first; i <= last; i++) windows.push(this.window(file, fd, handle, i))
+    const blocks: Uint8Array[] = []
+    for (const w of windows) blocks.push(w.ready ?? (await w.bytes))
+    return slices(blocks, first * ws, position, end)
+  }
+
+  /** Like viewsReady, copied into `target`: the bytes copied, or -1 when a window is not there yet. */
+  copyReady(fd: number, handle: ObjectHandle, target: Uint8Array, position: number, length: number): number {
+    const views = this.viewsReady(fd, handle, position, length)
+    return views === undefined ? -1 : copyViews(views, target)
   }
 
   /** Copies `[position, position + length)` of the file into `target`; resolves to bytes copied. */
   async readInto(fd: number, handle: ObjectHandle, target: Uint8Array, position: number, length: number): Promise<number> {
-    const end = Math.min(position + length, handle.size)
-    const file = this.fileOf(fd)
-    if (end > position) this.readAhead(file, fd, handle, position, end)
-    let copied = 0
-    for (let pos = position; pos < end; ) {
-      const index = Math.floor(pos / this.windowBytes)
-      const start = index * this.windowBytes
-      const w = this.window(file, fd, handle, index)
-      const bytes = w.ready ?? (await w.bytes)
-      const to = Math.min(end, start + bytes.length)
-      if (to <= pos) break // short object: nothing more to copy
-      target.set(bytes.subarray(pos - start, to - start), copied)
-      copied += to - pos
-      pos = to
-    }
-    return copied
+    return copyViews(await this.views(fd, handle, position, length), target)
   }
 
   /** Forgets a file's windows (on release). */
@@ -216,6 +210,32 @@ export class ReadWindows {
     this.count--
     return true
   }
+}
+
+/**
+ * The parts of consecutive windows (the first starting at `base`) that cover `[start, end)`.
+ * A window shorter than the window size (the object's last) ends the views early.
+ */
+function slices(blocks: Uint8Array[], base: number, start: number, end: number): Uint8Array[] {
+  const out: Uint8Array[] = []
+  let blockStart = base
+  for (const bytes of blocks) {
+    const from = Math.max(start, blockStart)
+    const to = Math.min(end, blockStart + bytes.length)
+    if (to <= from) break
+    out.push(from === blockStart && to === blockStart + bytes.length ? bytes : bytes.subarray(from - blockStart, to - blockStart))
+    blockStart += bytes.length
+  }
+  return out
+}
+
+function copyViews(views: Uint8Array[], target: Uint8Array): number {
+  let copied = 0
+  for (const v of views) {
+    target.set(v, copied)
+    copied += v.length
+  }
+  return copied
 }
 
 function find(file: FileWindows, index: number): Window | undefined {

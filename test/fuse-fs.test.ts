@@ -2,7 +2,7 @@
  * ReadOnlyFileSystem without a mount: the semantics every FUSE binding shares (attributes,
  * listings and their refresh, the open-file table, reads, release, statfs, and the errno each
  * failure answers with), over a real BlockReader whose store is a MemorySource. The source is
- * wrapped only to fail on demand; the mount tests prove the fuse-native binding on top.
+ * wrapped only to fail on demand; the mount tests prove both bindings on top.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -196,12 +196,28 @@ test('an open file reads the version it opened: rewritten underneath, an uncache
   assert.is(await s.fs.read('/top.bin', fd, again, 100, 0), 100)
   assert.equal(again, bytes.subarray(0, 100))
   assert.is(await errnoOf(s.fs.read('/top.bin', fd, Buffer.alloc(100), 100, 2 * BLOCK + 50)), 'ESTALE -116')
+  assert.is(s.fs.stats().errors.ESTALE, 1)
+  assert.ok(s.logs.some((l) => l.includes('ESTALE') && l.includes('ERR_SLUICE_OBJECT_CHANGED')), s.logs.join('\n'))
   // The listing (TTL 0) already shows the new version, and a new open reads it.
   assert.is((await s.fs.getattr('/top.bin')).size, v2.length)
   const fd2 = await s.fs.open('/top.bin', O_RDONLY)
   assert.equal(await readAll(s.fs, '/top.bin', fd2, v2.length), v2)
-  assert.is(s.fs.stats().errors.ESTALE, 1)
-  assert.ok(s.logs.some((l) => l.includes('ESTALE') && l.includes('ERR_SLUICE_OBJECT_CHANGED')), s.logs.join('\n'))
+}))
+
+test('readViews: the bytes of any range as views of the cached blocks, none past the end; requests counted by size', withSetup(async (s) => {
+  const bytes = s.files.get('top.bin')!
+  const fd = await s.fs.open('/top.bin', O_RDONLY)
+  for (const [pos, len] of [[0, 100], [BLOCK - 10, 20], [BLOCK, BLOCK], [2 * BLOCK + 5, 10 * BLOCK], [bytes.length - 1, 4096]] as const) {
+    const views = await s.fs.readViews('/top.bin', fd, len, pos)
+    assert.ok(views.length <= 2, 'a range inside or across two blocks: one or two views')
+    assert.equal(Buffer.concat(views), bytes.subarray(pos, pos + len), `range ${pos}+${len}`)
+  }
+  assert.equal(await s.fs.readViews('/top.bin', fd, 10, bytes.length), [])
+  assert.is(await errnoOf(s.fs.readViews('/top.bin', 999, 10, 0)), 'EBADF -9')
+  const r = s.fs.stats().readRequests
+  assert.is(r.count, 7)
+  assert.is(r.largestBytes, 10 * BLOCK)
+  assert.is(r.atLeast512KiB, 0)
 }))
 
 test('errno of read failures: deleted object ENOENT, other store failures EIO (logged with the code)', withSetup(async (s) => {
