@@ -7,10 +7,19 @@
  *
  * Every method is async and either resolves to the reply's values or rejects with a
  * FuseOperationError carrying the errno (errno.ts holds the one table from sluice error codes).
+ *
+ * While a file is open, its path reports the version the open handles are pinned to, and
+ * further opens pin that same version, even after a listing refresh found a newer one: the
+ * kernel sizes its reads by the size getattr reports, so a size from another version than
+ * the handle's would cut reads short or ask past the handle's end. The listing's newer
+ * version shows from the first getattr after the last close (and its new mtime makes the
+ * next open drop the page cache). Bytes the store no longer has for the pinned version
+ * still fail with ESTALE, as before.
  * Nothing here may block the event loop: the process serving the mount must never wait on
  * a path under it. Each failure is counted by errno, and logged (rate-limited) unless it is an
  * answer rather than a fault (ENOENT, EROFS, EISDIR).
  */
+import type { ObjectInfo } from '../lib/index.js'
 import type { MountReader } from './reader.js'
 import { FuseOperationError, toFuseError, type ErrnoName } from './errno.js'
 import { HandleTable } from './handles.js'
@@ -112,6 +121,8 @@ export class ReadOnlyFileSystem {
     opens: 0,
     readRequests: { count: 0, requestedBytes: 0, largestBytes: 0, atLeast512KiB: 0 },
   }
+  /** Paths with open handles → the version they are pinned to and how many handles. */
+  private readonly held = new Map<string, { info: ObjectInfo; handles: number }>()
   private readonly uid: number
   private readonly gid: number
   private readonly log: (line: string) => void
@@ -171,12 +182,19 @@ export class ReadOnlyFileSystem {
       // Opening with the listed info pins the listed version without a request to the store:
       // a second epoch costs nothing, and the version is at most one metadata TTL old. If the
       // store moved on since, uncached reads fail with ESTALE instead of mixing versions.
-      const handle = await this.reader.open(node.info)
+      // A path already open stays on its open handles' version (see the header).
+      const listed = this.held.get(path)?.info ?? node.info
+      const handle = await this.reader.open(listed)
+      let info = listed
       // Should a reader hand back another version anyway, report that one from here on, so
       // the page-cache check right after this open sees the change.
-      if (handle.version !== node.info.version || handle.size !== node.info.size) {
-        this.listing.noteOpened(path, { ...handle.info, mtimeMs: handle.info.mtimeMs ?? node.info.mtimeMs })
+      if (handle.version !== listed.version || handle.size !== listed.size) {
+        info = { ...handle.info, mtimeMs: handle.info.mtimeMs ?? listed.mtimeMs }
+        this.listing.noteOpened(path, info)
       }
+      const held = this.held.get(path)
+      if (held === undefined || held.info.version !== info.version) this.held.set(path, { info, handles: (held?.handles ?? 0) + 1 })
+      else held.handles++
       this.counters.opens++
       return this.handles.add({ path, handle })
     })
@@ -228,7 +246,10 @@ export class ReadOnlyFileSystem {
     return this.run('release', path, async () => {
       const file = this.handles.remove(fd)
       this.windows.drop(fd)
-      await file?.handle.close()
+      if (file === undefined) return
+      const held = this.held.get(file.path)
+      if (held !== undefined && --held.handles <= 0) this.held.delete(file.path)
+      await file.handle.close()
     })
   }
 
@@ -278,6 +299,7 @@ export class ReadOnlyFileSystem {
   /** Closes every open file (after unmounting: no release will come for them). */
   async closeAll(): Promise<void> {
     this.windows.clear()
+    this.held.clear()
     await Promise.allSettled(this.handles.drain().map((file) => file.handle.close()))
   }
 
@@ -331,8 +353,9 @@ export class ReadOnlyFileSystem {
       const time = node.mtimeMs
       return { mode: S_IFDIR | 0o555, size: 4096, nlink: 2, uid: this.uid, gid: this.gid, mtime: time, atime: time, ctime: time, blksize: 4096, blocks: 8 }
     }
-    const time = this.clock.mtimeFor(path, node.info)
-    const size = node.info.size
+    const info = this.held.get(path)?.info ?? node.info
+    const time = this.clock.mtimeFor(path, info)
+    const size = info.size
     return { mode: S_IFREG | 0o444, size, nlink: 1, uid: this.uid, gid: this.gid, mtime: time, atime: time, ctime: time, blksize: 128 * 1024, blocks: Math.ceil(size / 512) }
   }
 }
