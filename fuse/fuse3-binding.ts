@@ -21,6 +21,8 @@ import type { FuseBinding } from './binding.js'
 
 /** Threads of libfuse's session loop: they only queue requests, so a few are plenty. */
 const LOOP_THREADS = 4
+/** Threads writing read replies (the copy into the kernel's pages). */
+const REPLY_THREADS = Number(process.env.SLUICE_FUSE3_REPLY_THREADS ?? 2)
 const EINVAL = 22
 
 export interface Fuse3MountInput {
@@ -47,7 +49,7 @@ export async function mountFuse3(input: Fuse3MountInput): Promise<FuseBinding> {
     signalEnded()
   })
   try {
-    session = addon.mount(target, ['-o', input.optionList.join(',')], adapter.onBatch, LOOP_THREADS)
+    session = addon.mount(target, ['-o', input.optionList.join(',')], adapter.onBatch, LOOP_THREADS, REPLY_THREADS)
   } catch (err) {
     throw new MountError('failed', `mounting ${input.prefix} at ${target} failed: ${(err as Error).message}`, { mountpoint: target, cause: err })
   }
@@ -66,7 +68,7 @@ export async function mountFuse3(input: Fuse3MountInput): Promise<FuseBinding> {
     describe() {
       const info = addon.info(mounted)
       const size = info.initialized ? `requests of up to ${Math.round(info.maxWrite / 1024)} KiB` : 'INIT not yet negotiated'
-      return `libfuse 3 (${addon.libfuseVersion}, own addon): ${size}, ${info.maxBackground} read-ahead requests in flight, ${LOOP_THREADS} loop threads`
+      return `libfuse 3 (${addon.libfuseVersion}, own addon): ${size}, ${info.maxBackground} read-ahead requests in flight, ${LOOP_THREADS} loop and ${REPLY_THREADS} reply threads`
     },
     stats: () => addon.info(mounted),
     async unmount() {

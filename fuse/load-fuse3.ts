@@ -40,6 +40,9 @@ export interface Fuse3Info {
   largestBatch: number
   slotWaits: number
   ended: number
+  /** Read replies written by the reply threads, and the time spent writing them (the copy into the kernel's pages), in us. */
+  readReplies: number
+  replyWriteUs: number
 }
 
 declare const sessionBrand: unique symbol
@@ -53,7 +56,7 @@ export interface Fuse3Addon {
   readonly ops: Readonly<Record<'forget' | 'lookup' | 'getattr' | 'open' | 'read' | 'release' | 'opendir' | 'readdir' | 'releasedir' | 'statfs' | 'access' | 'refuse', number>>
   readonly libfuseVersion: string
   readonly slots: number
-  mount(mountpoint: string, options: string[], onBatch: (batch: Fuse3Request[], ended: boolean) => void, maxThreads: number): Fuse3Session
+  mount(mountpoint: string, options: string[], onBatch: (batch: Fuse3Request[], ended: boolean) => void, loopThreads: number, replyThreads: number): Fuse3Session
   unmount(mountpoint: string, done: (errno: number) => void): void
   close(session: Fuse3Session): void
   ref(session: Fuse3Session, keepAlive: boolean): void
