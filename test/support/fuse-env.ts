@@ -9,13 +9,16 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { test as uvuTest } from 'uvu'
-import { fuseAvailability } from '../../fuse/index.js'
+import { suite, test as uvuTest } from 'uvu'
+import { fuseAvailability, type FuseBackendChoice, type FuseBackendName } from '../../fuse/index.js'
 import { findMount, isStaleMount } from '../../fuse/mountpoint.js'
 
-/** Resolves to undefined when FUSE works, else the reason (printed once). */
-export async function fuseSkipReason(suiteName: string): Promise<string | undefined> {
-  const availability = await fuseAvailability()
+/** Both bindings; every mount test runs once on each, as a real mount. */
+export const BACKENDS: readonly FuseBackendName[] = ['libfuse3', 'fuse-native']
+
+/** Resolves to undefined when FUSE works (with `backend`), else the reason (printed once). */
+export async function fuseSkipReason(suiteName: string, backend: FuseBackendChoice = 'auto'): Promise<string | undefined> {
+  const availability = await fuseAvailability(backend)
   if (availability.available) return undefined
   console.log(`\n[${suiteName}] SKIPPING FUSE tests: ${availability.reason}`)
   return availability.reason
@@ -24,6 +27,30 @@ export async function fuseSkipReason(suiteName: string): Promise<string | undefi
 /** `test` when FUSE works, else a `test.skip` that counts the skip. */
 export function fuseTest(reason: string | undefined): typeof uvuTest {
   return reason === undefined ? uvuTest : (uvuTest.skip as unknown as typeof uvuTest)
+}
+
+export interface BackendSuite {
+  backend: FuseBackendName
+  /** Registers a test, or a counted skip where this backend cannot mount. */
+  it: typeof uvuTest
+  /** The suite itself, for before/after hooks (they must return early when `skip` is set). */
+  suite: typeof uvuTest
+  skip: string | undefined
+}
+
+/**
+ * Runs the tests `define` registers once per backend, each backend as its own uvu suite
+ * (`name [libfuse3]`, `name [fuse-native]`), skipped with the reason printed where that
+ * backend cannot mount here.
+ */
+export async function forEachBackend(name: string, define: (s: BackendSuite) => void): Promise<void> {
+  for (const backend of BACKENDS) {
+    const label = `${name} [${backend}]`
+    const skip = await fuseSkipReason(label, backend)
+    const s = suite(label)
+    define({ backend, it: skip === undefined ? s : (s.skip as unknown as typeof uvuTest), suite: s, skip })
+    s.run()
+  }
 }
 
 export interface RunResult {
