@@ -10,14 +10,16 @@
  * - directory listings taken once at opendir, so the offsets of later readdirs are stable;
  * - the kernel's attribute and entry timeouts (mount-options.ts), sent with each reply.
  *
- * A read is answered from the views the file system returns (the cached blocks' memory),
- * so JavaScript never copies a byte. Nothing here may throw into the addon or block: every
- * request is answered exactly once, whatever happens.
+ * A read is answered from the views the file system leases (the read windows' memory), so
+ * JavaScript never copies a byte; the addon's reply threads write them, and the lease is
+ * released when the addon reports the write done (the next batch's `written` ids). Nothing
+ * here may throw into the addon or block: every request is answered exactly once.
  */
 import { Errno, errnoFor, errnoNameFor } from './errno.js'
 import { InodeTable, type Inode } from './inodes.js'
 import type { AttrArray, Fuse3Addon, Fuse3Request, Fuse3Session } from './load-fuse3.js'
 import type { FileStat, ReadOnlyFileSystem } from './read-only-fs.js'
+import type { ReadLease } from './read-windows.js'
 
 /** d_ino for a directory entry the kernel has not looked up yet (libfuse's own choice). */
 const UNKNOWN_INO = 0xffffffff
@@ -32,6 +34,8 @@ interface OpenDir {
 export class Fuse3Adapter {
   readonly inodes = new InodeTable()
   private readonly dirs = new Map<number, OpenDir>()
+  /** Read replies being written by the addon, by request id: released when written. */
+  private readonly writing = new Map<number, ReadLease>()
   private nextDir = 1
   private session: Fuse3Session | undefined
   private readonly addon: Fuse3Addon
@@ -51,7 +55,10 @@ export class Fuse3Adapter {
       [ops.lookup]: (r, s) => this.lookup(r, s),
       [ops.getattr]: (r, s) => this.withInode(r, s, (inode) => this.fs.getattr(inode.path).then((st) => addon.replyAttr(s, r.id, attr(inode.ino, st), this.timeoutS))),
       [ops.open]: (r, s) => this.open(r, s),
-      [ops.read]: (r, s) => this.withInode(r, s, (inode) => this.fs.readViews(inode.path, r.fh ?? 0, r.size ?? 0, r.offset ?? 0).then((views) => addon.replyRead(s, r.id, views))),
+      [ops.read]: (r, s) => this.withInode(r, s, (inode) => this.fs.readViews(inode.path, r.fh ?? 0, r.size ?? 0, r.offset ?? 0).then((lease) => {
+        if (addon.replyRead(s, r.id, lease.views)) this.writing.set(r.id, lease)
+        else lease.release()
+      })),
       [ops.release]: (r, s) => this.withInode(r, s, (inode) => this.fs.release(inode.path, r.fh ?? 0).then(() => addon.replyErr(s, r.id, 0))),
       [ops.opendir]: (r, s) => this.opendir(r, s),
       [ops.readdir]: (r, s) => this.readdir(r, s),
@@ -72,8 +79,12 @@ export class Fuse3Adapter {
   }
 
   /** The addon's batch callback: never throws. */
-  readonly onBatch = (batch: Fuse3Request[], ended: boolean): void => {
+  readonly onBatch = (batch: Fuse3Request[], ended: boolean, written: number[]): void => {
     const session = this.session
+    for (const id of written) {
+      this.writing.get(id)?.release()
+      this.writing.delete(id)
+    }
     for (const r of batch) {
       if (r.op === this.addon.ops.forget) {
         this.inodes.forget(r.ino, r.count ?? 0)
@@ -89,7 +100,12 @@ export class Fuse3Adapter {
         this.fail(request, session, err)
       }
     }
-    if (ended) this.onEnded()
+    if (ended) {
+      this.onEnded()
+      // Closing the session dropped every reply still queued: nothing reads the views now.
+      for (const lease of this.writing.values()) lease.release()
+      this.writing.clear()
+    }
   }
 
   private lookup(r: Fuse3Request & { id: number }, s: Fuse3Session): void {

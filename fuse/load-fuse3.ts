@@ -56,7 +56,7 @@ export interface Fuse3Addon {
   readonly ops: Readonly<Record<'forget' | 'lookup' | 'getattr' | 'open' | 'read' | 'release' | 'opendir' | 'readdir' | 'releasedir' | 'statfs' | 'access' | 'refuse', number>>
   readonly libfuseVersion: string
   readonly slots: number
-  mount(mountpoint: string, options: string[], onBatch: (batch: Fuse3Request[], ended: boolean) => void, loopThreads: number, replyThreads: number): Fuse3Session
+  mount(mountpoint: string, options: string[], onBatch: (batch: Fuse3Request[], ended: boolean, written: number[]) => void, loopThreads: number, replyThreads: number): Fuse3Session
   unmount(mountpoint: string, done: (errno: number) => void): void
   close(session: Fuse3Session): void
   ref(session: Fuse3Session, keepAlive: boolean): void

@@ -24,7 +24,7 @@ import type { MountReader } from './reader.js'
 import { FuseOperationError, toFuseError, type ErrnoName } from './errno.js'
 import { HandleTable } from './handles.js'
 import { ListingCache } from './listing.js'
-import { ReadWindows } from './read-windows.js'
+import { ReadWindows, type ReadLease } from './read-windows.js'
 import { lookup, type TreeNode, type TreeSnapshot } from './tree.js'
 import { VersionClock } from './version-clock.js'
 
@@ -137,7 +137,10 @@ export class ReadOnlyFileSystem {
     this.uid = options.uid ?? process.getuid?.() ?? 0
     this.gid = options.gid ?? process.getgid?.() ?? 0
     const windowBytes = reader.blockSize ?? 4 * 1024 * 1024
-    this.windows = new ReadWindows(windowBytes, Math.floor((options.maxWindowBytes ?? 256 * 1024 * 1024) / windowBytes))
+    // Without a memory tier, windows are read into pooled buffers (see read-windows.ts).
+    const tiers = reader.stats?.().tiers
+    const pooled = tiers !== undefined && !tiers.some((t) => t.name === 'memory' && t.maxBytes > 0)
+    this.windows = new ReadWindows(windowBytes, Math.floor((options.maxWindowBytes ?? 256 * 1024 * 1024) / windowBytes), pooled)
   }
 
   /** Lists the prefix now; rejects with the core's error when that fails (used before mounting). */
@@ -222,20 +225,20 @@ export class ReadOnlyFileSystem {
   }
 
   /**
-   * Views of up to `length` bytes at `position` of open file `fd`, in order (none at or past
-   * the end): the cached blocks' own bytes, for a binding that replies without copying. The
-   * views must not be written to.
+   * A lease on up to `length` bytes at `position` of open file `fd`: views of the read
+   * windows, in order (none at or past the end), for a binding that replies without
+   * copying. The views must not be written to, and the lease must be released once they
+   * are no longer read (a pooled window's buffer is reused after that).
    */
-  async readViews(path: string, fd: number, length: number, position: number): Promise<Uint8Array[]> {
+  async readViews(path: string, fd: number, length: number, position: number): Promise<ReadLease> {
     this.countRead(length)
     try {
       const file = this.handles.get(fd)
       if (file === undefined) throw new FuseOperationError('EBADF', `bad file handle ${fd}`)
-      const want = Math.min(length, file.handle.size - position)
-      if (want <= 0) return []
-      const views = this.windows.viewsReady(fd, file.handle, position, want) ?? (await this.windows.views(fd, file.handle, position, want))
-      for (const v of views) this.counters.bytesRead += v.length
-      return views
+      const want = Math.max(0, Math.min(length, file.handle.size - position))
+      const lease = this.windows.leaseReady(fd, file.handle, position, want) ?? (await this.windows.lease(fd, file.handle, position, want))
+      for (const v of lease.views) this.counters.bytesRead += v.length
+      return lease
     } catch (err) {
       throw this.failure('read', path, err)
     }

@@ -11,9 +11,17 @@
  * two runs each): the disk tier fell from 520-560 to 143 MiB/s (670 us of main thread per
  * 128 KiB request instead of 120); the memory tier was equal within noise.
  *
- * - Once a window's bytes are there, reads of it are copied at once (`copyReady`): no
- *   fetch, no await, no allocation but a subarray, so a warm 128 KiB read costs the copy
- *   into the kernel's buffer and little else.
+ * - Once a window's bytes are there, reads of it are answered at once (`leaseReady`): no
+ *   fetch, no await, no allocation but a subarray, so a warm read costs the copy into the
+ *   kernel's buffer and little else.
+ * - Reads are leases: views of the windows' bytes, which the binding may reply from
+ *   without copying (the libfuse 3 addon writes them on a thread of its own), released when
+ *   the reply is written.
+ * - Without a memory tier (`pooled`), a window's bytes come from `handle.readInto` into a
+ *   block-sized buffer from a pool, reused once the window is evicted and no lease or fetch
+ *   uses it: a disk-tier hit read with `handle.read` would allocate a fresh 4 MiB buffer per
+ *   block. With a memory tier, `handle.read`'s view of the memory block is the window (zero
+ *   copy), and a disk hit's buffer is the one the memory tier keeps.
  * - A sequential reader that is past the middle of window i has window i + 1 fetched ahead,
  *   so the kernel's read-ahead does not stall on a disk-tier block at every block boundary.
  * - Each open file keeps its three most recent windows (the previous one, because the kernel's
@@ -23,6 +31,14 @@
  */
 import type { ObjectHandle } from '../lib/index.js'
 
+/** Views of a read's bytes, in order; `release` once they are no longer read (idempotent). */
+export interface ReadLease {
+  readonly views: Uint8Array[]
+  release(): void
+}
+
+const EMPTY: ReadLease = { views: [], release() {} }
+
 interface Window {
   readonly index: number
   readonly bytes: Promise<Uint8Array>
@@ -30,6 +46,12 @@ interface Window {
   ready: Uint8Array | undefined
   /** Recency tick of the last use. */
   used: number
+  /** Pooled mode: the buffer read into, back to the pool once retired and unpinned. */
+  readonly buffer: Buffer | undefined
+  /** Leases and the fetch in flight that use the buffer. */
+  pins: number
+  /** Evicted (or its file released): no new leases. */
+  retired: boolean
 }
 
 interface FileWindows {
@@ -43,24 +65,27 @@ const PER_FILE = 3
 export class ReadWindows {
   readonly windowBytes: number
   private readonly maxWindows: number
+  private readonly pooled: boolean
+  private readonly pool: Buffer[] = []
   private readonly files = new Map<number, FileWindows>()
   private count = 0
   private tick = 0
 
-  constructor(windowBytes: number, maxWindows: number) {
+  /** `pooled`: read windows into pooled buffers (readers without a memory tier). */
+  constructor(windowBytes: number, maxWindows: number, pooled = false) {
     this.windowBytes = windowBytes
     this.maxWindows = Math.max(PER_FILE, maxWindows)
+    this.pooled = pooled
   }
 
   /**
-   * Views of `[position, position + length)` of the file, in order, if every window it
-   * touches is already fetched; otherwise starts the missing fetches and returns undefined
-   * (then call `views`). Never throws for a fetch failure. The views are of the windows'
-   * bytes (the cache's blocks): a binding replies from them without copying.
+   * A lease on `[position, position + length)` of the file if every window it touches is
+   * already fetched; otherwise starts the missing fetches and returns undefined (then call
+   * `lease`). Never throws for a fetch failure.
    */
-  viewsReady(fd: number, handle: ObjectHandle, position: number, length: number): Uint8Array[] | undefined {
+  leaseReady(fd: number, handle: ObjectHandle, position: number, length: number): ReadLease | undefined {
     const end = Math.min(position + length, handle.size)
-    if (end <= position) return []
+    if (end <= position) return EMPTY
     const file = this.fileOf(fd)
     const ws = this.windowBytes
     const first = Math.floor(position / ws)
@@ -68,42 +93,43 @@ export class ReadWindows {
     this.readAhead(file, fd, handle, position, end)
     // Fast path: one window, already there (every read but one or two per block).
     if (first === last) {
-      const bytes = this.window(file, fd, handle, first).ready
-      return bytes === undefined ? undefined : slices([bytes], first * ws, position, end)
+      const w = this.window(file, fd, handle, first)
+      return w.ready === undefined ? undefined : this.leaseOf([w], first * ws, position, end)
     }
-    const ready: Uint8Array[] = []
-    for (let i = first; i <= last; i++) {
-      const bytes = this.window(file, fd, handle, i).ready
-      if (bytes !== undefined) ready.push(bytes)
-    }
-    return ready.length === last - first + 1 ? slices(ready, first * ws, position, end) : undefined
+    const windows = this.collect(file, fd, handle, first, last)
+    const lease = windows.every((w) => w.ready !== undefined) ? this.leaseOf(windows, first * ws, position, end) : undefined
+    for (const w of windows) this.unpin(w)
+    return lease
   }
 
-  /** Views of `[position, position + length)` of the file, in order, once fetched. */
-  async views(fd: number, handle: ObjectHandle, position: number, length: number): Promise<Uint8Array[]> {
+  /** A lease on `[position, position + length)` of the file, once its windows are fetched. */
+  async lease(fd: number, handle: ObjectHandle, position: number, length: number): Promise<ReadLease> {
     const end = Math.min(position + length, handle.size)
-    if (end <= position) return []
+    if (end <= position) return EMPTY
     const file = this.fileOf(fd)
     const ws = this.windowBytes
     const first = Math.floor(position / ws)
     const last = Math.floor((end - 1) / ws)
     this.readAhead(file, fd, handle, position, end)
-    const windows: Window[] = []
-    for (let i = first; i <= last; i++) windows.push(this.window(file, fd, handle, i))
-    const blocks: Uint8Array[] = []
-    for (const w of windows) blocks.push(w.ready ?? (await w.bytes))
-    return slices(blocks, first * ws, position, end)
+    // Pinned while waiting: an eviction meanwhile must not hand the buffer to another fetch.
+    const windows = this.collect(file, fd, handle, first, last)
+    try {
+      for (const w of windows) await w.bytes
+      return this.leaseOf(windows, first * ws, position, end)
+    } finally {
+      for (const w of windows) this.unpin(w)
+    }
   }
 
-  /** Like viewsReady, copied into `target`: the bytes copied, or -1 when a window is not there yet. */
+  /** Like leaseReady, copied into `target`: the bytes copied, or -1 when a window is not there yet. */
   copyReady(fd: number, handle: ObjectHandle, target: Uint8Array, position: number, length: number): number {
-    const views = this.viewsReady(fd, handle, position, length)
-    return views === undefined ? -1 : copyViews(views, target)
+    const lease = this.leaseReady(fd, handle, position, length)
+    return lease === undefined ? -1 : copyOut(lease, target)
   }
 
   /** Copies `[position, position + length)` of the file into `target`; resolves to bytes copied. */
   async readInto(fd: number, handle: ObjectHandle, target: Uint8Array, position: number, length: number): Promise<number> {
-    return copyViews(await this.views(fd, handle, position, length), target)
+    return copyOut(await this.lease(fd, handle, position, length), target)
   }
 
   /** Forgets a file's windows (on release). */
@@ -111,13 +137,63 @@ export class ReadWindows {
     const file = this.files.get(fd)
     if (file === undefined) return
     this.count -= file.windows.length
+    for (const w of file.windows) this.retire(w)
     this.files.delete(fd)
   }
 
   /** Forgets every file's windows (on unmount). */
   clear(): void {
+    for (const file of this.files.values()) for (const w of file.windows) this.retire(w)
     this.files.clear()
     this.count = 0
+  }
+
+  /** Buffers waiting in the pool (for tests). */
+  get pooledBuffers(): number {
+    return this.pool.length
+  }
+
+  /**
+   * Windows `first..last`, each pinned as soon as it is had: fetching a later one may evict
+   * an earlier one, whose buffer must not go back to the pool under this read. Unpin them.
+   */
+  private collect(file: FileWindows, fd: number, handle: ObjectHandle, first: number, last: number): Window[] {
+    const windows: Window[] = []
+    for (let i = first; i <= last; i++) {
+      const w = this.window(file, fd, handle, i)
+      w.pins++
+      windows.push(w)
+    }
+    return windows
+  }
+
+  /** Pins the windows' buffers and returns views of `[start, end)` of them (the first at `base`). */
+  private leaseOf(windows: Window[], base: number, start: number, end: number): ReadLease {
+    const views = slices(windows.map((w) => w.ready!), base, start, end)
+    for (const w of windows) w.pins++
+    let released = false
+    return {
+      views,
+      release: () => {
+        if (released) return
+        released = true
+        for (const w of windows) this.unpin(w)
+      },
+    }
+  }
+
+  private unpin(w: Window): void {
+    if (--w.pins === 0 && w.retired) this.recycle(w)
+  }
+
+  /** The window leaves its file: its buffer goes back to the pool once nothing uses it. */
+  private retire(w: Window): void {
+    w.retired = true
+    if (w.pins === 0) this.recycle(w)
+  }
+
+  private recycle(w: Window): void {
+    if (w.buffer !== undefined && this.pool.length < this.maxWindows && !this.pool.includes(w.buffer)) this.pool.push(w.buffer)
   }
 
   /** How many windows are held (for tests). */
@@ -164,13 +240,17 @@ export class ReadWindows {
     while (file.windows.length >= PER_FILE) this.evictFrom(file, keep)
     while (this.count >= this.maxWindows && this.evictOldest()) {}
     const start = index * this.windowBytes
-    const bytes = handle.read(start, Math.min(this.windowBytes, handle.size - start))
-    const w: Window = { index, bytes, ready: undefined, used: ++this.tick }
+    const length = Math.min(this.windowBytes, handle.size - start)
+    const buffer = this.pooled ? (this.pool.pop() ?? Buffer.allocUnsafeSlow(this.windowBytes)) : undefined
+    const bytes = buffer === undefined ? handle.read(start, length) : handle.readInto(buffer, 0, start, length).then((n) => buffer.subarray(0, n))
+    // The fetch pins the buffer until it settles: a retired window's buffer may still be written to.
+    const w: Window = { index, bytes, ready: undefined, used: ++this.tick, buffer, pins: 1, retired: false }
     file.windows.push(w)
     this.count++
     bytes.then(
       (b) => {
         w.ready = b
+        this.unpin(w)
       },
       // A failed fetch must not stay cached: the next read tries again (and reports its own error).
       () => {
@@ -179,6 +259,8 @@ export class ReadWindows {
           file.windows.splice(at, 1)
           this.count--
         }
+        w.retired = true
+        this.unpin(w)
       },
     )
     return w
@@ -192,8 +274,9 @@ export class ReadWindows {
       if (w.index === keep) continue
       if (victim < 0 || w.used < file.windows[victim]!.used) victim = i
     }
-    file.windows.splice(victim < 0 ? 0 : victim, 1)
+    const [evicted] = file.windows.splice(victim < 0 ? 0 : victim, 1)
     this.count--
+    if (evicted !== undefined) this.retire(evicted)
   }
 
   /** Evicts the least recently used window of all files; false if there is none. */
@@ -206,8 +289,9 @@ export class ReadWindows {
       }
     }
     if (oldest === undefined) return false
-    oldest.file.windows.splice(oldest.at, 1)
+    const [evicted] = oldest.file.windows.splice(oldest.at, 1)
     this.count--
+    if (evicted !== undefined) this.retire(evicted)
     return true
   }
 }
@@ -229,12 +313,14 @@ function slices(blocks: Uint8Array[], base: number, start: number, end: number):
   return out
 }
 
-function copyViews(views: Uint8Array[], target: Uint8Array): number {
+/** Copies a lease's bytes into `target` and releases it; the bytes copied. */
+function copyOut(lease: ReadLease, target: Uint8Array): number {
   let copied = 0
-  for (const v of views) {
+  for (const v of lease.views) {
     target.set(v, copied)
     copied += v.length
   }
+  lease.release()
   return copied
 }
 

@@ -16,8 +16,8 @@
  *   kernel's, into the reader's pages. That copy is most of a read's cost (about 300 us
  *   per MiB here, against some 20 us for the trip through JavaScript), so it is made on
  *   reply threads of our own, not on the JS thread: the views are held by a reference
- *   until the write is done, and the reference is dropped on the JS thread at its next
- *   visit.
+ *   until the write is done, then the reference is dropped and the read's id is reported
+ *   to JavaScript with the next batch (so it may reuse the memory behind the views).
  * - The slot table is the bound on requests in flight: a loop thread that finds no free slot
  *   waits (re-checking every 100 ms whether the session ended) until JavaScript frees one.
  * - Ids carry the slot's generation, so a late reply to a slot that was recycled (the
@@ -404,21 +404,30 @@ static void *reply_main(void *arg) {
     slot->state = SLOT_REPLIED;
     slot->next = s->done_head;
     s->done_head = i;
+    wake_js(s);
   }
   pthread_mutex_unlock(&s->lock);
   return NULL;
 }
 
-/* Drops the references of written replies and frees their slots (JS thread). */
-static void drain_done(napi_env env, struct session *s) {
+static napi_value num(napi_env env, double value);
+
+/* Drops the references of written replies and frees their slots (JS thread); returns an
+   array of their ids when `written` is set. */
+static void drain_done(napi_env env, struct session *s, napi_value *written) {
   pthread_mutex_lock(&s->lock);
   int head = s->done_head;
   s->done_head = -1;
   pthread_mutex_unlock(&s->lock);
+  uint32_t n = 0;
+  for (int i = head; i >= 0; i = s->slots[i].next) n++;
+  if (written != NULL) napi_create_array_with_length(env, n, written);
   if (head < 0) return;
+  n = 0;
   for (int i = head; i >= 0; i = s->slots[i].next) {
     napi_delete_reference(env, s->slots[i].views);
     s->slots[i].views = NULL;
+    if (written != NULL) napi_set_element(env, *written, n++, num(env, (double)s->slots[i].gen * SLOTS + i));
   }
   pthread_mutex_lock(&s->lock);
   for (int i = head; i >= 0;) {
@@ -442,15 +451,19 @@ static void set(napi_env env, napi_value obj, const char *key, napi_value value)
 }
 
 /*
- * Takes everything queued and calls the JS callback once: (batch, ended). Each request is
- * { id, op, ino, fh, offset, count, size, flags, name }; forgets have no id and their slot
- * is freed here, since nothing answers them.
+ * Takes everything queued and calls the JS callback once: (batch, ended, written). Each
+ * request is { id, op, ino, fh, offset, count, size, flags, name }; forgets have no id and
+ * their slot is freed here, since nothing answers them. `written` are the ids of reads
+ * whose replies have been written since the last call.
  */
 static void call_js(napi_env env, napi_value callback, void *context, void *data) {
   (void)data;
   struct session *s = context;
   if (env == NULL) return;
-  drain_done(env, s);
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value written;
+  drain_done(env, s, &written);
   pthread_mutex_lock(&s->lock);
   int head = s->queue_head;
   s->queue_head = s->queue_tail = -1;
@@ -465,8 +478,6 @@ static void call_js(napi_env env, napi_value callback, void *context, void *data
   if (n > s->largest_batch) s->largest_batch = n;
   pthread_mutex_unlock(&s->lock);
 
-  napi_handle_scope scope;
-  napi_open_handle_scope(env, &scope);
   napi_value batch;
   napi_create_array_with_length(env, n, &batch);
   uint32_t k = 0;
@@ -496,12 +507,13 @@ static void call_js(napi_env env, napi_value callback, void *context, void *data
     }
     i = next;
   }
-  napi_value undefined, flag, args[2];
+  napi_value undefined, flag, args[3];
   napi_get_undefined(env, &undefined);
   napi_get_boolean(env, ended, &flag);
   args[0] = batch;
   args[1] = flag;
-  napi_call_function(env, undefined, callback, 2, args, NULL);
+  args[2] = written;
+  napi_call_function(env, undefined, callback, 3, args, NULL);
   napi_close_handle_scope(env, scope);
 }
 
@@ -766,7 +778,6 @@ static napi_value js_reply_read(napi_env env, napi_callback_info info) {
   struct session *s = session_of(env, argv[0]);
   double id = get_num(env, argv[1]);
   if (s == NULL || !(id >= 0)) return result(env, 0);
-  drain_done(env, s);
   int index = (int)((uint64_t)id % SLOTS);
   uint32_t gen = (uint32_t)((uint64_t)id / SLOTS);
   struct slot *slot = &s->slots[index];
@@ -899,7 +910,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   pthread_join(s->loop_thread, NULL);
   /* The reply threads free what is still queued (the loop ended: nothing is written). */
   stop_reply_threads(s);
-  drain_done(env, s);
+  drain_done(env, s, NULL);
   pthread_mutex_lock(&s->lock);
   s->closed = 1;
   s->closing = 1;

@@ -236,11 +236,12 @@ test('readViews: the bytes of any range as views of the cached blocks, none past
   const bytes = s.files.get('top.bin')!
   const fd = await s.fs.open('/top.bin', O_RDONLY)
   for (const [pos, len] of [[0, 100], [BLOCK - 10, 20], [BLOCK, BLOCK], [2 * BLOCK + 5, 10 * BLOCK], [bytes.length - 1, 4096]] as const) {
-    const views = await s.fs.readViews('/top.bin', fd, len, pos)
-    assert.ok(views.length <= 2, 'a range inside or across two blocks: one or two views')
-    assert.equal(Buffer.concat(views), bytes.subarray(pos, pos + len), `range ${pos}+${len}`)
+    const lease = await s.fs.readViews('/top.bin', fd, len, pos)
+    assert.ok(lease.views.length <= 2, 'a range inside or across two blocks: one or two views')
+    assert.equal(Buffer.concat(lease.views), bytes.subarray(pos, pos + len), `range ${pos}+${len}`)
+    lease.release()
   }
-  assert.equal(await s.fs.readViews('/top.bin', fd, 10, bytes.length), [])
+  assert.equal((await s.fs.readViews('/top.bin', fd, 10, bytes.length)).views, [])
   assert.is(await errnoOf(s.fs.readViews('/top.bin', 999, 10, 0)), 'EBADF -9')
   const r = s.fs.stats().readRequests
   assert.is(r.count, 7)

@@ -190,4 +190,40 @@ test('read windows: at most three per file and maxWindows overall; a failed fetc
   assert.equal(target.subarray(0, 100), bytes.subarray(0, 100))
 })
 
+test('pooled read windows: buffers are reused only once no lease or fetch uses them; bytes stay right', async () => {
+  const reader = new FuseReaderDouble()
+  const a = patternBytes(8192, 11)
+  const b = patternBytes(8192, 12)
+  const ha = await reader.open(reader.put('s3://b/a', a))
+  const hb = await reader.open(reader.put('s3://b/b', b))
+  const windows = new ReadWindows(1024, 3, true)
+  // A lease held across evictions keeps its bytes: its buffer is not handed to another fetch.
+  const held = await windows.lease(1, ha, 100, 200)
+  assert.equal(Buffer.concat(held.views), Buffer.from(a.subarray(100, 300)))
+  for (let i = 1; i < 8; i++) {
+    const lease = await windows.lease(2, hb, i * 1024, 1024)
+    assert.equal(Buffer.concat(lease.views), Buffer.from(b.subarray(i * 1024, (i + 1) * 1024)), `window ${i}`)
+    lease.release()
+  }
+  assert.equal(Buffer.concat(held.views), Buffer.from(a.subarray(100, 300)), 'the held lease still reads its own bytes')
+  const pooled = windows.pooledBuffers
+  held.release()
+  held.release() // idempotent
+  assert.is(windows.pooledBuffers, pooled + 1, 'released after its window was evicted: the buffer goes back to the pool')
+  // A window dropped while its fetch is in flight is not reused until the fetch settled.
+  const pending = windows.lease(3, hb, 0, 10)
+  windows.drop(3)
+  const before = windows.pooledBuffers
+  const late = await pending
+  assert.equal(Buffer.from(late.views[0]!), Buffer.from(b.subarray(0, 10)))
+  late.release()
+  assert.is(windows.pooledBuffers, before + 1)
+  // Reads through the pool match the objects wherever they start.
+  const target = new Uint8Array(3000)
+  for (const [pos, len] of [[0, 3000], [1000, 2500], [5000, 3000], [1023, 2]] as const) {
+    const n = await windows.readInto(4, ha, target, pos, len)
+    assert.equal(target.subarray(0, n), a.subarray(pos, Math.min(a.length, pos + len)))
+  }
+})
+
 test.run()
