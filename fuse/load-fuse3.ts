@@ -43,6 +43,8 @@ export interface Fuse3Info {
   /** Read replies written by the reply threads, and the time spent writing them (the copy into the kernel's pages), in us. */
   readReplies: number
   replyWriteUs: number
+  /** Requests taken from the kernel and not yet answered (slots in use). */
+  inFlight: number
 }
 
 declare const sessionBrand: unique symbol

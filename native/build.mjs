@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Builds the libfuse 3 addon (native/sluice_fuse3.c) at `npm ci`: the root package's
+ * Builds the libfuse 3 addon (native/session.c and addon.c) at `npm ci`: the root package's
  * `install` script, also `npm run build:native`. It must never fail the install: where the
  * platform, pkg-config's fuse3 (Debian: libfuse3-dev), a C compiler, Node's headers or
  * node-gyp are missing, or the compile fails, it prints one line saying the libfuse 3

@@ -1,414 +1,19 @@
 /*
- * The libfuse 3 binding of `sluice mount`: a Node-API addon over libfuse's low-level API.
- *
- * Why it exists: fuse-native binds libfuse 2, whose requests are capped at 128 KiB and whose
- * every request holds a libfuse thread until JavaScript answers it. libfuse 3 negotiates
- * 1 MiB requests with the kernel, and its low-level API lets a request be answered after its
- * callback returned, from any thread. This file is built on that:
- *
- * - The session loop's threads (fuse_session_loop_mt) never wait for JavaScript. Each
- *   request is copied into a slot of a fixed table and queued; when the queue goes from
- *   empty to non-empty, one thread-safe-function call is scheduled, and that call hands
- *   everything queued by then to JavaScript as one batch.
- * - JavaScript answers each request whenever its promise settles, by calling a reply
- *   function with the request's id. A read is answered with fuse_reply_iov over the
- *   Uint8Array views JavaScript passes (views of cached blocks): the only copy is the
- *   kernel's, into the reader's pages. That copy is most of a read's cost (about 300 us
- *   per MiB here, against some 20 us for the trip through JavaScript), so it is made on
- *   reply threads of our own, not on the JS thread: the views are held by a reference
- *   until the write is done, then the reference is dropped and the read's id is reported
- *   to JavaScript with the next batch (so it may reuse the memory behind the views).
- * - The slot table is the bound on requests in flight: a loop thread that finds no free slot
- *   waits (re-checking every 100 ms whether the session ended) until JavaScript frees one.
- * - Ids carry the slot's generation, so a late reply to a slot that was recycled (the
- *   session closed under it) is ignored instead of answering another request.
- *
- * Page-cache policy and file-system semantics live in JavaScript (fuse/fuse3-adapter.ts);
- * nothing here knows about objects or paths beyond copying names through.
+ * The Node-API side of the addon: batches handed to JavaScript through the thread-safe
+ * function, the reply functions JavaScript answers requests with, and mount, unmount, close
+ * and info. Everything here runs on the JS thread except the unmount's umount2 (libuv's
+ * thread pool). See session.h for the design.
  */
-#define FUSE_USE_VERSION 312
-#define NAPI_VERSION 8
-
 #include <errno.h>
-#include <fuse_lowlevel.h>
-#include <node_api.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
-
-/* Requests in flight between the kernel and JavaScript, at most. */
-#define SLOTS 1024
-/* Views one read reply may gather (a 1 MiB read spans at most two 4 MiB blocks). */
-#define MAX_IOV 16
-/* Names are at most NAME_MAX (255) bytes; the tree hides longer keys. */
-#define NAME_BYTES 256
-/* Most threads writing read replies into the kernel (the copy into the page cache). */
-#define MAX_REPLY_THREADS 8
-
-/* Request kinds, as JavaScript sees them (exported as `ops`). */
-enum op {
-  OP_FORGET = 1, OP_LOOKUP, OP_GETATTR, OP_OPEN, OP_READ, OP_RELEASE,
-  OP_OPENDIR, OP_READDIR, OP_RELEASEDIR, OP_STATFS, OP_ACCESS, OP_REFUSE,
-};
-
-/* A slot is queued for JS, then with JS; a read reply then waits for a reply thread
-   (REPLYING) and for the JS thread to drop its views' reference (REPLIED). */
-enum slot_state { SLOT_FREE = 0, SLOT_QUEUED, SLOT_WITH_JS, SLOT_REPLYING, SLOT_REPLIED };
-
-struct slot {
-  uint32_t gen;     /* bumped at every use, part of the id */
-  uint8_t state;
-  uint8_t op;
-  int next;         /* free list or queue link */
-  fuse_req_t req;   /* NULL for forgets, which need no reply */
-  uint64_t ino, fh, offset, count;
-  uint32_t size, flags;
-  char name[NAME_BYTES];
-  /* A read reply in flight: the views' memory, and the reference keeping them alive. */
-  struct iovec iov[MAX_IOV];
-  int iovcnt;
-  napi_ref views;
-};
-
-struct session {
-  pthread_mutex_t lock;
-  pthread_cond_t slot_freed;
-  struct slot slots[SLOTS];
-  int free_head, queue_head, queue_tail;
-  pthread_cond_t reply_ready;
-  int reply_head, reply_tail;  /* read replies for the reply threads */
-  int done_head;               /* written replies whose views JS may release */
-  int reply_stop;
-  pthread_t reply_threads[MAX_REPLY_THREADS];
-  int reply_threads_wanted, reply_threads_started;
-  int call_pending;   /* a batch call is scheduled and has not taken the queue yet */
-  int closing;        /* the env is going away or close() ran: never call the tsfn again */
-  int ended;          /* the session loop returned (the kernel connection is gone) */
-  int closed;         /* close() ran: the libfuse session is destroyed */
-  int loop_result;
-  struct fuse_session *se;
-  pthread_t loop_thread;
-  int max_threads;
-  napi_threadsafe_function tsfn;
-  napi_env env;
-  /* Negotiated at INIT (written by a loop thread, read under the lock). */
-  int initialized;
-  unsigned max_write, max_readahead, max_background, congestion_threshold;
-  /* Counters for stats. */
-  uint64_t requests, batches, largest_batch, slot_waits, read_replies;
-  double reply_write_ns;
-};
-
-/* ---- libfuse's log: the last line is kept for error messages, everything goes to stderr. */
-
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static char last_log[512];
-
-static void log_line(enum fuse_log_level level, const char *fmt, va_list ap) {
-  (void)level;
-  char line[512];
-  vsnprintf(line, sizeof line, fmt, ap);
-  size_t n = strlen(line);
-  while (n > 0 && line[n - 1] == '\n') line[--n] = '\0';
-  pthread_mutex_lock(&log_lock);
-  memcpy(last_log, line, n + 1);
-  pthread_mutex_unlock(&log_lock);
-  fprintf(stderr, "%s\n", line);
-}
-
-/* ---- The queue, filled by loop threads. */
-
-/* Takes a free slot, waiting while none is; -1 when the session is ending. Lock held. */
-static int take_slot(struct session *s) {
-  while (s->free_head < 0) {
-    if (s->closing || fuse_session_exited(s->se)) return -1;
-    s->slot_waits++;
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += 100 * 1000 * 1000;
-    if (until.tv_nsec >= 1000000000L) {
-      until.tv_sec++;
-      until.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&s->slot_freed, &s->lock, &until);
-  }
-  int i = s->free_head;
-  s->free_head = s->slots[i].next;
-  return i;
-}
-
-/* Returns a slot to the free list. Lock held. */
-static void free_slot(struct session *s, int i) {
-  s->slots[i].state = SLOT_FREE;
-  s->slots[i].req = NULL;
-  s->slots[i].next = s->free_head;
-  s->free_head = i;
-  pthread_cond_signal(&s->slot_freed);
-}
-
-/* Schedules one batch call unless one is pending. Lock held. */
-static void wake_js(struct session *s) {
-  if (s->call_pending || s->closing) return;
-  s->call_pending = 1;
-  napi_call_threadsafe_function(s->tsfn, NULL, napi_tsfn_nonblocking);
-}
-
-/*
- * Queues a request for JavaScript. A request that finds the session ending is answered EIO
- * here (or dropped, for a forget). `req` stays owned by the slot until a reply function
- * takes it; forgets are answered (fuse_reply_none) by their caller, the slot only carries
- * the count to JavaScript.
- */
-static void enqueue(struct session *s, fuse_req_t req, uint8_t op, fuse_ino_t ino, uint64_t fh,
-                    uint64_t offset, uint64_t count, uint32_t size, uint32_t flags, const char *name) {
-  pthread_mutex_lock(&s->lock);
-  int i = take_slot(s);
-  if (i < 0) {
-    pthread_mutex_unlock(&s->lock);
-    if (req != NULL) fuse_reply_err(req, EIO);
-    return;
-  }
-  struct slot *slot = &s->slots[i];
-  slot->gen++;
-  slot->state = SLOT_QUEUED;
-  slot->op = op;
-  slot->req = req;
-  slot->ino = ino;
-  slot->fh = fh;
-  slot->offset = offset;
-  slot->count = count;
-  slot->size = size;
-  slot->flags = flags;
-  slot->name[0] = '\0';
-  if (name != NULL) {
-    strncpy(slot->name, name, NAME_BYTES - 1);
-    slot->name[NAME_BYTES - 1] = '\0';
-  }
-  slot->next = -1;
-  if (s->queue_tail < 0) s->queue_head = i;
-  else s->slots[s->queue_tail].next = i;
-  s->queue_tail = i;
-  s->requests++;
-  wake_js(s);
-  pthread_mutex_unlock(&s->lock);
-}
-
-#define SESSION(req) ((struct session *)fuse_req_userdata(req))
-
-/* ---- libfuse's callbacks: each only queues (they run on the loop's threads). */
-
-static void op_init(void *userdata, struct fuse_conn_info *conn) {
-  struct session *s = userdata;
-  /* Page-cache reuse is decided at open (keep_cache, from the version's mtime and size):
-     auto_inval_data would add a GETATTR round trip to reads once attributes expire. */
-  conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
-  /* Read-ahead requests the kernel keeps in flight (mountpoint-s3 and JuiceFS use ~64). */
-  conn->max_background = 64;
-  conn->congestion_threshold = 48;
-  pthread_mutex_lock(&s->lock);
-  s->initialized = 1;
-  s->max_write = conn->max_write;
-  s->max_readahead = conn->max_readahead;
-  s->max_background = conn->max_background;
-  s->congestion_threshold = conn->congestion_threshold;
-  pthread_mutex_unlock(&s->lock);
-}
-
-static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
-  enqueue(SESSION(req), req, OP_LOOKUP, parent, 0, 0, 0, 0, 0, name);
-}
-
-static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
-  enqueue(SESSION(req), NULL, OP_FORGET, ino, 0, 0, nlookup, 0, 0, NULL);
-  fuse_reply_none(req);
-}
-
-static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets) {
-  for (size_t i = 0; i < count; i++) enqueue(SESSION(req), NULL, OP_FORGET, forgets[i].ino, 0, 0, forgets[i].nlookup, 0, 0, NULL);
-  fuse_reply_none(req);
-}
-
-static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  enqueue(SESSION(req), req, OP_GETATTR, ino, fi != NULL ? fi->fh : 0, 0, 0, 0, 0, NULL);
-}
-
-static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  enqueue(SESSION(req), req, OP_OPEN, ino, 0, 0, 0, 0, (uint32_t)fi->flags, NULL);
-}
-
-static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
-  enqueue(SESSION(req), req, OP_READ, ino, fi->fh, (uint64_t)off, 0, (uint32_t)size, 0, NULL);
-}
-
-static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  enqueue(SESSION(req), req, OP_RELEASE, ino, fi->fh, 0, 0, 0, 0, NULL);
-}
-
-static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  enqueue(SESSION(req), req, OP_OPENDIR, ino, 0, 0, 0, 0, (uint32_t)fi->flags, NULL);
-}
-
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
-  enqueue(SESSION(req), req, OP_READDIR, ino, fi->fh, (uint64_t)off, 0, (uint32_t)size, 0, NULL);
-}
-
-static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  enqueue(SESSION(req), req, OP_RELEASEDIR, ino, fi->fh, 0, 0, 0, 0, NULL);
-}
-
-static void op_statfs(fuse_req_t req, fuse_ino_t ino) {
-  enqueue(SESSION(req), req, OP_STATFS, ino, 0, 0, 0, 0, 0, NULL);
-}
-
-static void op_access(fuse_req_t req, fuse_ino_t ino, int mask) {
-  enqueue(SESSION(req), req, OP_ACCESS, ino, 0, 0, 0, 0, (uint32_t)mask, NULL);
-}
-
-/* Everything that would change the tree reaches JavaScript as a refusal naming the
-   operation (the mount is `ro`, so the kernel usually refuses first). */
-static void refuse(fuse_req_t req, fuse_ino_t ino, const char *what) {
-  enqueue(SESSION(req), req, OP_REFUSE, ino, 0, 0, 0, 0, 0, what);
-}
-static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int set, struct fuse_file_info *fi) {
-  (void)a, (void)set, (void)fi;
-  refuse(req, ino, "setattr");
-}
-static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev) {
-  (void)name, (void)mode, (void)rdev;
-  refuse(req, parent, "mknod");
-}
-static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode) {
-  (void)name, (void)mode;
-  refuse(req, parent, "mkdir");
-}
-static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name) {
-  (void)name;
-  refuse(req, parent, "unlink");
-}
-static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name) {
-  (void)name;
-  refuse(req, parent, "rmdir");
-}
-static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name) {
-  (void)link, (void)name;
-  refuse(req, parent, "symlink");
-}
-static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t np, const char *nn, unsigned int flags) {
-  (void)name, (void)np, (void)nn, (void)flags;
-  refuse(req, parent, "rename");
-}
-static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t np, const char *nn) {
-  (void)np, (void)nn;
-  refuse(req, ino, "link");
-}
-static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
-  (void)buf, (void)size, (void)off, (void)fi;
-  refuse(req, ino, "write");
-}
-static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi) {
-  (void)name, (void)mode, (void)fi;
-  refuse(req, parent, "create");
-}
-static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags) {
-  (void)name, (void)value, (void)size, (void)flags;
-  refuse(req, ino, "setxattr");
-}
-static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
-  (void)name;
-  refuse(req, ino, "removexattr");
-}
-
-static const struct fuse_lowlevel_ops OPS = {
-  .init = op_init,
-  .lookup = op_lookup,
-  .forget = op_forget,
-  .forget_multi = op_forget_multi,
-  .getattr = op_getattr,
-  .open = op_open,
-  .read = op_read,
-  .release = op_release,
-  .opendir = op_opendir,
-  .readdir = op_readdir,
-  .releasedir = op_releasedir,
-  .statfs = op_statfs,
-  .access = op_access,
-  .setattr = op_setattr,
-  .mknod = op_mknod,
-  .mkdir = op_mkdir,
-  .unlink = op_unlink,
-  .rmdir = op_rmdir,
-  .symlink = op_symlink,
-  .rename = op_rename,
-  .link = op_link,
-  .write = op_write,
-  .create = op_create,
-  .setxattr = op_setxattr,
-  .removexattr = op_removexattr,
-};
-
-/* ---- The session loop, on a thread of its own (its workers inherit its blocked signals). */
-
-static void *loop_main(void *arg) {
-  struct session *s = arg;
-  struct fuse_loop_config *config = fuse_loop_cfg_create();
-  int result = ENOMEM;
-  if (config != NULL) {
-    fuse_loop_cfg_set_clone_fd(config, 0);
-    fuse_loop_cfg_set_max_threads(config, (unsigned)s->max_threads);
-    result = fuse_session_loop_mt(s->se, config);
-    fuse_loop_cfg_destroy(config);
-  }
-  pthread_mutex_lock(&s->lock);
-  s->ended = 1;
-  s->loop_result = result;
-  wake_js(s);
-  pthread_mutex_unlock(&s->lock);
-  return NULL;
-}
-
-/* ---- Reply threads: write read replies, the copy into the kernel's pages. */
-
-static void *reply_main(void *arg) {
-  struct session *s = arg;
-  pthread_mutex_lock(&s->lock);
-  for (;;) {
-    while (s->reply_head < 0 && !s->reply_stop) pthread_cond_wait(&s->reply_ready, &s->lock);
-    if (s->reply_head < 0) break;
-    int i = s->reply_head;
-    struct slot *slot = &s->slots[i];
-    s->reply_head = slot->next;
-    if (s->reply_head < 0) s->reply_tail = -1;
-    fuse_req_t req = slot->req;
-    slot->req = NULL;
-    int ended = s->ended;
-    pthread_mutex_unlock(&s->lock);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    /* After the loop ended the connection is gone: free the request, write nothing. */
-    if (ended) fuse_reply_none(req);
-    else fuse_reply_iov(req, slot->iov, slot->iovcnt);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    pthread_mutex_lock(&s->lock);
-    s->reply_write_ns += (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
-    s->read_replies++;
-    slot->state = SLOT_REPLIED;
-    slot->next = s->done_head;
-    s->done_head = i;
-    wake_js(s);
-  }
-  pthread_mutex_unlock(&s->lock);
-  return NULL;
-}
+#include "session.h"
 
 static napi_value num(napi_env env, double value);
 
@@ -557,16 +162,6 @@ static void session_finalize(napi_env env, void *data, void *hint) {
   free(s);
 }
 
-/* Lets the reply threads finish what is queued, and joins them. */
-static void stop_reply_threads(struct session *s) {
-  pthread_mutex_lock(&s->lock);
-  s->reply_stop = 1;
-  pthread_cond_broadcast(&s->reply_ready);
-  pthread_mutex_unlock(&s->lock);
-  for (int i = 0; i < s->reply_threads_started; i++) pthread_join(s->reply_threads[i], NULL);
-  s->reply_threads_started = 0;
-}
-
 /* mount(mountpoint, options, onBatch, loopThreads, replyThreads) -> session. `options` are
    libfuse's (e.g. ['-o', 'ro,default_permissions']). Mounts, then starts the threads. */
 static napi_value js_mount(napi_env env, napi_callback_info info) {
@@ -608,7 +203,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   char message[700];
   last_log[0] = '\0';
   struct fuse_args args = FUSE_ARGS_INIT((int)nopts + 1, fargv);
-  s->se = fuse_session_new(&args, &OPS, sizeof OPS, s);
+  s->se = fuse_session_new(&args, &SESSION_OPS, sizeof SESSION_OPS, s);
   fuse_opt_free_args(&args);
   if (s->se == NULL) {
     snprintf(message, sizeof message, "libfuse rejected the session options: %s", last_log);
@@ -935,12 +530,14 @@ static napi_value js_info(napi_env env, napi_callback_info info) {
   napi_value out;
   napi_create_object(env, &out);
   pthread_mutex_lock(&s->lock);
+  int in_flight = 0;
+  for (int i = 0; i < SLOTS; i++) in_flight += s->slots[i].state != SLOT_FREE;
   double values[] = {s->initialized, s->max_write, s->max_readahead, s->max_background, s->congestion_threshold,
                      (double)s->requests, (double)s->batches, (double)s->largest_batch, (double)s->slot_waits, s->ended,
-                     (double)s->read_replies, s->reply_write_ns / 1000};
+                     (double)s->read_replies, s->reply_write_ns / 1000, in_flight};
   pthread_mutex_unlock(&s->lock);
   const char *keys[] = {"initialized", "maxWrite", "maxReadahead", "maxBackground", "congestionThreshold",
-                        "requests", "batches", "largestBatch", "slotWaits", "ended", "readReplies", "replyWriteUs"};
+                        "requests", "batches", "largestBatch", "slotWaits", "ended", "readReplies", "replyWriteUs", "inFlight"};
   for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) set(env, out, keys[i], num(env, values[i]));
   return out;
 }
