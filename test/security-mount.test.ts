@@ -5,24 +5,11 @@
  */
 import { readFile, rm } from 'node:fs/promises'
 import * as assert from 'uvu/assert'
-import { cleanupMountpoint, forEachBackend, tempMountpoint, type Spawned } from './support/fuse-env.js'
-import { sluiceLong, startDataset, type Dataset } from './support/fuse-dataset.js'
+import { forEachBackend, tempMountpoint } from './support/fuse-env.js'
+import { cliFixture, sluiceLong } from './support/fuse-dataset.js'
 
 await forEachBackend('security-mount', ({ backend, it, suite: test, skip }) => {
-  let d: Dataset | undefined
-  const daemons: Spawned[] = []
-  const mountpoints: string[] = []
-
-  test.before(async () => {
-    if (skip) return
-    d = await startDataset()
-  })
-
-  test.after(async () => {
-    for (const p of daemons) p.kill('SIGKILL')
-    for (const mnt of mountpoints) await cleanupMountpoint(mnt)
-    await d?.close()
-  })
+  const fx = cliFixture(test, skip)
 
   /** The mount options the kernel reports for `mnt`. */
   async function mountOptions(mnt: string): Promise<string[]> {
@@ -37,9 +24,9 @@ await forEachBackend('security-mount', ({ backend, it, suite: test, skip }) => {
   ] as const) {
     it(`the mount is ${name}`, async () => {
       const mnt = await tempMountpoint('security-mount')
-      mountpoints.push(mnt)
-      const daemon = sluiceLong(d!, ['mount', 's3://sluice/ds', mnt, '--fuse-backend', backend, ...extra])
-      daemons.push(daemon)
+      fx.mountpoints.push(mnt)
+      const daemon = sluiceLong(fx.dataset!, ['mount', 's3://sluice/ds', mnt, '--fuse-backend', backend, ...extra])
+      fx.daemons.push(daemon)
       await daemon.waitForLine(/^mounted s3:\/\/sluice\/ds\/ at /)
       const options = await mountOptions(mnt)
       assert.is(options.includes('allow_other'), expectOther, `mount options: ${options.join(',')}`)

@@ -82,6 +82,21 @@ export function run(file: string, args: string[], options: { timeoutMs?: number;
   })
 }
 
+/**
+ * Reads a file from python3 after dropping its cached pages (so every byte comes from the
+ * daemon), `chunkBytes` per read; stdout is the sha256 of its bytes.
+ */
+export function shaUncached(path: string, chunkBytes: number): Promise<RunResult> {
+  return run('python3', ['-c', `import os,sys,hashlib
+fd=os.open(sys.argv[1], os.O_RDONLY); os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED)
+h=hashlib.sha256()
+while True:
+    b=os.read(fd, int(sys.argv[2]))
+    if not b: break
+    h.update(b)
+print(h.hexdigest())`, path, String(chunkBytes)])
+}
+
 /** A fresh empty directory under the temp dir. */
 export async function tempDir(name: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `sluice-${name}-`))
