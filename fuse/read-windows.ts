@@ -24,6 +24,11 @@
  *   copy), and a disk hit's buffer is the one the memory tier keeps.
  * - A sequential reader that is past the middle of window i has window i + 1 fetched ahead,
  *   so the kernel's read-ahead does not stall on a disk-tier block at every block boundary.
+ * - The first window of a file and the windows fetched ahead are streamed (`handle.chunks`):
+ *   a read is answered as soon as its bytes have arrived, not when the whole block has, and
+ *   the handle reads ahead as for any sequential stream, its full window from the start. A
+ *   cold mount behind the remote-store model read 132 MiB/s with whole-block windows, 156
+ *   with streamed ones, against 176 for an in-process `chunks()` loop.
  * - Each open file keeps its three most recent windows (the previous one, because the kernel's
  *   read-ahead straddles block boundaries, the current and the next), concurrent reads of one
  *   window share one fetch, and all windows together are bounded by `maxWindows`, evicting
@@ -41,7 +46,7 @@ const EMPTY: ReadLease = { views: [], release() {} }
 
 interface Window {
   readonly index: number
-  readonly bytes: Promise<Uint8Array>
+  bytes: Promise<Uint8Array>
   /** The fetched bytes, once there: reads of the window are then answered synchronously. */
   ready: Uint8Array | undefined
   /** Recency tick of the last use. */
@@ -52,6 +57,11 @@ interface Window {
   pins: number
   /** Evicted (or its file released): no new leases. */
   retired: boolean
+  /** A streamed fetch: the consecutive pieces arrived so far, and how many bytes they hold. */
+  pieces: Uint8Array[]
+  arrived: number
+  /** Reads waiting for the window to have arrived up to `until` (an offset in the file). */
+  waiting: { until: number; wake: () => void }[]
 }
 
 interface FileWindows {
@@ -94,10 +104,10 @@ export class ReadWindows {
     // Fast path: one window, already there (every read but one or two per block).
     if (first === last) {
       const w = this.window(file, fd, handle, first)
-      return w.ready === undefined ? undefined : this.leaseOf([w], first * ws, position, end)
+      return covers(w, end, ws) ? this.leaseOf([w], position, end) : undefined
     }
     const windows = this.collect(file, fd, handle, first, last)
-    const lease = windows.every((w) => w.ready !== undefined) ? this.leaseOf(windows, first * ws, position, end) : undefined
+    const lease = windows.every((w) => covers(w, end, ws)) ? this.leaseOf(windows, position, end) : undefined
     for (const w of windows) this.unpin(w)
     return lease
   }
@@ -114,8 +124,8 @@ export class ReadWindows {
     // Pinned while waiting: an eviction meanwhile must not hand the buffer to another fetch.
     const windows = this.collect(file, fd, handle, first, last)
     try {
-      for (const w of windows) await w.bytes
-      return this.leaseOf(windows, first * ws, position, end)
+      for (const w of windows) await this.arrival(w, end)
+      return this.leaseOf(windows, position, end)
     } finally {
       for (const w of windows) this.unpin(w)
     }
@@ -167,9 +177,18 @@ export class ReadWindows {
     return windows
   }
 
-  /** Pins the windows' buffers and returns views of `[start, end)` of them (the first at `base`). */
-  private leaseOf(windows: Window[], base: number, start: number, end: number): ReadLease {
-    const views = slices(windows.map((w) => w.ready!), base, start, end)
+  /** Resolves once `w` holds the file's bytes up to `end` (or all of it); rejects if its fetch fails. */
+  private arrival(w: Window, end: number): Promise<unknown> {
+    if (w.ready !== undefined || covers(w, end, this.windowBytes)) return Promise.resolve()
+    const until = Math.min(end, (w.index + 1) * this.windowBytes)
+    const arrived = new Promise<void>((wake) => w.waiting.push({ until, wake }))
+    return Promise.race([arrived, w.bytes])
+  }
+
+  /** Pins the windows' buffers and returns views of `[start, end)` of them. */
+  private leaseOf(windows: Window[], start: number, end: number): ReadLease {
+    const ws = this.windowBytes
+    const views = slices(windows.map((w) => ({ at: w.index * ws, bytes: w.ready !== undefined ? [w.ready] : w.pieces })), start, end)
     for (const w of windows) w.pins++
     let released = false
     return {
@@ -222,7 +241,7 @@ export class ReadWindows {
     if (!sequential) return
     const index = Math.floor((end - 1) / ws)
     if ((end - 1) % ws < ws / 2 || (index + 1) * ws >= handle.size) return
-    if (find(file, index + 1) === undefined) this.fetch(file, fd, handle, index + 1, index)
+    if (find(file, index + 1) === undefined) this.fetch(file, fd, handle, index + 1, index, true)
   }
 
   /** The window, fetched or being fetched; starts the fetch if it has neither. */
@@ -232,24 +251,32 @@ export class ReadWindows {
       hit.used = ++this.tick
       return hit
     }
-    return this.fetch(file, fd, handle, index, index)
+    // A read of a file's first window is how sequential readers start: streamed too.
+    return this.fetch(file, fd, handle, index, index, index === 0)
   }
 
-  /** Starts fetching window `index`, making room first without evicting window `keep`. */
-  private fetch(file: FileWindows, fd: number, handle: ObjectHandle, index: number, keep: number): Window {
+  /**
+   * Starts fetching window `index`, making room first without evicting window `keep`;
+   * `streamed` (for sequential readers) reads it with `chunks`, unless windows are pooled.
+   */
+  private fetch(file: FileWindows, fd: number, handle: ObjectHandle, index: number, keep: number, streamed = false): Window {
     while (file.windows.length >= PER_FILE) this.evictFrom(file, keep)
     while (this.count >= this.maxWindows && this.evictOldest()) {}
     const start = index * this.windowBytes
     const length = Math.min(this.windowBytes, handle.size - start)
     const buffer = this.pooled ? (this.pool.pop() ?? Buffer.allocUnsafeSlow(this.windowBytes)) : undefined
-    const bytes = buffer === undefined ? handle.read(start, length) : handle.readInto(buffer, 0, start, length).then((n) => buffer.subarray(0, n))
     // The fetch pins the buffer until it settles: a retired window's buffer may still be written to.
-    const w: Window = { index, bytes, ready: undefined, used: ++this.tick, buffer, pins: 1, retired: false }
+    const w: Window = { index, bytes: Promise.resolve(EMPTY_BYTES), ready: undefined, used: ++this.tick, buffer, pins: 1, retired: false, pieces: [], arrived: 0, waiting: [] }
+    w.bytes = buffer !== undefined
+      ? handle.readInto(buffer, 0, start, length).then((n) => buffer.subarray(0, n))
+      : streamed ? stream(w, handle, start, length) : handle.read(start, length)
+    const bytes = w.bytes
     file.windows.push(w)
     this.count++
     bytes.then(
       (b) => {
         w.ready = b
+        w.pieces = []
         this.unpin(w)
       },
       // A failed fetch must not stay cached: the next read tries again (and reports its own error).
@@ -296,19 +323,54 @@ export class ReadWindows {
   }
 }
 
+const EMPTY_BYTES = new Uint8Array(0)
+
+/** Whether `w` holds the file's bytes up to `end` (or all of its own). */
+function covers(w: Window, end: number, windowBytes: number): boolean {
+  return w.ready !== undefined || w.index * windowBytes + w.arrived >= Math.min(end, (w.index + 1) * windowBytes)
+}
+
 /**
- * The parts of consecutive windows (the first starting at `base`) that cover `[start, end)`.
- * A window shorter than the window size (the object's last) ends the views early.
+ * Reads a window with `chunks`, keeping the pieces as they arrive and waking the reads they
+ * satisfy; resolves to the whole window (one view when the pieces are one block's memory).
  */
-function slices(blocks: Uint8Array[], base: number, start: number, end: number): Uint8Array[] {
+async function stream(w: Window, handle: ObjectHandle, start: number, length: number): Promise<Uint8Array> {
+  for await (const piece of handle.chunks({ start, end: start + length })) {
+    w.pieces.push(piece)
+    w.arrived += piece.length
+    const reached = start + w.arrived
+    w.waiting = w.waiting.filter((r) => (r.until <= reached ? (r.wake(), false) : true))
+  }
+  return joined(w.pieces)
+}
+
+/** Consecutive pieces as one view: without a copy when they are adjacent in one buffer. */
+function joined(pieces: Uint8Array[]): Uint8Array {
+  if (pieces.length === 1) return pieces[0]!
+  const first = pieces[0]
+  let offset = first?.byteOffset ?? 0
+  for (const p of pieces) {
+    if (p.buffer !== first!.buffer || p.byteOffset !== offset) return Buffer.concat(pieces)
+    offset += p.length
+  }
+  return first === undefined ? EMPTY_BYTES : new Uint8Array(first.buffer, first.byteOffset, offset - first.byteOffset)
+}
+
+/**
+ * The parts of the windows' bytes (each window's consecutive pieces, from `at` in the file)
+ * that cover `[start, end)`, in order.
+ */
+function slices(windows: { at: number; bytes: Uint8Array[] }[], start: number, end: number): Uint8Array[] {
   const out: Uint8Array[] = []
-  let blockStart = base
-  for (const bytes of blocks) {
-    const from = Math.max(start, blockStart)
-    const to = Math.min(end, blockStart + bytes.length)
-    if (to <= from) break
-    out.push(from === blockStart && to === blockStart + bytes.length ? bytes : bytes.subarray(from - blockStart, to - blockStart))
-    blockStart += bytes.length
+  for (const { at, bytes } of windows) {
+    let pieceStart = at
+    for (const piece of bytes) {
+      const from = Math.max(start, pieceStart)
+      const to = Math.min(end, pieceStart + piece.length)
+      if (to > from) out.push(from === pieceStart && to === pieceStart + piece.length ? piece : piece.subarray(from - pieceStart, to - pieceStart))
+      pieceStart += piece.length
+      if (pieceStart >= end) return out
+    }
   }
   return out
 }

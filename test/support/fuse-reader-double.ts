@@ -89,8 +89,15 @@ export class FuseReaderDouble implements MountReader {
         target.set(part, offset)
         return part.length
       },
-      async *chunks() {
-        yield check().bytes
+      // Like BlockReader's: the range in pieces, the first yielded before the rest "arrives".
+      async *chunks(options = {}) {
+        double.counts.reads++
+        const end = Math.min(info.size, options.end ?? info.size)
+        const start = options.start ?? 0
+        const middle = start + Math.ceil((end - start) / 2)
+        yield check().bytes.subarray(start, middle)
+        await new Promise((r) => setImmediate(r))
+        if (end > middle) yield check().bytes.subarray(middle, end)
       },
       prefetch(position: number, length: number) {
         return position + length
