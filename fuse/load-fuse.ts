@@ -18,8 +18,6 @@ export interface FuseConstructor {
   prototype: FuseInstance
 }
 
-export type FuseAvailability = { available: true } | { available: false; reason: string }
-
 let loaded: Promise<FuseConstructor> | undefined
 
 /** Imports fuse-native once; rejects with a MountError('unavailable') naming what to install. */
@@ -46,14 +44,4 @@ export function loadFuse(): Promise<FuseConstructor> {
     loaded = undefined
   })
   return loaded
-}
-
-/** Whether mounting can work here, with the reason when not (tests print it when skipping). */
-export async function fuseAvailability(): Promise<FuseAvailability> {
-  try {
-    await loadFuse()
-    return { available: true }
-  } catch (err) {
-    return { available: false, reason: (err as Error).message }
-  }
 }

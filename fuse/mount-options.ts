@@ -1,5 +1,9 @@
 /**
- * The libfuse 2 mount options, and why each is set.
+ * The mount options of both bindings, and why each is set. libfuse 2 (fuse-native) takes
+ * them all as `-o` options; libfuse 3's low-level API takes only the mount's own (`ro`,
+ * `default_permissions`, `allow_other`, `fsname`, `subtype`, `debug`), and the libfuse 3
+ * adapter does the rest itself: it sends the timeouts with each reply and makes the
+ * `auto_cache` decision at open (fuse3-adapter.ts).
  *
  * - `ro`: the kernel refuses writes (EROFS) before they reach the daemon.
  * - `auto_cache`: the kernel page cache of a file survives close and reopen as long as its
@@ -27,9 +31,14 @@ export interface LibfuseOptionInput {
   debug?: boolean
 }
 
+/** How long the kernel may reuse attributes, entries and "no such file", in seconds. */
+export function kernelTimeoutSeconds(metadataTtlMs: number): number {
+  return Number(Math.min(metadataTtlMs / 1000, 1).toFixed(3))
+}
+
+/** libfuse 2's options (fuse-native). */
 export function libfuseOptions(input: LibfuseOptionInput): string[] {
-  const kernelTimeoutS = Math.min(input.metadataTtlMs / 1000, 1)
-  const seconds = String(Number(kernelTimeoutS.toFixed(3)))
+  const seconds = String(kernelTimeoutSeconds(input.metadataTtlMs))
   const options = [
     'ro',
     'default_permissions',
@@ -41,6 +50,14 @@ export function libfuseOptions(input: LibfuseOptionInput): string[] {
     `fsname=${fsnameFor(input.prefix)}`,
     'subtype=sluice',
   ]
+  if (input.allowOther) options.push('allow_other')
+  if (input.debug) options.push('debug')
+  return options
+}
+
+/** libfuse 3's options (the low-level session takes only the mount's own). */
+export function libfuse3Options(input: LibfuseOptionInput): string[] {
+  const options = ['ro', 'default_permissions', `fsname=${fsnameFor(input.prefix)}`, 'subtype=sluice']
   if (input.allowOther) options.push('allow_other')
   if (input.debug) options.push('debug')
   return options

@@ -1,8 +1,8 @@
 /**
  * Mounting an object prefix as a read-only directory: a ReadOnlyFileSystem bound to the
- * kernel through fuse-native (operations.ts), plus the lifecycle around them (check the
- * mountpoint, list before mounting so a bad URL fails here and not on first `ls`, unmount and
- * close open handles).
+ * kernel by one of two bindings (binding.ts: the libfuse 3 addon, else fuse-native), plus
+ * the lifecycle around them (check the mountpoint, list before mounting so a bad URL fails
+ * here and not on first `ls`, raise the kernel read-ahead, unmount and close open handles).
  *
  * The mount never owns the reader: whoever created the BlockReader closes it, after
  * `unmount()`, which is how the CLI flushes the cache on SIGINT/SIGTERM.
@@ -10,12 +10,14 @@
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { MountReader } from './reader.js'
-import { loadFuse, type FuseInstance } from './load-fuse.js'
-import { libfuseOptions } from './mount-options.js'
-import { checkMountpoint, findMount, isStaleMount, MountError } from './mountpoint.js'
+import { chooseBackend, type FuseBackendChoice, type FuseBackendName, type FuseBinding } from './binding.js'
+import { mountFuse3 } from './fuse3-binding.js'
+import { mountFuseNative } from './fuse-native-binding.js'
+import type { Fuse3Info } from './load-fuse3.js'
+import { kernelTimeoutSeconds, libfuse3Options, libfuseOptions } from './mount-options.js'
+import { checkMountpoint, findMount } from './mountpoint.js'
 import { setReadAhead } from './read-ahead.js'
-import { createOperations } from './operations.js'
-import { ReadOnlyFileSystem, type MountStats } from './read-only-fs.js'
+import { ReadOnlyFileSystem, type MountStats as FsStats } from './read-only-fs.js'
 import type { SkippedKey } from './tree.js'
 
 export interface MountOptions {
@@ -35,9 +37,18 @@ export interface MountOptions {
   maxWindowBytes?: number
   /** How often to check that the mount still exists (to notice `fusermount -u` from elsewhere), in ms. Default 2 000. */
   watchIntervalMs?: number
+  /** Which binding serves the mount: `libfuse3` (the addon), `fuse-native` (libfuse 2), or `auto`: libfuse 3 when it can, saying why not otherwise. Default `auto`. */
+  backend?: FuseBackendChoice
 }
 
-export type { MountStats }
+export interface MountStats extends FsStats {
+  /** The binding serving the mount. */
+  backend: FuseBackendName
+  /** The kernel read-ahead set on the mount, in bytes (undefined when it could not be set). */
+  readAheadBytes: number | undefined
+  /** libfuse 3 only: what INIT negotiated (maxWrite: the largest request) and how requests arrived in batches. */
+  session?: Fuse3Info
+}
 
 export interface SluiceMount {
   readonly mountpoint: string
@@ -69,46 +80,44 @@ export async function mount(reader: MountReader, prefix: string, mountpoint: str
   const normalized = normalizePrefix(prefix)
 
   await checkMountpoint(target)
-  const Fuse = await loadFuse()
+  const backend = await chooseBackend(options.backend ?? 'auto', log)
   const fs = new ReadOnlyFileSystem(reader, { prefix: normalized, metadataTtlMs, log, maxWindowBytes: options.maxWindowBytes })
   const first = await fs.load()
-  const ops = createOperations(fs)
-  const optionList = libfuseOptions({ metadataTtlMs, allowOther: options.allowOther ?? false, prefix: normalized, debug: options.fuseDebug })
-  // fuse-native only knows a fixed set of options (no `ro`, no `ac_attr_timeout`), so the
-  // subclass hands libfuse our list directly.
-  class SluiceFuse extends (Fuse as unknown as new (...args: unknown[]) => FuseInstance) {
-    override _fuseOptions(): string {
-      return '-o' + optionList.join(',')
-    }
-  }
-  // Reads have no per-operation timer: the core already bounds every request to the store
-  // (timeouts and retries), and a timer per 128 KiB read is measurable overhead.
-  const fuse = new SluiceFuse(target, ops, { timeout: { default: options.operationTimeoutMs ?? 300_000, read: false } })
-  await new Promise<void>((done, fail) => {
-    fuse.mount((err) => {
-      if (err === null || err === undefined) return done()
-      fail(new MountError('failed', `mounting ${normalized} at ${target} failed: ${err.message}` +
-        (err.message === 'fuse failed' ? ' (libfuse printed the reason above)' : ''), { mountpoint: target, cause: err }))
-    })
-  })
+  const optionInput = { metadataTtlMs, allowOther: options.allowOther ?? false, prefix: normalized, debug: options.fuseDebug }
+  const binding: FuseBinding = backend.name === 'libfuse3'
+    ? await mountFuse3({ addon: backend.addon, fs, target, prefix: normalized, optionList: libfuse3Options(optionInput), kernelTimeoutS: kernelTimeoutSeconds(metadataTtlMs) })
+    : await mountFuseNative({ Fuse: backend.Fuse, fs, target, prefix: normalized, optionList: libfuseOptions(optionInput), operationTimeoutMs: options.operationTimeoutMs ?? 300_000 })
 
-  const readAheadBytes = options.readAheadBytes ?? 1024 * 1024
+  // Buffered reads arrive in requests of at most the read-ahead: with libfuse 3, 1 MiB of
+  // read-ahead is what makes them 1 MiB requests. This stat also waits out INIT.
+  let readAheadBytes: number | undefined = options.readAheadBytes ?? 1024 * 1024
   if (readAheadBytes > 0) {
     const problem = await setReadAhead(target, readAheadBytes)
-    if (problem !== undefined) log(problem)
+    if (problem !== undefined) {
+      log(problem)
+      readAheadBytes = undefined
+    }
+  } else {
+    readAheadBytes = undefined
   }
+  log(`serving ${target} with ${binding.describe()}; kernel read-ahead ${readAheadBytes === undefined ? 'unchanged (128 KiB)' : `${Math.round(readAheadBytes / 1024)} KiB`}`)
 
   let unmounting: Promise<void> | undefined
   let signalGone!: () => void
   const gone = new Promise<void>((done) => (signalGone = done))
   const closeHandles = () => fs.closeAll()
+  const goneFromOutside = async () => {
+    if (unmounting !== undefined) return
+    clearInterval(watcher)
+    unmounting = closeHandles()
+    await unmounting
+    signalGone()
+  }
+  // libfuse 3 says at once when the connection ended; fuse-native is polled.
+  void binding.ended?.then(goneFromOutside)
   const watcher = setInterval(() => {
     void findMount(target).then(async (entry) => {
-      if (entry !== undefined || unmounting !== undefined) return
-      clearInterval(watcher)
-      unmounting = closeHandles()
-      await unmounting
-      signalGone()
+      if (entry === undefined) await goneFromOutside()
     })
   }, options.watchIntervalMs ?? 2000)
   watcher.unref()
@@ -118,20 +127,14 @@ export async function mount(reader: MountReader, prefix: string, mountpoint: str
     prefix: normalized,
     skipped: first.skipped,
     gone,
-    stats: () => fs.stats(),
+    stats: () => {
+      const session = binding.stats()
+      return { ...fs.stats(), backend: binding.backend, readAheadBytes, ...(session === undefined ? {} : { session }) }
+    },
     unmount() {
       unmounting ??= (async () => {
         clearInterval(watcher)
-        await new Promise<void>((done, fail) => {
-          fuse.unmount((err) => {
-            if (err === null || err === undefined) return done()
-            // Already gone (unmounted from outside): that is the state we wanted.
-            void Promise.all([findMount(target), isStaleMount(target)]).then(([entry, stale]) => {
-              if (entry === undefined && !stale) done()
-              else fail(new MountError('failed', `unmounting ${target} failed: ${err.message}`, { mountpoint: target, cause: err }))
-            })
-          })
-        })
+        await binding.unmount()
         await closeHandles()
       })()
       // A failed unmount (busy) may be retried.

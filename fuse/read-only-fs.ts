@@ -7,15 +7,24 @@
  *
  * Every method is async and either resolves to the reply's values or rejects with a
  * FuseOperationError carrying the errno (errno.ts holds the one table from sluice error codes).
+ *
+ * While a file is open, its path reports the version the open handles are pinned to, and
+ * further opens pin that same version, even after a listing refresh found a newer one: the
+ * kernel sizes its reads by the size getattr reports, so a size from another version than
+ * the handle's would cut reads short or ask past the handle's end. The listing's newer
+ * version shows from the first getattr after the last close (and its new mtime makes the
+ * next open drop the page cache). Bytes the store no longer has for the pinned version
+ * still fail with ESTALE, as before.
  * Nothing here may block the event loop: the process serving the mount must never wait on
  * a path under it. Each failure is counted by errno, and logged (rate-limited) unless it is an
  * answer rather than a fault (ENOENT, EROFS, EISDIR).
  */
+import type { ObjectInfo } from '../lib/index.js'
 import type { MountReader } from './reader.js'
 import { FuseOperationError, toFuseError, type ErrnoName } from './errno.js'
 import { HandleTable } from './handles.js'
 import { ListingCache } from './listing.js'
-import { ReadWindows } from './read-windows.js'
+import { ReadWindows, type ReadLease } from './read-windows.js'
 import { lookup, type TreeNode, type TreeSnapshot } from './tree.js'
 import { VersionClock } from './version-clock.js'
 
@@ -40,6 +49,8 @@ export interface MountCounters {
   errors: Record<string, number>
   bytesRead: number
   opens: number
+  /** The kernel's read requests: how many, the bytes they asked for, the largest, and how many were >= 512 KiB. */
+  readRequests: { count: number; requestedBytes: number; largestBytes: number; atLeast512KiB: number }
 }
 
 export interface MountStats extends MountCounters {
@@ -103,7 +114,15 @@ export class ReadOnlyFileSystem {
   private readonly clock = new VersionClock()
   private readonly handles = new HandleTable()
   private readonly windows: ReadWindows
-  private readonly counters: MountCounters = { operations: {}, errors: {}, bytesRead: 0, opens: 0 }
+  private readonly counters: MountCounters = {
+    operations: {},
+    errors: {},
+    bytesRead: 0,
+    opens: 0,
+    readRequests: { count: 0, requestedBytes: 0, largestBytes: 0, atLeast512KiB: 0 },
+  }
+  /** Paths with open handles → the version they are pinned to and how many handles. */
+  private readonly held = new Map<string, { info: ObjectInfo; handles: number }>()
   private readonly uid: number
   private readonly gid: number
   private readonly log: (line: string) => void
@@ -118,7 +137,10 @@ export class ReadOnlyFileSystem {
     this.uid = options.uid ?? process.getuid?.() ?? 0
     this.gid = options.gid ?? process.getgid?.() ?? 0
     const windowBytes = reader.blockSize ?? 4 * 1024 * 1024
-    this.windows = new ReadWindows(windowBytes, Math.floor((options.maxWindowBytes ?? 256 * 1024 * 1024) / windowBytes))
+    // Without a memory tier, windows are read into pooled buffers (see read-windows.ts).
+    const tiers = reader.stats?.().tiers
+    const pooled = tiers !== undefined && !tiers.some((t) => t.name === 'memory' && t.maxBytes > 0)
+    this.windows = new ReadWindows(windowBytes, Math.floor((options.maxWindowBytes ?? 256 * 1024 * 1024) / windowBytes), pooled)
   }
 
   /** Lists the prefix now; rejects with the core's error when that fails (used before mounting). */
@@ -163,12 +185,19 @@ export class ReadOnlyFileSystem {
       // Opening with the listed info pins the listed version without a request to the store:
       // a second epoch costs nothing, and the version is at most one metadata TTL old. If the
       // store moved on since, uncached reads fail with ESTALE instead of mixing versions.
-      const handle = await this.reader.open(node.info)
+      // A path already open stays on its open handles' version (see the header).
+      const listed = this.held.get(path)?.info ?? node.info
+      const handle = await this.reader.open(listed)
+      let info = listed
       // Should a reader hand back another version anyway, report that one from here on, so
-      // libfuse's auto_cache check right after this open sees the change.
-      if (handle.version !== node.info.version || handle.size !== node.info.size) {
-        this.listing.noteOpened(path, { ...handle.info, mtimeMs: handle.info.mtimeMs ?? node.info.mtimeMs })
+      // the page-cache check right after this open sees the change.
+      if (handle.version !== listed.version || handle.size !== listed.size) {
+        info = { ...handle.info, mtimeMs: handle.info.mtimeMs ?? listed.mtimeMs }
+        this.listing.noteOpened(path, info)
       }
+      const held = this.held.get(path)
+      if (held === undefined || held.info.version !== info.version) this.held.set(path, { info, handles: (held?.handles ?? 0) + 1 })
+      else held.handles++
       this.counters.opens++
       return this.handles.add({ path, handle })
     })
@@ -180,7 +209,7 @@ export class ReadOnlyFileSystem {
    * window already fetched is copied from at once, without a trip through the block cache.
    */
   async read(path: string, fd: number, target: Uint8Array, length: number, position: number): Promise<number> {
-    this.count('read')
+    this.countRead(length)
     try {
       const file = this.handles.get(fd)
       if (file === undefined) throw new FuseOperationError('EBADF', `bad file handle ${fd}`)
@@ -195,12 +224,35 @@ export class ReadOnlyFileSystem {
     }
   }
 
+  /**
+   * A lease on up to `length` bytes at `position` of open file `fd`: views of the read
+   * windows, in order (none at or past the end), for a binding that replies without
+   * copying. The views must not be written to, and the lease must be released once they
+   * are no longer read (a pooled window's buffer is reused after that).
+   */
+  async readViews(path: string, fd: number, length: number, position: number): Promise<ReadLease> {
+    this.countRead(length)
+    try {
+      const file = this.handles.get(fd)
+      if (file === undefined) throw new FuseOperationError('EBADF', `bad file handle ${fd}`)
+      const want = Math.max(0, Math.min(length, file.handle.size - position))
+      const lease = this.windows.leaseReady(fd, file.handle, position, want) ?? (await this.windows.lease(fd, file.handle, position, want))
+      for (const v of lease.views) this.counters.bytesRead += v.length
+      return lease
+    } catch (err) {
+      throw this.failure('read', path, err)
+    }
+  }
+
   /** Closes open file `fd`; an unknown fd is not an error (the kernel releases each fd once). */
   release(path: string, fd: number): Promise<void> {
     return this.run('release', path, async () => {
       const file = this.handles.remove(fd)
       this.windows.drop(fd)
-      await file?.handle.close()
+      if (file === undefined) return
+      const held = this.held.get(file.path)
+      if (held !== undefined && --held.handles <= 0) this.held.delete(file.path)
+      await file.handle.close()
     })
   }
 
@@ -240,6 +292,7 @@ export class ReadOnlyFileSystem {
       errors: { ...this.counters.errors },
       bytesRead: this.counters.bytesRead,
       opens: this.counters.opens,
+      readRequests: { ...this.counters.readRequests },
       openFiles: this.handles.size,
       objectCount: snapshot?.objectCount ?? 0,
       totalBytes: snapshot?.totalBytes ?? 0,
@@ -249,11 +302,21 @@ export class ReadOnlyFileSystem {
   /** Closes every open file (after unmounting: no release will come for them). */
   async closeAll(): Promise<void> {
     this.windows.clear()
+    this.held.clear()
     await Promise.allSettled(this.handles.drain().map((file) => file.handle.close()))
   }
 
   private count(op: string): void {
     this.counters.operations[op] = (this.counters.operations[op] ?? 0) + 1
+  }
+
+  private countRead(length: number): void {
+    this.count('read')
+    const r = this.counters.readRequests
+    r.count++
+    r.requestedBytes += length
+    if (length > r.largestBytes) r.largestBytes = length
+    if (length >= 512 * 1024) r.atLeast512KiB++
   }
 
   private async run<T>(op: string, path: string, work: () => Promise<T>): Promise<T> {
@@ -293,8 +356,9 @@ export class ReadOnlyFileSystem {
       const time = node.mtimeMs
       return { mode: S_IFDIR | 0o555, size: 4096, nlink: 2, uid: this.uid, gid: this.gid, mtime: time, atime: time, ctime: time, blksize: 4096, blocks: 8 }
     }
-    const time = this.clock.mtimeFor(path, node.info)
-    const size = node.info.size
+    const info = this.held.get(path)?.info ?? node.info
+    const time = this.clock.mtimeFor(path, info)
+    const size = info.size
     return { mode: S_IFREG | 0o444, size, nlink: 1, uid: this.uid, gid: this.gid, mtime: time, atime: time, ctime: time, blksize: 128 * 1024, blocks: Math.ceil(size / 512) }
   }
 }

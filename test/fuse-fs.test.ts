@@ -2,7 +2,7 @@
  * ReadOnlyFileSystem without a mount: the semantics every FUSE binding shares (attributes,
  * listings and their refresh, the open-file table, reads, release, statfs, and the errno each
  * failure answers with), over a real BlockReader whose store is a MemorySource. The source is
- * wrapped only to fail on demand; the mount tests prove the fuse-native binding on top.
+ * wrapped only to fail on demand; the mount tests prove both bindings on top.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -187,21 +187,67 @@ test('closeAll closes every open file', withSetup(async (s) => {
 test('an open file reads the version it opened: rewritten underneath, an uncached read is ESTALE', withSetup(0, async (s) => {
   const bytes = s.files.get('top.bin')!
   const fd = await s.fs.open('/top.bin', O_RDONLY)
-  const firstBlock = Buffer.alloc(BLOCK)
-  assert.is(await s.fs.read('/top.bin', fd, firstBlock, BLOCK, 0), BLOCK)
+  // One block from the middle: not how a sequential reader starts, so nothing is read ahead.
+  const oneBlock = Buffer.alloc(BLOCK)
+  assert.is(await s.fs.read('/top.bin', fd, oneBlock, BLOCK, BLOCK), BLOCK)
   const v2 = patternBytes(bytes.length + 1, 'top v2')
   s.source.put(PREFIX + 'top.bin', v2)
   // A cached block still answers with the opened version's bytes, never a mix.
   const again = Buffer.alloc(100)
-  assert.is(await s.fs.read('/top.bin', fd, again, 100, 0), 100)
-  assert.equal(again, bytes.subarray(0, 100))
-  assert.is(await errnoOf(s.fs.read('/top.bin', fd, Buffer.alloc(100), 100, 2 * BLOCK + 50)), 'ESTALE -116')
-  // The listing (TTL 0) already shows the new version, and a new open reads it.
+  assert.is(await s.fs.read('/top.bin', fd, again, 100, BLOCK), 100)
+  assert.equal(again, bytes.subarray(BLOCK, BLOCK + 100))
+  assert.is(await errnoOf(s.fs.read('/top.bin', fd, Buffer.alloc(100), 100, 3 * BLOCK + 50)), 'ESTALE -116')
+  assert.is(s.fs.stats().errors.ESTALE, 1)
+  assert.ok(s.logs.some((l) => l.includes('ESTALE') && l.includes('ERR_SLUICE_OBJECT_CHANGED')), s.logs.join('\n'))
+  // Once the last handle is closed, the listing (TTL 0) shows the new version, and a new open reads it.
+  await s.fs.release('/top.bin', fd)
   assert.is((await s.fs.getattr('/top.bin')).size, v2.length)
   const fd2 = await s.fs.open('/top.bin', O_RDONLY)
   assert.equal(await readAll(s.fs, '/top.bin', fd2, v2.length), v2)
-  assert.is(s.fs.stats().errors.ESTALE, 1)
-  assert.ok(s.logs.some((l) => l.includes('ESTALE') && l.includes('ERR_SLUICE_OBJECT_CHANGED')), s.logs.join('\n'))
+}))
+
+test('while a file is open, its path reports the open version and new opens pin it; the next version shows after the last close', withSetup(0, async (s) => {
+  const v1 = s.files.get('train/nested/b.rec')!
+  const fd = await s.fs.open('/train/nested/b.rec', O_RDONLY)
+  const v1Stat = await s.fs.getattr('/train/nested/b.rec')
+  assert.equal(await readAll(s.fs, '/train/nested/b.rec', fd, v1.length), v1) // now cached: v1 stays readable
+  const v2 = patternBytes(v1.length + 777, 'b v2')
+  s.source.put(PREFIX + 'train/nested/b.rec', v2)
+  // The listing (TTL 0) re-lists at every operation and sees v2, but the path stays on v1:
+  // getattr, the directory listing and a second open all agree with the open handle.
+  const held = await s.fs.getattr('/train/nested/b.rec')
+  assert.is(held.size, v1.length)
+  assert.is(held.mtime, v1Stat.mtime)
+  const dir = await s.fs.readdir('/train/nested')
+  assert.is(dir.stats[dir.names.indexOf('b.rec')]!.size, v1.length)
+  const fd2 = await s.fs.open('/train/nested/b.rec', O_RDONLY)
+  assert.equal(await readAll(s.fs, '/train/nested/b.rec', fd2, v1.length), v1)
+  // Closing one of two handles keeps the hold; closing the last releases it.
+  await s.fs.release('/train/nested/b.rec', fd)
+  assert.is((await s.fs.getattr('/train/nested/b.rec')).size, v1.length)
+  await s.fs.release('/train/nested/b.rec', fd2)
+  const next = await s.fs.getattr('/train/nested/b.rec')
+  assert.is(next.size, v2.length)
+  assert.not.equal(next.mtime, v1Stat.mtime, 'the new version reports another mtime (drops the page cache at the next open)')
+  const fd3 = await s.fs.open('/train/nested/b.rec', O_RDONLY)
+  assert.equal(await readAll(s.fs, '/train/nested/b.rec', fd3, v2.length), v2)
+}))
+
+test('readViews: the bytes of any range as views of the cached blocks, none past the end; requests counted by size', withSetup(async (s) => {
+  const bytes = s.files.get('top.bin')!
+  const fd = await s.fs.open('/top.bin', O_RDONLY)
+  for (const [pos, len] of [[0, 100], [BLOCK - 10, 20], [BLOCK, BLOCK], [2 * BLOCK + 5, 10 * BLOCK], [bytes.length - 1, 4096]] as const) {
+    const lease = await s.fs.readViews('/top.bin', fd, len, pos)
+    assert.ok(lease.views.length <= 2, 'a range inside or across two blocks: one or two views')
+    assert.equal(Buffer.concat(lease.views), bytes.subarray(pos, pos + len), `range ${pos}+${len}`)
+    lease.release()
+  }
+  assert.equal((await s.fs.readViews('/top.bin', fd, 10, bytes.length)).views, [])
+  assert.is(await errnoOf(s.fs.readViews('/top.bin', 999, 10, 0)), 'EBADF -9')
+  const r = s.fs.stats().readRequests
+  assert.is(r.count, 7)
+  assert.is(r.largestBytes, 10 * BLOCK)
+  assert.is(r.atLeast512KiB, 0)
 }))
 
 test('errno of read failures: deleted object ENOENT, other store failures EIO (logged with the code)', withSetup(async (s) => {

@@ -12,6 +12,7 @@ import { VersionClock } from '../fuse/version-clock.js'
 import { ReadWindows } from '../fuse/read-windows.js'
 import { BlockReader, KiB, SourceError } from '../lib/index.js'
 import { FaultySource, MemorySource } from '../lib/testing/index.js'
+import { waitFor } from './support/wait.js'
 import { RecordingReader } from './support/recording-reader.js'
 import { patternBytes } from './support/fuse-env.js'
 
@@ -21,14 +22,15 @@ const names = (d: DirNode | undefined) => [...(d?.children.keys() ?? [])].sort()
 
 /**
  * The read windows over a real BlockReader (4 KiB blocks, larger than the windows) on an
- * `s3://` MemorySource behind a FaultySource; the recording shows how many reads the windows
- * sent to the handle.
+ * `s3://` MemorySource behind a FaultySource; the recording shows how many fetches (read,
+ * readInto or chunks) the windows sent to the handle.
  */
 function windowReader() {
   const source = new MemorySource('s3')
   const faults = new FaultySource(source)
   const reader = new RecordingReader(new BlockReader({ blockSize: 4 * KiB, sources: [faults] }))
-  const reads = () => reader.log.reads.length
+  // A window is fetched with read, readInto or (streamed) chunks: each is one fetch.
+  const reads = () => reader.log.reads.length + reader.log.readIntos.length + reader.log.chunkCalls.length
   return { reader, source, faults, reads }
 }
 
@@ -153,18 +155,21 @@ test('read windows: a fetched window answers synchronously; sequential readers f
   const windows = new ReadWindows(1024, 64)
   const target = new Uint8Array(256)
   assert.is(windows.copyReady(1, handle, target, 0, 256), -1, 'nothing fetched yet: starts the fetch, answers later')
+  // The first window is streamed: the read is answered once its bytes arrived (the double
+  // sends each range in two halves), before the rest of the window.
   assert.is(await windows.readInto(1, handle, target, 0, 256), 256)
   assert.is(reads(), 1)
-  // In the first half of window 0: served at once, nothing fetched ahead yet.
-  assert.is(windows.copyReady(1, handle, target, 256, 256), 256)
+  assert.is(windows.copyReady(1, handle, target, 256, 256), 256, 'the first half arrived: served at once')
   assert.equal(target, bytes.subarray(256, 512))
-  assert.is(reads(), 1)
+  assert.is(reads(), 1, 'in the first half of window 0, nothing fetched ahead yet')
   // Past the middle of window 0, sequentially: window 1 is fetched ahead of the reader.
-  assert.is(windows.copyReady(1, handle, target, 512, 256), 256)
+  assert.is(await windows.readInto(1, handle, target, 512, 256), 256)
+  assert.equal(target, bytes.subarray(512, 768))
   assert.is(reads(), 2, 'window 1 fetched ahead')
-  await new Promise((r) => setImmediate(r))
-  assert.is(windows.copyReady(1, handle, target, 768, 256), 256)
-  assert.is(windows.copyReady(1, handle, target, 1024, 256), 256, 'window 1 was there when the reader got to it')
+  assert.is(windows.copyReady(1, handle, target, 768, 256), 256, 'window 0 has arrived whole')
+  // Window 1 arrives from the fetch ahead (a real reader takes a few turns), with no read of its own.
+  await waitFor('window 1 to arrive', () => windows.copyReady(1, handle, target, 1024, 256) === 256)
+  assert.is(reads(), 2, 'window 1 came from the fetch ahead')
   assert.equal(target, bytes.subarray(1024, 1280))
   // A read straddling two fetched windows is copied from both.
   const straddle = new Uint8Array(300)
@@ -207,6 +212,44 @@ test('read windows: at most three per file and maxWindows overall; a failed fetc
   faults.setFaults([])
   assert.is(await windows.readInto(7, handle, target, 0, 100), 100, 'the next read fetches again')
   assert.equal(target.subarray(0, 100), bytes.subarray(0, 100))
+  await reader.close()
+})
+
+test('pooled read windows: buffers are reused only once no lease or fetch uses them; bytes stay right', async () => {
+  const source = new MemorySource('s3')
+  const reader = new BlockReader({ sources: [source], blockSize: 4 * KiB })
+  const a = patternBytes(8192, 11)
+  const b = patternBytes(8192, 12)
+  const ha = await reader.open(source.put('s3://b/a', a))
+  const hb = await reader.open(source.put('s3://b/b', b))
+  const windows = new ReadWindows(1024, 3, true)
+  // A lease held across evictions keeps its bytes: its buffer is not handed to another fetch.
+  const held = await windows.lease(1, ha, 100, 200)
+  assert.equal(Buffer.concat(held.views), Buffer.from(a.subarray(100, 300)))
+  for (let i = 1; i < 8; i++) {
+    const lease = await windows.lease(2, hb, i * 1024, 1024)
+    assert.equal(Buffer.concat(lease.views), Buffer.from(b.subarray(i * 1024, (i + 1) * 1024)), `window ${i}`)
+    lease.release()
+  }
+  assert.equal(Buffer.concat(held.views), Buffer.from(a.subarray(100, 300)), 'the held lease still reads its own bytes')
+  const pooled = windows.pooledBuffers
+  held.release()
+  held.release() // idempotent
+  assert.is(windows.pooledBuffers, pooled + 1, 'released after its window was evicted: the buffer goes back to the pool')
+  // A window dropped while its fetch is in flight is not reused until the fetch settled.
+  const pending = windows.lease(3, hb, 0, 10)
+  windows.drop(3)
+  const before = windows.pooledBuffers
+  const late = await pending
+  assert.equal(Buffer.from(late.views[0]!), Buffer.from(b.subarray(0, 10)))
+  late.release()
+  assert.is(windows.pooledBuffers, before + 1)
+  // Reads through the pool match the objects wherever they start.
+  const target = new Uint8Array(3000)
+  for (const [pos, len] of [[0, 3000], [1000, 2500], [5000, 3000], [1023, 2]] as const) {
+    const n = await windows.readInto(4, ha, target, pos, len)
+    assert.equal(target.subarray(0, n), a.subarray(pos, Math.min(a.length, pos + len)))
+  }
   await reader.close()
 })
 

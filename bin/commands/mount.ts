@@ -4,12 +4,13 @@
  * keeps the cache consistent: unmount first (no new reads), then close the reader (flushes
  * pending disk fills), then exit 0. A second signal exits at once.
  */
+import type { FuseBackendChoice } from '../../fuse/index.js'
 import { formatBytes } from '../../lib/index.js'
 import type { Command } from '../support/command.js'
 import { startMetricsServer, type MetricsServer } from '../support/metrics.js'
 import { CACHE_OPTIONS, STORE_OPTIONS, createReader, whenReady } from '../support/reader-options.js'
 import { durationOption, portOption, sizeOption } from '../support/values.js'
-import { ExitCode } from '../support/exit-codes.js'
+import { ExitCode, UsageError } from '../support/exit-codes.js'
 
 export const mountCommand: Command = {
   name: 'mount',
@@ -20,6 +21,8 @@ Shows the objects under <url-prefix> as files below <mountpoint> (an existing, e
 directory), read-only, with directories from the key hierarchy. Reads go through the block
 cache; with --cache-dir the cache is shared with every other sluice process on the node.
 A second pass over the files is served by the kernel page cache while objects are unchanged.
+The mount runs on sluice's libfuse 3 addon (1 MiB requests) where npm ci could build it and
+it can mount (as root, or with fusermount3), else on fuse-native (libfuse 2); it logs which.
 
 Runs in the foreground until SIGINT (Ctrl-C) or SIGTERM, which unmount cleanly and flush the
 cache; "sluice unmount <mountpoint>" from another shell does the same. Prints "mounted ..."
@@ -34,6 +37,7 @@ on stdout once the mount is usable.`,
         'metrics-port': { type: 'string', value: 'port', help: 'Serve Prometheus metrics on this port (0: any free port).' },
         'metrics-host': { type: 'string', value: 'address', help: 'Address for --metrics-port (default 127.0.0.1).' },
         'fuse-debug': { type: 'boolean', help: "Print libfuse's request log on stderr." },
+        'fuse-backend': { type: 'string', value: 'name', help: 'auto (default): the libfuse 3 addon where it can run, else fuse-native (libfuse 2), saying why; or libfuse3, or fuse-native.' },
       },
     },
     { title: 'Cache', options: CACHE_OPTIONS },
@@ -50,8 +54,12 @@ on stdout once the mount is usable.`,
     const metadataTtlMs = durationOption(ctx.values['metadata-ttl'] as string | undefined, 'metadata-ttl')
     const readAheadBytes = sizeOption(ctx.values['read-ahead'] as string | undefined, 'read-ahead')
     const metricsPort = portOption(ctx.values['metrics-port'] as string | undefined, 'metrics-port')
+    const backend = (ctx.values['fuse-backend'] as string | undefined) ?? 'auto'
     // Loaded here so that every other command works on machines without libfuse.
     const fuse = await import('../../fuse/index.js')
+    if (!fuse.FUSE_BACKENDS.includes(backend as FuseBackendChoice)) {
+      throw new UsageError(`--fuse-backend must be one of ${fuse.FUSE_BACKENDS.join(', ')}, got ${JSON.stringify(backend)}`)
+    }
     // The daemon answers every FUSE request from its event loop: disk fills go to a thread.
     const reader = createReader(ctx, { diskWriterThread: true })
     await whenReady(ctx, reader)
@@ -61,6 +69,7 @@ on stdout once the mount is usable.`,
       m = await fuse.mount(reader, prefix, mountpoint, {
         allowOther: ctx.values['allow-other'] === true,
         fuseDebug: ctx.values['fuse-debug'] === true,
+        backend: backend as FuseBackendChoice,
         log: ctx.log,
         ...(metadataTtlMs === undefined ? {} : { metadataTtlMs }),
         ...(readAheadBytes === undefined ? {} : { readAheadBytes }),
@@ -87,7 +96,7 @@ on stdout once the mount is usable.`,
       throw err
     }
     const s = mounted.stats()
-    ctx.stdout.write(`mounted ${mounted.prefix} at ${mounted.mountpoint} (${s.objectCount} objects, ${formatBytes(s.totalBytes)}, read-only)\n`)
+    ctx.stdout.write(`mounted ${mounted.prefix} at ${mounted.mountpoint} (${s.objectCount} objects, ${formatBytes(s.totalBytes)}, read-only, ${s.backend})\n`)
 
     const reason = await new Promise<string>((done) => {
       let signalled = false

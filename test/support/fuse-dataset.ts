@@ -9,7 +9,8 @@ import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { makeS3Client, MiB } from '../../lib/index.js'
 import { startS3Server, type S3Server } from '../../lib/testing/s3-server.js'
-import { patternBytes, run, spawnLong, type RunResult, type Spawned } from './fuse-env.js'
+import { rm } from 'node:fs/promises'
+import { cleanupMountpoint, patternBytes, run, spawnLong, type RunResult, type Spawned } from './fuse-env.js'
 import { tensorflowFixture } from './tfrecord-fixtures.js'
 
 export const SLUICE_BIN = fileURLToPath(new URL('../../bin/sluice.js', import.meta.url))
@@ -51,4 +52,32 @@ export function sluice(dataset: Dataset | undefined, args: string[], timeoutMs =
 /** Starts a long-running `sluice <args>` (mount). */
 export function sluiceLong(dataset: Dataset, args: string[]): Spawned {
   return spawnLong(process.execPath, [SLUICE_BIN, ...args], dataset.env)
+}
+
+/** What a suite of CLI mount tests shares; the suite's after hook clears it. */
+export interface CliFixture {
+  /** Started by the suite's before hook (unless the suite is skipped). */
+  dataset: Dataset | undefined
+  /** Killed (SIGKILL) after the suite. */
+  daemons: Spawned[]
+  /** Unmounted if still mounted, and removed, after the suite. */
+  mountpoints: string[]
+  /** Removed after the suite. */
+  dirs: string[]
+}
+
+/** Registers the before/after hooks of a CLI mount suite and returns what they share. */
+export function cliFixture(suite: { before(fn: () => Promise<void>): void; after(fn: () => Promise<void>): void }, skip: string | undefined): CliFixture {
+  const fx: CliFixture = { dataset: undefined, daemons: [], mountpoints: [], dirs: [] }
+  suite.before(async () => {
+    if (skip) return
+    fx.dataset = await startDataset()
+  })
+  suite.after(async () => {
+    for (const p of fx.daemons) p.kill('SIGKILL')
+    for (const mnt of fx.mountpoints) await cleanupMountpoint(mnt)
+    for (const dir of fx.dirs) await rm(dir, { recursive: true, force: true })
+    await fx.dataset?.close()
+  })
+  return fx
 }

@@ -9,20 +9,47 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { test as uvuTest } from 'uvu'
-import { fuseAvailability } from '../../fuse/index.js'
+import { suite, test as uvuTest } from 'uvu'
+import { fuseAvailability, type FuseBackendChoice, type FuseBackendName } from '../../fuse/index.js'
 import { findMount, isStaleMount } from '../../fuse/mountpoint.js'
 import { announceSkip, testUnless } from './skip.js'
 
-/** Resolves to undefined when FUSE works, else the reason (printed once). */
-export async function fuseSkipReason(suiteName: string): Promise<string | undefined> {
-  const availability = await fuseAvailability()
+/** Both bindings; every mount test runs once on each, as a real mount. */
+export const BACKENDS: readonly FuseBackendName[] = ['libfuse3', 'fuse-native']
+
+/** Resolves to undefined when FUSE works (with `backend`), else the reason (printed once). */
+export async function fuseSkipReason(suiteName: string, backend: FuseBackendChoice = 'auto'): Promise<string | undefined> {
+  const availability = await fuseAvailability(backend)
   return announceSkip(suiteName, 'FUSE tests', availability.available ? undefined : availability.reason)
 }
 
 /** `test` when FUSE works, else a `test.skip` that counts the skip. */
 export function fuseTest(reason: string | undefined): typeof uvuTest {
   return testUnless(reason, uvuTest)
+}
+
+export interface BackendSuite {
+  backend: FuseBackendName
+  /** Registers a test, or a counted skip where this backend cannot mount. */
+  it: typeof uvuTest
+  /** The suite itself, for before/after hooks (they must return early when `skip` is set). */
+  suite: typeof uvuTest
+  skip: string | undefined
+}
+
+/**
+ * Runs the tests `define` registers once per backend, each backend as its own uvu suite
+ * (`name [libfuse3]`, `name [fuse-native]`), skipped with the reason printed where that
+ * backend cannot mount here.
+ */
+export async function forEachBackend(name: string, define: (s: BackendSuite) => void): Promise<void> {
+  for (const backend of BACKENDS) {
+    const label = `${name} [${backend}]`
+    const skip = await fuseSkipReason(label, backend)
+    const s = suite(label)
+    define({ backend, it: skip === undefined ? s : (s.skip as unknown as typeof uvuTest), suite: s, skip })
+    s.run()
+  }
 }
 
 export interface RunResult {
@@ -63,6 +90,21 @@ export async function dropPageCache(paths: string[]): Promise<void> {
 for p in sys.argv[1:]:
     fd=os.open(p, os.O_RDONLY); os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED); os.close(fd)`, ...paths])
   if (r.code !== 0) throw new Error(`dropping the page cache failed (${r.code ?? r.signal}): ${r.stderr}`)
+}
+
+/**
+ * Reads a file from python3 after dropping its cached pages (so every byte comes from the
+ * daemon), `chunkBytes` per read; stdout is the sha256 of its bytes.
+ */
+export function shaUncached(path: string, chunkBytes: number): Promise<RunResult> {
+  return run('python3', ['-c', `import os,sys,hashlib
+fd=os.open(sys.argv[1], os.O_RDONLY); os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED)
+h=hashlib.sha256()
+while True:
+    b=os.read(fd, int(sys.argv[2]))
+    if not b: break
+    h.update(b)
+print(h.hexdigest())`, path, String(chunkBytes)])
 }
 
 /** A fresh empty directory under the temp dir. */
