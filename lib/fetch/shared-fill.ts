@@ -16,6 +16,7 @@
  * module fills only the remote one, because a lease must be released after its value landed.
  */
 import type { SharedTiers } from '../cache/shared-tiers.js'
+import { missingRuns } from './run-planner.js'
 
 export interface SharedRun {
   keys: Uint8Array[]
@@ -58,8 +59,10 @@ export async function fetchSharedRun(cache: SharedTiers, run: SharedRun): Promis
  * after its publish (or at once, for a fetch that failed).
  */
 async function fetchAndPublish(run: SharedRun, blocks: (Uint8Array | undefined)[], indexes: number[], leased: boolean, cache: SharedTiers): Promise<void> {
+  const wanted = new Set(indexes)
   await Promise.all(
-    contiguous(indexes).map(async ([first, count]) => {
+    // The run planner's rule, over the blocks asked for (no cap: they are one run already).
+    missingRuns(indexes[0] ?? 0, indexes[indexes.length - 1] ?? -1, Infinity, (i) => wanted.has(i)).map(async ([first, count]) => {
       const runKeys = run.keys.slice(first, first + count)
       let got: Uint8Array[]
       try {
@@ -86,15 +89,4 @@ function indexesOf<T>(items: T[], test: (item: T) => boolean): number[] {
   const out: number[] = []
   for (let i = 0; i < items.length; i++) if (test(items[i]!)) out.push(i)
   return out
-}
-
-/** Ascending indexes as [first, count] runs of consecutive ones. */
-export function contiguous(indexes: number[]): [number, number][] {
-  const runs: [number, number][] = []
-  for (const i of indexes) {
-    const last = runs[runs.length - 1]
-    if (last && last[0] + last[1] === i) last[1]++
-    else runs.push([i, 1])
-  }
-  return runs
 }
