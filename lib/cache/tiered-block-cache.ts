@@ -357,10 +357,6 @@ export class TieredBlockCache implements BlockStore {
     })
   }
 
-  /** Bytes of write-behind fills in flight, all tiers together. */
-  pendingBytes(): number {
-    return this.tiers.reduce((n, t) => n + t.pendingBytes, 0)
-  }
 
   async close(): Promise<void> {
     await this.flush()
