@@ -14,7 +14,8 @@ import { mount, type SluiceMount } from '../fuse/index.js'
 import { BlockReader, MiB, makeS3Client } from '../lib/index.js'
 import { startS3Server, type S3Server } from '../lib/testing/s3-server.js'
 import { tensorflowFixture } from './support/tfrecord-fixtures.js'
-import { cleanupMountpoint, dropPageCache, forEachBackend, patternBytes, run, tempDir, tempMountpoint } from './support/fuse-env.js'
+import { cleanupMountpoint, dropPageCache, forEachBackend, patternBytes, run, shaUncached, tempDir, tempMountpoint } from './support/fuse-env.js'
+import { announceSkip, testUnless } from './support/skip.js'
 
 await forEachBackend('fuse-s3', ({ backend, it, suite: test, skip }) => {
   const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
@@ -113,5 +114,20 @@ print(n, payload, h.hexdigest())`
     const keptReads = (m!.stats().operations.read ?? 0) - reads
     assert.ok(uncachedReads > 20, `the uncached pass reached the daemon (${uncachedReads} reads)`)
     assert.ok(keptReads <= uncachedReads / 10, `page cache kept: ${keptReads} reads reached the daemon, against ${uncachedReads} with it dropped`)
+  })
+
+  // Request size is the point of the libfuse 3 backend: it negotiates 1 MiB requests, and as
+  // root the mount raises the kernel's read-ahead to match; libfuse 2 caps requests at 128 KiB.
+  const asRoot = announceSkip(`fuse-s3 [${backend}]`, 'the request-size test', process.getuid?.() === 0 ? undefined : "raising the mount's read_ahead_kb needs root")
+  testUnless(asRoot, it)('a sequential read reaches the daemon in requests as large as the backend allows', async () => {
+    const key = 'ds/train/shard-3.bin'
+    const before = { ...m!.stats().readRequests }
+    const r = await shaUncached(mounted(key), 1 * MiB)
+    assert.is(r.stdout.trim(), sha(objects[key]!), r.stderr)
+    const after = m!.stats().readRequests
+    const large = after.atLeast512KiB - before.atLeast512KiB
+    assert.ok(after.count > before.count, 'the read reached the daemon')
+    if (backend === 'libfuse3') assert.ok(large >= 2, `${large} requests of 512 KiB or more for 2 MiB read in 1 MiB pieces (largest ${after.largestBytes} bytes)`)
+    else assert.ok(large === 0 && after.largestBytes <= 128 * 1024, `libfuse 2 requests stay within 128 KiB (largest ${after.largestBytes} bytes)`)
   })
 })
