@@ -70,6 +70,8 @@ export interface BlockStore {
 
   /** Reads blocks' pages into memory off the event loop, so a following `getSync` does not stall. */
   pageIn?(keys: Uint8Array[]): Promise<void>
+  /** Counts a use of the block served by a tier above this one, when this tier holds it too. */
+  noteUse?(key: Uint8Array): void
   /** Marks a block as read past by a sequential reader (the memory tier evicts those first). */
   markPassed?(key: Uint8Array): void
   /** A local tier's verified block without counting a hit or an access (preload's check). */

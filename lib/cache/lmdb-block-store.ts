@@ -190,6 +190,18 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
   }
 
   /**
+   * A use of a block here that the memory tier above answered. Admission weighs a block by
+   * how often it is used, whichever tier served the use: a block the memory tier kept through
+   * an epoch was used in it, and must not look unused here.
+   */
+  noteUse(key: Uint8Array): void {
+    if (!this.dbs.sizes.doesExist(key as Buffer)) return
+    const [h1, h2] = keyHashes(key)
+    this.sketch.increment(h1, h2)
+    this.run.hit()
+  }
+
+  /**
    * Counts a fill the caller dropped before it reached this store (the write-behind bound),
    * so the live and the recorded counts of dropped fills are the same thing.
    */

@@ -89,6 +89,7 @@ export class TieredBlockCache implements BlockStore {
       const block = tier.guard(undefined, () => tier.store.getSync(key))
       if (block !== undefined) {
         if (tier.index > 0) void this.fill(key, block, { above: tier.index })
+        else this.noteUseBelow(key)
         return block
       }
     }
@@ -112,8 +113,10 @@ export class TieredBlockCache implements BlockStore {
       }
       if (scope === 'fast' && (tier.pageable || !tier.store.has(key))) continue
       if (tier.index === 0) {
-        if (tier.guard(false, () => tier.store.copyInto(key, target, targetOffset, from, to, expectedLength))) return true
-        continue
+        if (!tier.guard(false, () => tier.store.copyInto(key, target, targetOffset, from, to, expectedLength))) continue
+        // A read from a block's start is one use of it (the reads after it in the block are not).
+        if (from === 0) this.noteUseBelow(key)
+        return true
       }
       const block = tier.guard(undefined, () => tier.store.getSync(key))
       if (block === undefined) continue
@@ -279,6 +282,14 @@ export class TieredBlockCache implements BlockStore {
     for (const tier of this.local) {
       tier.writing.clear()
       await tier.store.clear()
+    }
+  }
+
+  /** Tells the local tiers below the first of a use of the block served above them (noteUse). */
+  private noteUseBelow(key: Uint8Array): void {
+    for (let i = 1; i < this.local.length; i++) {
+      const tier = this.local[i]!
+      if (tier.store.noteUse !== undefined && tier.health.usable()) tier.guard(undefined, () => tier.store.noteUse!(key))
     }
   }
 
