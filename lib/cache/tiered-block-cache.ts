@@ -99,7 +99,8 @@ export class TieredBlockCache implements BlockStore {
   /**
    * Copies `[from, to)` of a cached block into `target`. A hit in the first tier is copied
    * straight out of it (out of LMDB's read buffer when the disk tier is first: no allocation);
-   * a hit further down is read whole and promoted. `scope: 'fast'` asks only the tiers that
+   * a hit further down is read whole and promoted, unless the read takes the whole block.
+   * `scope: 'fast'` asks only the tiers that
    * need no page-in, and counts no miss there (the caller's full pass or a fetch follows).
    */
   copyInto(key: Uint8Array, target: Uint8Array, targetOffset: number, from: number, to: number, expectedLength: number, scope: 'all' | 'fast' = 'all'): boolean {
@@ -112,10 +113,13 @@ export class TieredBlockCache implements BlockStore {
         return true
       }
       if (scope === 'fast' && (tier.pageable || !tier.store.has(key))) continue
-      if (tier.index === 0) {
+      // A read that takes the whole block has consumed it: promoting it would cost a new
+      // buffer and a second copy for a block a sequential reader drops behind at once (the
+      // restart rows of `node dist/bench/data-path.js`). Partial reads promote: the rest follows.
+      if (tier.index === 0 || (from === 0 && to === expectedLength)) {
         if (!tier.guard(false, () => tier.store.copyInto(key, target, targetOffset, from, to, expectedLength))) continue
         // A read from a block's start is one use of it (the reads after it in the block are not).
-        if (from === 0) this.noteUseBelow(key)
+        if (tier.index === 0 && from === 0) this.noteUseBelow(key)
         return true
       }
       const block = tier.guard(undefined, () => tier.store.getSync(key))
