@@ -3,7 +3,7 @@
  * if they need more, it belongs in this list.
  */
 export { BlockReader } from './block-reader.js'
-export type { BlockReaderOptions } from './options.js'
+export type { BlockReaderOptions, DiskDirOptions } from './options.js'
 export type {
   ObjectInfo,
   ObjectHandle,
@@ -11,6 +11,7 @@ export type {
   ReadOptions,
   ReaderStats,
   TierStats,
+  DiskDirStats,
   RecordedCounts,
   ClusterTierCounts,
   SourceStats,
