@@ -6,26 +6,19 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BlockReader, MiB } from '../lib/index.js'
 import { patternBytes } from './support/data.js'
 import { waitFor } from './support/wait.js'
 import { announceSkip, testUnless } from './support/skip.js'
 import { startTestS3 } from './support/s3.js'
-import { mountTmpfs, tmpfsSkipReason, unmountTmpfs } from './support/tmpfs.js'
+import { removeTmpfsDir, tmpfsDir, tmpfsSkipReason } from './support/tmpfs.js'
 
 const it = testUnless(announceSkip('disk-full', 'the disk-full tests', tmpfsSkipReason()))
 
 for (const writerThread of [false, true]) it(`a full disk${writerThread ? ' (writer thread)' : ''}: reads stay correct, the tier reports unhealthy, and recovers when space returns`, async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'sluice-full-'))
-  try {
-    mountTmpfs(dir, '16m')
-  } catch (err) {
-    await rm(dir, { recursive: true, force: true })
-    throw err
-  }
+  const dir = await tmpfsDir('sluice-full-', '16m')
   const s3 = await startTestS3(['data'])
   try {
     const big = patternBytes(10 * MiB, 'big')
@@ -71,8 +64,7 @@ for (const writerThread of [false, true]) it(`a full disk${writerThread ? ' (wri
     await reader.close()
   } finally {
     await s3.close()
-    unmountTmpfs(dir)
-    await rm(dir, { recursive: true, force: true })
+    await removeTmpfsDir(dir)
   }
 })
 

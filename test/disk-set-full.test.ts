@@ -14,7 +14,7 @@ import { BlockReader, KiB, MemorySource, type DiskDirStats } from '../lib/index.
 import { patternBytes } from './support/data.js'
 import { waitFor } from './support/wait.js'
 import { announceSkip, testUnless } from './support/skip.js'
-import { mountTmpfs, tmpfsSkipReason, unmountTmpfs } from './support/tmpfs.js'
+import { removeTmpfsDir, tmpfsDir, tmpfsSkipReason } from './support/tmpfs.js'
 
 const it = testUnless(announceSkip('disk-set-full', 'the full-directory tests', tmpfsSkipReason()))
 const BLOCK = 256 * KiB
@@ -30,14 +30,8 @@ async function fillUp(path: string): Promise<void> {
 }
 
 for (const writerThread of [false, true]) it(`one directory full${writerThread ? ' (writer threads)' : ''}: readers see no error, the other directory serves and fills, the full one recovers`, async () => {
-  const small = await mkdtemp(join(tmpdir(), 'sluice-setfull-'))
+  const small = await tmpfsDir('sluice-setfull-', '8m')
   const roomy = await mkdtemp(join(tmpdir(), 'sluice-setroomy-'))
-  try {
-    mountTmpfs(small, '8m')
-  } catch (err) {
-    await rm(small, { recursive: true, force: true })
-    throw err
-  }
   try {
     const src = new MemorySource()
     const objects = Array.from({ length: 4 }, (_, i) => {
@@ -86,8 +80,7 @@ for (const writerThread of [false, true]) it(`one directory full${writerThread ?
     }, { timeoutMs: 10_000 })
     await reader.close()
   } finally {
-    unmountTmpfs(small)
-    await rm(small, { recursive: true, force: true })
+    await removeTmpfsDir(small)
     await rm(roomy, { recursive: true, force: true })
   }
 })

@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -12,9 +13,22 @@ export function mountTmpfs(dir: string, size: string): void {
   execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' })
 }
 
-/** Lazy: a busy mount (a reader left open by a failed assertion) must not hide the failure. */
-export function unmountTmpfs(dir: string): void {
+/** A fresh temp directory with a tmpfs of `size` (`16m`) mounted on it. */
+export async function tmpfsDir(prefix: string, size: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  try {
+    mountTmpfs(dir, size)
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true })
+    throw err
+  }
+  return dir
+}
+
+/** Unmounts and removes a `tmpfsDir`. Lazy: a busy mount (a reader left open by a failed assertion) must not hide the failure. */
+export async function removeTmpfsDir(dir: string): Promise<void> {
   execFileSync('umount', ['-l', dir])
+  await rm(dir, { recursive: true, force: true })
 }
 
 /** Undefined when a tmpfs can be mounted here (tried once, then unmounted), else why not. */
