@@ -4,7 +4,7 @@
  * success makes it healthy. Reads never wait on a tier that keeps failing.
  *
  * The same rule serves a whole tier in the composition and each directory of a disk tier
- * spread over several (disk-set.ts).
+ * spread over several (disk-set.ts), and both report it in their stats the same way.
  */
 import type { TierStats } from '../types.js'
 
@@ -46,19 +46,6 @@ export class TierHealth {
     this.consecutive++
     this.lastError = err instanceof Error ? err.message : String(err)
     if (this.consecutive >= this.maxConsecutive) this.bypassUntil = now + this.cooldownMs
-  }
-
-  /** Runs a synchronous call, counting its errors; `fallback` when bypassed or failed. */
-  guard<T>(fallback: T, call: () => T): T {
-    if (!this.usable()) return fallback
-    try {
-      const result = call()
-      this.success()
-      return result
-    } catch (err) {
-      this.failure(err)
-      return fallback
-    }
   }
 
   /** A store's own stats with the errors and bypass state seen here added. */

@@ -43,6 +43,14 @@ export class Tier {
   }
   /** Runs a synchronous call on the tier, counting its errors; `fallback` when bypassed or failed. */
   guard<T>(fallback: T, call: () => T): T {
-    return this.health.guard(fallback, call)
+    if (!this.health.usable()) return fallback
+    try {
+      const result = call()
+      this.health.success()
+      return result
+    } catch (err) {
+      this.health.failure(err)
+      return fallback
+    }
   }
 }
