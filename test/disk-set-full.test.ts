@@ -2,7 +2,8 @@
  * A disk tier over two directories, one of them on a small tmpfs that fills up: readers get
  * the right bytes and no error, the full directory reports itself failing while the other
  * serves and takes every block (those whose home is the full one included), and the full one
- * takes blocks again once space returns. Mounting the tmpfs needs root; where it cannot be
+ * takes blocks again once space returns; reads of its resident blocks between failing fills
+ * do not keep it from being bypassed. Mounting the tmpfs needs root; where it cannot be
  * done the tests are skipped (counted) with the reason printed.
  */
 import { test } from 'uvu'
@@ -10,7 +11,9 @@ import * as assert from 'uvu/assert'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BlockReader, KiB, MemorySource, type DiskDirStats } from '../lib/index.js'
+import { BlockReader, DiskSet, KiB, MemorySource, type DiskDirStats } from '../lib/index.js'
+import { blockKey, objectId } from '../lib/cache/block-key.js'
+import { Placement } from '../lib/cache/disk-placement.js'
 import { patternBytes } from './support/data.js'
 import { waitFor } from './support/wait.js'
 import { announceSkip, testUnless } from './support/skip.js'
@@ -79,6 +82,39 @@ for (const writerThread of [false, true]) it(`one directory full${writerThread ?
       return d.healthy && d.entries > 0
     }, { timeoutMs: 10_000 })
     await reader.close()
+  } finally {
+    await removeTmpfsDir(small)
+    await rm(roomy, { recursive: true, force: true })
+  }
+})
+
+it('a full directory whose blocks are still read is bypassed all the same: reads that work do not hide failing fills', async () => {
+  const small = await tmpfsDir('sluice-setreads-', '8m')
+  const roomy = await mkdtemp(join(tmpdir(), 'sluice-setroomy-'))
+  try {
+    const dirs = [{ path: join(small, 'cache'), maxBytes: 64 * 1024 * KiB }, { path: join(roomy, 'cache'), maxBytes: 64 * 1024 * KiB }]
+    const set = new DiskSet({ dirs, blockSize: BLOCK, health: { maxConsecutiveErrors: 3, cooldownMs: 60_000 } })
+    await set.init()
+    const placement = new Placement(dirs)
+    const id = objectId('s3://b/reads', '"e"', BLOCK, 1 << 30)
+    const homedInFull: Uint8Array[] = []
+    for (let i = 0; homedInFull.length < 4; i++) if (placement.order(blockKey(id, i))[0] === 0) homedInFull.push(blockKey(id, i))
+    const [resident, ...fresh] = homedInFull
+    const kept = patternBytes(BLOCK, 'kept')
+    assert.is(await set.put(resident!, kept), true)
+    await fillUp(join(small, 'filler'))
+    for (const [i, key] of fresh.entries()) {
+      assert.ok(Buffer.from(set.getSync(resident!)!).equals(kept), `the full directory still serves its block (${i})`)
+      assert.is(await set.put(key, patternBytes(BLOCK, i)), true, 'stored in the other directory')
+    }
+    const [full, other] = set.stats().dirs!
+    assert.is(full!.healthy, false, 'three failed fills in a row, reads between them notwithstanding')
+    assert.is(full!.entries, 1)
+    assert.is(other!.entries, 3)
+    // LMDB's close waits on a write that cannot land on a full disk (one directory or several):
+    // give the space back first.
+    await rm(join(small, 'filler'))
+    await set.close()
   } finally {
     await removeTmpfsDir(small)
     await rm(roomy, { recursive: true, force: true })

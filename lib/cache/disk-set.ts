@@ -68,10 +68,20 @@ class DiskDir {
     return this.store !== undefined && this.health.usable()
   }
 
-  /** A synchronous call on the store, counted; `fallback` when closed out, bypassed or failed. */
+  /**
+   * A lookup on the store; `fallback` when closed out, bypassed or failed. A failure counts,
+   * a success does not: reads that work say nothing of writes, and a full directory read
+   * between its failing fills must still reach its bypass. A stored fill makes it healthy.
+   */
   guard<T>(fallback: T, call: (store: LmdbBlockStore) => T): T {
     const store = this.store
-    return store === undefined ? fallback : this.health.guard(fallback, () => call(store))
+    if (store === undefined || !this.health.usable()) return fallback
+    try {
+      return call(store)
+    } catch (err) {
+      this.health.failure(err)
+      return fallback
+    }
   }
 
   /** Checks the format (lmdb-block-store.ts); a directory that cannot be made ready is closed out. */
