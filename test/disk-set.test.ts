@@ -105,7 +105,10 @@ test('two directories: each holds to its own bound under a fill larger than both
   assert.is(disk.entries, each[0]!.entries + each[1]!.entries)
   assert.equal(r.cacheDirs, dirs.map((d) => d.path))
   assert.is(r.cacheDir, dirs[0]!.path)
+  const open = dirsOf(r).map((d) => [d.entries, d.objects, d.errors])
   await r.close()
+  assert.equal(dirsOf(r).map((d) => [d.entries, d.objects, d.errors]), open, 'the last report stands after close, with no error for the closed files')
+  assert.is(diskOf(r).objects, open.reduce((n, d) => n + d[1]!, 0))
 })
 
 test('a restart with the same directories, in another order or with one more, finds every block: no fetch on the second read', async () => {

@@ -20,9 +20,12 @@ import { keyString } from './block-key.js'
 import type { ObjectCatalog } from './block-store.js'
 import type { ObjectInfo } from '../types.js'
 
-/** The usable directories' catalogues, each with a guard that counts its failures. */
+/** The directories' catalogues as the disk set gives them. */
 export interface CatalogSource {
+  /** `call` on each usable directory's catalogue; `fallback` for one that fails. */
   each<T>(fallback: T, call: (catalog: ObjectCatalog) => T): T[]
+  /** Object records summed over the directories (still known after they close). */
+  objectCount(): number
 }
 
 export class DiskSetCatalog implements ObjectCatalog {
@@ -60,7 +63,7 @@ export class DiskSetCatalog implements ObjectCatalog {
    * Telling them apart would read every record of every directory on each stats call.
    */
   objectCount(): number {
-    return this.dirs.each(0, (c) => c.objectCount()).reduce((a, b) => a + b, 0)
+    return this.dirs.objectCount()
   }
 }
 

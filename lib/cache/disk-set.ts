@@ -50,6 +50,9 @@ export interface DiskSetOptions {
 class DiskDir {
   readonly health: TierHealth
   store: LmdbBlockStore | undefined
+  /** Once closed, its stats come from the store's last report and this count: LMDB is gone. */
+  private closedObjects: number | undefined
+  private closed = false
 
   constructor(
     readonly path: string,
@@ -65,7 +68,19 @@ class DiskDir {
   }
 
   usable(): boolean {
-    return this.store !== undefined && this.health.usable()
+    return this.store !== undefined && !this.closed && this.health.usable()
+  }
+
+  /** Object records in this directory. */
+  objects(): number | undefined {
+    return this.closed ? this.closedObjects : this.guard(undefined, (s) => s.objectCount())
+  }
+
+  async close(): Promise<void> {
+    if (this.store === undefined || this.closed) return
+    this.closedObjects = this.objects()
+    this.closed = true
+    await this.store.close()
   }
 
   /**
@@ -101,7 +116,7 @@ class DiskDir {
       const lastError = this.health.lastError
       return { ...newTierStats('disk', this.maxBytes), path: this.path, errors: this.health.errors, healthy: false, ...(lastError === undefined ? {} : { lastError }) }
     }
-    const objects = this.guard(undefined, (s) => s.objectCount())
+    const objects = this.objects()
     return this.health.report({ ...this.store.stats(), path: this.path, ...(objects === undefined ? {} : { objects }) })
   }
 }
@@ -118,6 +133,7 @@ export class DiskSet implements BlockStore {
     this.dirs = options.dirs.map((d) => new DiskDir(d.path, d.maxBytes, options))
     this.catalog = new DiskSetCatalog({
       each: (fallback, call) => this.dirs.flatMap((d) => (d.usable() ? [d.guard(fallback, (s) => call(s.catalog))] : [])),
+      objectCount: () => this.dirs.reduce((n, d) => n + (d.objects() ?? 0), 0),
     })
   }
 
@@ -278,7 +294,7 @@ export class DiskSet implements BlockStore {
   /** Closes every directory; rejects with the first failure once each was tried. */
   async close(): Promise<void> {
     const errors: unknown[] = []
-    await this.everywhere((s) => s.close(), errors)
+    for (const dir of this.dirs) await dir.close().catch((err: unknown) => errors.push(err))
     if (errors.length > 0) throw errors[0]
   }
 }
