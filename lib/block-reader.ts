@@ -44,6 +44,8 @@ import { preload } from './preload.js'
 export class BlockReader implements ObjectReader, BlockProvider {
   readonly options: ResolvedOptions
   readonly cacheDir: string | undefined
+  /** Every directory of the disk tier (`cacheDir` is the first); empty for memory only. */
+  readonly cacheDirs: readonly string[]
   readonly blockSize: number
   readonly minReadAheadBytes: number
   readonly maxReadAheadBytes: number
@@ -74,6 +76,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
     this.options = resolveOptions(options)
     const o = this.options
     this.cacheDir = o.cacheDir
+    this.cacheDirs = o.diskDirs.map((d) => d.path)
     this.blockSize = o.blockSize
     this.maxReadAheadBytes = readAheadCap(o)
     this.minReadAheadBytes = Math.min(this.maxReadAheadBytes, Math.max(2 * o.blockSize, o.coalesceBytes))

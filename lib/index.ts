@@ -3,7 +3,7 @@
  * if they need more, it belongs in this list.
  */
 export { BlockReader } from './block-reader.js'
-export type { BlockReaderOptions } from './options.js'
+export type { BlockReaderOptions, DiskDirOptions } from './options.js'
 export type {
   ObjectInfo,
   ObjectHandle,
@@ -11,6 +11,7 @@ export type {
   ReadOptions,
   ReaderStats,
   TierStats,
+  DiskDirStats,
   RecordedCounts,
   ClusterTierCounts,
   SourceStats,
@@ -33,5 +34,6 @@ export { MemorySource } from './source/memory-source.js'
 export type { BlockStore } from './cache/block-store.js'
 export { MemoryBlockStore } from './cache/memory-block-store.js'
 export { LmdbBlockStore, type CachedObjectRecord } from './cache/lmdb-block-store.js'
+export { DiskSet, type DiskSetOptions } from './cache/disk-set.js'
 export { TieredBlockCache } from './cache/tiered-block-cache.js'
 export { RedisClusterBlockStore, type RedisClusterStoreOptions } from './cache/redis-cluster-block-store.js'

@@ -14,17 +14,26 @@ import type { S3Options } from './source/s3-client.js'
 import type { RedisClusterStoreOptions } from './cache/cluster-options.js'
 import type { Source } from './source/source.js'
 import { GiB, KiB, MiB } from './units.js'
+import { resolve } from 'node:path'
 
 export interface BlockReaderOptions {
-  /** Directory of the LMDB disk tier; omit for a memory-only cache. */
+  /** Directory of the LMDB disk tier (or `disk.dirs` for several); omit both for a memory-only cache. */
   cacheDir?: string
   memory?: {
     /** Memory tier bound in bytes. Default 512 MiB; 0 disables the tier. */
     maxBytes?: number
   }
   disk?: {
-    /** Disk tier bound in bytes (keys, headers and data in 4 KiB pages). Default 10 GiB. */
+    /** Disk tier bound in bytes (keys, headers and data in 4 KiB pages), with `cacheDir`. Default 10 GiB. */
     maxBytes?: number
+    /**
+     * Several cache directories (one per local disk, say) instead of `cacheDir` and
+     * `disk.maxBytes`, which must then be left out. Each is an LMDB environment with its own
+     * bound; a block lives in one of them, chosen from its key by rendezvous hashing weighted
+     * by the bounds (docs/design.md). A directory that fails is bypassed while the others
+     * serve. Paths must differ. Default: none.
+     */
+    dirs?: DiskDirOptions[]
     /** Disk fills allowed in flight behind readers, in bytes; past it fills are dropped. Default 256 MiB. */
     maxPendingWriteBytes?: number
     /** Consecutive errors after which the tier is bypassed. Default 3. */
@@ -73,6 +82,14 @@ export interface BlockReaderOptions {
   cluster?: ClusterOptions
 }
 
+/** One directory of the disk tier. */
+export interface DiskDirOptions {
+  /** Directory of this part of the disk tier; created with mode 0700 if missing. */
+  path: string
+  /** Bound on the bytes stored in this directory (keys, headers and data in 4 KiB pages). Default 10 GiB, at least 1 MiB. */
+  maxBytes?: number
+}
+
 /**
  * The cluster tier: the store's own options (nodes, credentials, key prefix, timeouts,
  * leases, secret; lib/cache/cluster-options.ts, checked when the store is built) and how the
@@ -88,7 +105,10 @@ export interface ClusterOptions extends RedisClusterStoreOptions {
 }
 
 export interface ResolvedOptions {
+  /** The disk tier's first (with `cacheDir`, only) directory; undefined for memory only. */
   cacheDir: string | undefined
+  /** Every directory of the disk tier with its bound: `cacheDir` alone, or `disk.dirs`; empty for memory only. */
+  diskDirs: { path: string; maxBytes: number }[]
   memoryMaxBytes: number
   diskMaxBytes: number
   maxPendingWriteBytes: number
@@ -187,7 +207,7 @@ function resolveS3(value: unknown, maxConcurrentRequests: number): S3Options {
 const KNOWN: Record<string, readonly string[]> = {
   options: ['cacheDir', 'memory', 'disk', 'blockSize', 'prefetch', 'offline', 'retry', 's3', 'sources', 'cluster'],
   memory: ['maxBytes'],
-  disk: ['maxBytes', 'maxPendingWriteBytes', 'maxConsecutiveErrors', 'retryAfterMs', 'writerThread'],
+  disk: ['maxBytes', 'dirs', 'maxPendingWriteBytes', 'maxConsecutiveErrors', 'retryAfterMs', 'writerThread'],
   prefetch: ['threads', 'maxInflightBytes', 'maxReadAheadBytes', 'coalesceBytes', 'maxConcurrentRequests'],
   retry: ['maxAttempts', 'baseDelayMs', 'maxDelayMs', 'requestTimeoutMs'],
   s3: ['endpoint', 'region', 'forcePathStyle', 'credentials', 'maxSockets', 'listPageSize'],
@@ -219,6 +239,38 @@ function checkSources(sources: unknown[]): void {
     if (!ok) {
       throw new TypeError(`BlockReader option sources[${i}] must be a Source (schemes: string[], stat, readRange, list), got ${source === null ? 'null' : typeof source}`)
     }
+  })
+}
+
+const DISK_MAX_BYTES = 10 * GiB
+
+/**
+ * The disk tier's directories: `cacheDir` with `disk.maxBytes`, or `disk.dirs`, never both
+ * (which bound would a directory named in both have?). Paths are compared resolved, so
+ * `cache` and `./cache/` are the same directory.
+ */
+function resolveDiskDirs(root: Record<string, unknown>, disk: Record<string, unknown>): ResolvedOptions['diskDirs'] {
+  if (disk.dirs === undefined) {
+    const maxBytes = bytesOption(disk.maxBytes, 'disk.maxBytes', DISK_MAX_BYTES, 1 * MiB)
+    return root.cacheDir === undefined ? [] : [{ path: root.cacheDir as string, maxBytes }]
+  }
+  if (root.cacheDir !== undefined) throw new TypeError('BlockReader options cacheDir and disk.dirs exclude each other: list every directory in disk.dirs')
+  if (disk.maxBytes !== undefined) throw new TypeError('BlockReader options disk.maxBytes and disk.dirs exclude each other: give each directory its own maxBytes')
+  if (!Array.isArray(disk.dirs)) throw new TypeError(`BlockReader option disk.dirs must be an array of { path, maxBytes? }, got ${typeName(disk.dirs)}`)
+  if (disk.dirs.length === 0) throw new TypeError('BlockReader option disk.dirs must list at least one directory (omit it for a memory-only cache)')
+  const seen = new Map<string, number>()
+  return disk.dirs.map((entry: unknown, i) => {
+    const where = `disk.dirs[${i}]`
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new TypeError(`BlockReader option ${where} must be an object { path, maxBytes? }, got ${typeName(entry)}`)
+    const dir = entry as Record<string, unknown>
+    for (const key of Object.keys(dir)) {
+      if (key !== 'path' && key !== 'maxBytes') throw new TypeError(`BlockReader: unknown option ${where}.${key} (known: ${where}.path, ${where}.maxBytes)`)
+    }
+    if (typeof dir.path !== 'string' || dir.path === '') throw new TypeError(`BlockReader option ${where}.path must be a non-empty string (a directory path)`)
+    const same = seen.get(resolve(dir.path))
+    if (same !== undefined) throw new TypeError(`BlockReader option ${where}.path names the same directory as disk.dirs[${same}].path (${JSON.stringify(dir.path)})`)
+    seen.set(resolve(dir.path), i)
+    return { path: dir.path, maxBytes: bytesOption(dir.maxBytes, `${where}.maxBytes`, DISK_MAX_BYTES, 1 * MiB) }
   })
 }
 
@@ -257,10 +309,12 @@ export function resolveOptions(options: BlockReaderOptions = {}): ResolvedOption
   const sources = root.sources ?? []
   if (!Array.isArray(sources)) throw new TypeError('BlockReader option sources must be an array of Source')
   checkSources(sources)
+  const diskDirs = resolveDiskDirs(root, disk)
   return {
-    cacheDir: root.cacheDir as string | undefined,
+    cacheDir: diskDirs[0]?.path,
+    diskDirs,
     memoryMaxBytes: bytesOption(memory.maxBytes, 'memory.maxBytes', 512 * MiB, 0),
-    diskMaxBytes: bytesOption(disk.maxBytes, 'disk.maxBytes', 10 * GiB, 1 * MiB),
+    diskMaxBytes: bytesOption(disk.maxBytes, 'disk.maxBytes', DISK_MAX_BYTES, 1 * MiB),
     maxPendingWriteBytes: bytesOption(disk.maxPendingWriteBytes, 'disk.maxPendingWriteBytes', 256 * MiB, 0),
     diskMaxConsecutiveErrors: bytesOption(disk.maxConsecutiveErrors, 'disk.maxConsecutiveErrors', 3, 1, 1_000_000),
     diskRetryAfterMs: bytesOption(disk.retryAfterMs, 'disk.retryAfterMs', 10_000, 0),

@@ -55,7 +55,7 @@ export interface ObjectHandle {
 
 /** The part of BlockReader the front ends use; lets them be tested over a double. */
 export interface ObjectReader {
-  /** The disk tier's directory, where front ends may keep derived data (indexes); undefined if memory only. */
+  /** The disk tier's (first) directory, where front ends may keep derived data (indexes); undefined if memory only. */
   readonly cacheDir: string | undefined
   /** The reader's block size in bytes, when it has one (front ends align their reads to it). */
   readonly blockSize?: number
@@ -134,6 +134,16 @@ export interface TierStats {
   recorded?: RecordedCounts
   /** Cluster tier only: what its integrity checks and fill leases saw in this process. */
   cluster?: ClusterTierCounts
+  /**
+   * Disk tier of several directories (`disk.dirs`) only: each directory's own stats. The
+   * tier's counts and usage are their sums; it is healthy while any directory is.
+   */
+  dirs?: DiskDirStats[]
+}
+
+/** One directory of a disk tier spread over several: its usage, counts and health. */
+export interface DiskDirStats extends TierStats {
+  path: string
 }
 
 /** The cluster tier's own counts (this process's, since it started). */

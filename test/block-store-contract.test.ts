@@ -1,6 +1,6 @@
 /**
- * One contract, every BlockStore (memory LRU, LMDB on real files, the composition of both,
- * and the cluster tier on a real Redis Cluster), then what only the
+ * One contract, every BlockStore (memory LRU, LMDB on real files, LMDB over two directories,
+ * the composition of memory and LMDB, and the cluster tier on a real Redis Cluster), then what only the
  * disk tier promises: it survives reopening, keeps exact usage within its bound however much
  * is pushed through it, detects a flipped byte, empties a cache of another format, and
  * writes a block's header in front of it only where that room is the block's own.
@@ -11,7 +11,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { open as openLmdb } from 'lmdb'
-import { LmdbBlockStore, MemoryBlockStore, type BlockStore } from '../lib/index.js'
+import { DiskSet, LmdbBlockStore, MemoryBlockStore, type BlockStore } from '../lib/index.js'
 import { blockKey, objectId } from '../lib/cache/block-key.js'
 import { chargedBytes } from '../lib/cache/lmdb-block-store.js'
 import { HEADER_BYTES, MAGIC } from '../lib/cache/lmdb-layout.js'
@@ -50,10 +50,19 @@ async function clusterStore(): Promise<BlockStore> {
   return store
 }
 
+/** The disk tier over two directories, splitting `maxBytes` between them unevenly. */
+async function diskSet(maxBytes: number): Promise<DiskSet> {
+  const third = Math.floor(maxBytes / 3)
+  const store = new DiskSet({ dirs: [{ path: await freshDir(), maxBytes: third }, { path: await freshDir(), maxBytes: maxBytes - third }], blockSize: 64 * KB })
+  await store.init()
+  return store
+}
+
 const makers: [string, (maxBytes: number) => Promise<BlockStore>][] = [
   ['MemoryBlockStore', async (max) => new MemoryBlockStore(max)],
   ['LmdbBlockStore', (max) => lmdb(max)],
   ['LmdbBlockStore (writer thread)', (max) => lmdb(max, undefined, true)],
+  ['DiskSet (two LMDB directories)', (max) => diskSet(max)],
   // The composition is a BlockStore too: memory over LMDB, fills awaited through its budget.
   ['TieredBlockCache (memory over LMDB)', async (max) => new TieredBlockCache([{ store: new MemoryBlockStore(max) }, { store: await lmdb(max), maxPendingWriteBytes: max }])],
   ['RedisClusterBlockStore', () => clusterStore()],

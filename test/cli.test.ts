@@ -7,8 +7,8 @@ import { createHash } from 'node:crypto'
 import { rm } from 'node:fs/promises'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { tempDir } from './support/fuse-env.js'
-import { sluice, startDataset, type Dataset } from './support/fuse-dataset.js'
+import { run, tempDir } from './support/fuse-env.js'
+import { SLUICE_BIN, sluice, startDataset, type Dataset } from './support/fuse-dataset.js'
 
 let d: Dataset | undefined
 let cacheDir: string | undefined
@@ -191,6 +191,48 @@ test('cache evict and clear', async () => {
   assert.is(json.tiers[0]!.entries, 0)
   const bad = await sluice(d, ['cache', 'shred', '--cache-dir', cacheDir!])
   assert.is(bad.code, 2)
+})
+
+test('several cache directories: preload spreads the blocks, stats lists each, $SLUICE_CACHE_DIR names them too, clear empties them all', async () => {
+  const root = await tempDir('cli-multi-cache')
+  const [a, b] = [`${root}/a`, `${root}/b`]
+  try {
+    const flags = ['--cache-dir', `${a}:8MiB`, '--cache-dir', `${b}:16MiB`]
+    const fill = await sluice(d, ['preload', 's3://sluice/ds/', ...flags, '--progress-interval', '0'])
+    assert.is(fill.code, 0, fill.stderr)
+    assert.match(fill.stdout, /^preloaded 7\.20 MiB of 7\.20 MiB resident/)
+    const text = await sluice(d, ['stats', ...flags])
+    assert.is(text.code, 0, text.stderr)
+    assert.match(text.stdout, new RegExp(`^cache directories: ${a}, ${b}\n`))
+    assert.match(text.stdout, /disk tier: 7\.\d\d MiB used of 24\.00 MiB/)
+    assert.match(text.stdout, new RegExp(`directory ${a}: .* used of 8\\.00 MiB .*, [1-9]\\d* blocks`))
+    assert.match(text.stdout, new RegExp(`directory ${b}: .* used of 16\\.00 MiB .*, [1-9]\\d* blocks`))
+    // The same directories from the environment, in the other order: the same blocks.
+    const viaEnv = await run(process.execPath, [SLUICE_BIN, 'stats', '--json'], { env: { ...d!.env, SLUICE_CACHE_DIR: `${b}:16MiB,${a}:8MiB` } })
+    assert.is(viaEnv.code, 0, viaEnv.stderr)
+    const json = JSON.parse(viaEnv.stdout) as { cacheDirs: string[]; tiers: { name: string; entries: number; dirs: { path: string; entries: number; maxBytes: number }[] }[] }
+    assert.equal(json.cacheDirs, [b, a])
+    const disk = json.tiers.find((t) => t.name === 'disk')!
+    assert.equal(disk.dirs.map((x) => [x.path, x.maxBytes]), [[b, 16 * 1024 * 1024], [a, 8 * 1024 * 1024]])
+    assert.is(disk.entries, disk.dirs[0]!.entries + disk.dirs[1]!.entries)
+    const clear = await sluice(d, ['cache', 'clear', ...flags])
+    assert.is(clear.code, 0, clear.stderr)
+    assert.match(clear.stdout, new RegExp(`from ${a}, ${b}\n$`))
+    const after = JSON.parse((await sluice(d, ['stats', ...flags, '--json'])).stdout) as typeof json
+    assert.equal(after.tiers[0]!.dirs.map((x) => x.entries), [0, 0])
+
+    const twice = await sluice(d, ['stats', '--cache-dir', a, '--cache-dir', `${a}/`])
+    assert.is(twice.code, 2)
+    assert.match(oneErrorLine(twice.stderr, 'stats'), /--cache-dir: .* is given twice/)
+    const both = await sluice(d, ['stats', '--cache-dir', `${a}:8MiB`, '--disk', '1GiB'])
+    assert.is(both.code, 2)
+    assert.match(oneErrorLine(both.stderr, 'stats'), /--disk and --cache-dir DIR:SIZE/)
+    const badSize = await sluice(d, ['stats', '--cache-dir', `${a}:8QiB`])
+    assert.is(badSize.code, 2)
+    assert.match(oneErrorLine(badSize.stderr, 'stats'), /--cache-dir: cannot parse size "8QiB"/)
+  } finally {
+    await rm(root, { recursive: true, force: true })
+  }
 })
 
 test.run()

@@ -6,45 +6,19 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BlockReader, MiB } from '../lib/index.js'
 import { patternBytes } from './support/data.js'
 import { waitFor } from './support/wait.js'
 import { announceSkip, testUnless } from './support/skip.js'
 import { startTestS3 } from './support/s3.js'
-
-function mountTmpfs(dir: string, size: string): void {
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' })
-}
-
-/** Undefined when a tmpfs can be mounted here (tried once, then unmounted), else why not. */
-function tmpfsSkipReason(): string | undefined {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-full-probe-'))
-  try {
-    mountTmpfs(dir, '1m')
-    execFileSync('umount', [dir])
-    return undefined
-  } catch (err) {
-    return `cannot mount a small tmpfs: ${(err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message}`
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
-}
+import { removeTmpfsDir, tmpfsDir, tmpfsSkipReason } from './support/tmpfs.js'
 
 const it = testUnless(announceSkip('disk-full', 'the disk-full tests', tmpfsSkipReason()))
 
 for (const writerThread of [false, true]) it(`a full disk${writerThread ? ' (writer thread)' : ''}: reads stay correct, the tier reports unhealthy, and recovers when space returns`, async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'sluice-full-'))
-  try {
-    mountTmpfs(dir, '16m')
-  } catch (err) {
-    await rm(dir, { recursive: true, force: true })
-    throw err
-  }
+  const dir = await tmpfsDir('sluice-full-', '16m')
   const s3 = await startTestS3(['data'])
   try {
     const big = patternBytes(10 * MiB, 'big')
@@ -90,9 +64,7 @@ for (const writerThread of [false, true]) it(`a full disk${writerThread ? ' (wri
     await reader.close()
   } finally {
     await s3.close()
-    // Lazy: a busy mount (a reader left open by a failed assertion) must not hide the failure.
-    execFileSync('umount', ['-l', dir])
-    await rm(dir, { recursive: true, force: true })
+    await removeTmpfsDir(dir)
   }
 })
 

@@ -35,7 +35,7 @@ evict    removes every cached block (all versions) of the object <url>. A URL en
       if (action === 'clear') {
         const before = reader.stats().tiers.reduce((n, t) => n + t.usedBytes, 0)
         await reader.clearCache()
-        ctx.stdout.write(`cleared ${formatBytes(before)} from ${reader.cacheDir}\n`)
+        ctx.stdout.write(`cleared ${formatBytes(before)} from ${reader.cacheDirs.join(', ')}\n`)
         return 0
       }
       const urls = url!.endsWith('/') ? (await reader.list(url!)).map((o) => o.url) : [url!]

@@ -45,6 +45,7 @@ on stdout once the mount is usable.`,
   ],
   examples: [
     'sluice mount s3://bucket/train /mnt/train --cache-dir /var/cache/sluice --memory 2GiB --disk 100GiB',
+    'sluice mount s3://bucket/train /mnt/train --cache-dir /nvme0/sluice:500GiB --cache-dir /nvme1/sluice:500GiB',
     'sluice mount s3://bucket/train /mnt/train --metadata-ttl 5m --metrics-port 9464 &',
     'python train.py --data /mnt/train && sluice unmount /mnt/train',
   ],

@@ -1,6 +1,7 @@
 /**
  * The reader's tiers, built from its options in the one order the read path relies on:
- * memory, then the disk tier (LMDB), then the cluster tier shared by the nodes. Each tier is
+ * memory, then the disk tier (LMDB: one directory, or a DiskSet over several), then the
+ * cluster tier shared by the nodes. Each tier is
  * one entry here; the rest of the core sees only the composition (TieredBlockCache).
  *
  * Opening is asynchronous and may fail: `opened` rejects with a clear, coded error when a
@@ -11,6 +12,7 @@
 import { CacheError, ClusterError } from '../errors.js'
 import type { ResolvedClusterTier, ResolvedOptions } from '../options.js'
 import { RedisClusterBlockStore } from './redis-cluster-block-store.js'
+import { DiskSet } from './disk-set.js'
 import { LmdbBlockStore } from './lmdb-block-store.js'
 import { MemoryBlockStore } from './memory-block-store.js'
 import { TieredBlockCache, type TierSpec } from './tiered-block-cache.js'
@@ -31,17 +33,19 @@ export function buildTiers(o: ResolvedOptions, hooks: { onMemoryEvict?: (ks: str
     specs.push({ store: memory })
   }
 
-  if (o.cacheDir !== undefined) {
+  const [first, ...more] = o.diskDirs
+  if (first !== undefined) {
+    const health = { maxConsecutiveErrors: o.diskMaxConsecutiveErrors, cooldownMs: o.diskRetryAfterMs }
     try {
-      const disk = new LmdbBlockStore({ path: o.cacheDir, maxBytes: o.diskMaxBytes, blockSize: o.blockSize, writerThread: o.diskWriterThread })
-      specs.push({
-        store: disk,
-        maxPendingWriteBytes: o.maxPendingWriteBytes,
-        health: { maxConsecutiveErrors: o.diskMaxConsecutiveErrors, cooldownMs: o.diskRetryAfterMs },
-      })
+      // One directory is the LMDB store itself; several are one tier over a store each.
+      const disk =
+        more.length === 0
+          ? new LmdbBlockStore({ path: first.path, maxBytes: first.maxBytes, blockSize: o.blockSize, writerThread: o.diskWriterThread })
+          : new DiskSet({ dirs: o.diskDirs, blockSize: o.blockSize, writerThread: o.diskWriterThread, health })
+      specs.push({ store: disk, maxPendingWriteBytes: o.maxPendingWriteBytes, health })
       opening.push(disk.init())
     } catch (err) {
-      opening.push(Promise.reject(err instanceof CacheError ? err : new CacheError('disk', `cannot open cache directory ${o.cacheDir}: ${(err as Error).message}`, err)))
+      opening.push(Promise.reject(err instanceof CacheError ? err : new CacheError('disk', `cannot open cache directory ${first.path}: ${(err as Error).message}`, err)))
     }
   }
 

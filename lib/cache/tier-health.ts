@@ -2,7 +2,11 @@
  * Decides when a failing tier is bypassed. A few consecutive errors (disk full, I/O errors,
  * map full) mark the tier unhealthy; it is skipped for a cool-down, then tried again, and one
  * success makes it healthy. Reads never wait on a tier that keeps failing.
+ *
+ * The same rule serves a whole tier in the composition and each directory of a disk tier
+ * spread over several (disk-set.ts), and both report it in their stats the same way.
  */
+import type { TierStats } from '../types.js'
 
 export interface TierHealthOptions {
   /** Consecutive failures that mark the tier unhealthy. Default 3. */
@@ -42,5 +46,11 @@ export class TierHealth {
     this.consecutive++
     this.lastError = err instanceof Error ? err.message : String(err)
     if (this.consecutive >= this.maxConsecutive) this.bypassUntil = now + this.cooldownMs
+  }
+
+  /** A store's own stats with the errors and bypass state seen here added. */
+  report<S extends TierStats>(stats: S): S {
+    const lastError = this.lastError ?? stats.lastError
+    return { ...stats, errors: stats.errors + this.errors, healthy: stats.healthy && this.healthy, ...(lastError === undefined ? {} : { lastError }) }
   }
 }

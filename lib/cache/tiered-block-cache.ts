@@ -359,16 +359,8 @@ export class TieredBlockCache implements BlockStore {
   /** Each tier's stats, with the errors and bypass state its health saw. */
   tierStats(): TierStats[] {
     return this.tiers.map((tier) => {
-      const s = tier.store.stats()
       const objects = tier.store.catalog ? tier.guard(undefined, () => tier.store.catalog!.objectCount()) : undefined
-      const lastError = tier.health.lastError ?? s.lastError
-      return {
-        ...s,
-        ...(objects === undefined ? {} : { objects }),
-        errors: s.errors + tier.health.errors,
-        healthy: s.healthy && tier.health.healthy,
-        ...(lastError === undefined ? {} : { lastError }),
-      }
+      return tier.health.report({ ...tier.store.stats(), ...(objects === undefined ? {} : { objects }) })
     })
   }
 
