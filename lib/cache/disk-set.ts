@@ -183,6 +183,11 @@ export class DiskSet implements BlockStore {
     return this.holder(this.placement.order(key), key)?.guard(undefined, (s) => s.verifySync(key))
   }
 
+  /** A use the memory tier answered, counted by the directory that holds the block. */
+  noteUse(key: Uint8Array): void {
+    this.holder(this.placement.order(key), key)?.guard(undefined, (s) => s.noteUse(key))
+  }
+
   async getMany(keys: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
     return keys.map((key) => this.getSync(key))
   }
