@@ -27,25 +27,19 @@
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { S3Client } from '@aws-sdk/client-s3'
 import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
-import type { Readable } from 'node:stream'
 import { BlockReader, GiB, MiB, makeS3Client, parseS3Url, type BlockReaderOptions } from '../lib/index.js'
 import { startS3Server } from '../lib/testing/index.js'
 import { generatedBytes, putDataset } from '../examples/dataset.js'
+import { READ, median, readFiles, readSluice, streamObjects } from './support/plain-reads.js'
 
 const OBJECTS = Number(process.env.BENCH_OBJECTS ?? 4)
 const OBJECT_BYTES = Number(process.env.BENCH_OBJECT_MB ?? 64) * MiB
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3)
-const READ = 4 * MiB
 const TOTAL = OBJECTS * OBJECT_BYTES
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]!
-}
 
 interface Run {
   mibPerSecond: number
@@ -63,22 +57,6 @@ async function timed(fn: () => Promise<number>): Promise<Run> {
   return { mibPerSecond: bytes / MiB / seconds, cpuSecondsPerGB: (used.user + used.system) / 1e6 / (bytes / 1e9) }
 }
 
-async function readFiles(paths: string[]): Promise<number> {
-  const buf = Buffer.allocUnsafe(READ)
-  let total = 0
-  for (const p of paths) {
-    const fh = await open(p, 'r')
-    for (let pos = 0; ; ) {
-      const { bytesRead } = await fh.read(buf, 0, READ, pos)
-      if (bytesRead === 0) break
-      pos += bytesRead
-      total += bytesRead
-    }
-    await fh.close()
-  }
-  return total
-}
-
 /** Writes TOTAL bytes as OBJECTS files in `dir`, 4 MiB at a time from one buffer, one sync per file. */
 async function writeFiles(dir: string): Promise<number> {
   await mkdir(dir, { recursive: true })
@@ -89,69 +67,6 @@ async function writeFiles(dir: string): Promise<number> {
     for (let pos = 0; pos < OBJECT_BYTES; pos += READ) total += (await fh.write(buf, 0, READ, pos)).bytesWritten
     await fh.sync()
     await fh.close()
-  }
-  return total
-}
-
-async function readSluice(reader: BlockReader, urls: string[]): Promise<number> {
-  const buf = Buffer.allocUnsafe(READ)
-  let total = 0
-  for (const url of urls) {
-    const h = await reader.open(url)
-    for (let pos = 0; pos < h.size; ) {
-      const n = await h.readInto(buf, 0, pos, READ)
-      pos += n
-      total += n
-    }
-    await h.close()
-  }
-  return total
-}
-
-/**
- * Sequential GetObject of every object. `keep` copies the body into 4 MiB blocks that live
- * until the run ends, as a cache's memory tier does; with `writeDir`, each block is also
- * written to a new file there (writes in flight together, one sync per object).
- */
-async function streamObjects(client: S3Client, urls: string[], mode: 'discard' | 'keep', writeDir?: string): Promise<number> {
-  const kept: Buffer[] = []
-  let total = 0
-  for (const url of urls) {
-    const { bucket, key } = parseS3Url(url)
-    const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
-    const file = writeDir === undefined ? undefined : await open(join(writeDir, key.replaceAll('/', '_')), 'w')
-    const writes: Promise<unknown>[] = []
-    let block: Buffer | undefined
-    let filled = 0
-    let position = 0
-    const keep = (bytes: Buffer) => {
-      kept.push(bytes)
-      if (file !== undefined) writes.push(file.write(bytes, 0, bytes.length, position))
-      position += bytes.length
-    }
-    for await (const chunk of res.Body as Readable) {
-      const bytes = chunk as Buffer
-      total += bytes.length
-      if (mode === 'discard') continue
-      for (let at = 0; at < bytes.length; ) {
-        block ??= Buffer.allocUnsafe(READ)
-        const n = Math.min(bytes.length - at, READ - filled)
-        block.set(bytes.subarray(at, at + n), filled)
-        at += n
-        filled += n
-        if (filled === READ) {
-          keep(block)
-          block = undefined
-          filled = 0
-        }
-      }
-    }
-    if (block !== undefined) keep(block.subarray(0, filled))
-    if (file !== undefined) {
-      await Promise.all(writes)
-      await file.sync()
-      await file.close()
-    }
   }
   return total
 }

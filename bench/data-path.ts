@@ -12,30 +12,31 @@
  * - cold fill: a fresh cache (memory + disk tier) filled from s3rver running in another
  *   process, against a plain AWS SDK GetObject stream (default client) of the same objects:
  *   throughput and this process's CPU per GB (startS3Server runs s3rver in a child process, so
- *   the server's CPU is not counted).
+ *   the server's CPU is not counted); and the same stream keeping its bytes in 4 MiB blocks
+ *   and writing them to new files (one sync per object): the least a persistent cache adds,
+ *   which on a machine that charges for new memory is most of the difference (docs/benchmark.md).
  *
  * Each figure is the median of BENCH_REPEAT runs (3), alternating baseline and sluice.
  * Env: BENCH_OBJECTS (8), BENCH_OBJECT_MB (64), BENCH_REPEAT (3), BENCH_PART (all|warm|cold).
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { S3Client } from '@aws-sdk/client-s3'
 import { execFileSync, spawn } from 'node:child_process'
 import { closeSync, openSync, writeSync } from 'node:fs'
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
-import { BlockReader, MiB, makeS3Client, parseS3Url, type BlockReaderOptions } from '../lib/index.js'
+import { BlockReader, MiB, makeS3Client, type BlockReaderOptions } from '../lib/index.js'
 import { generatedBytes, putDataset } from '../examples/dataset.js'
 import { startS3Server } from '../lib/testing/index.js'
+import { READ, median, readFiles, readSluice, streamObjects } from './support/plain-reads.js'
 
 const OBJECTS = Number(process.env.BENCH_OBJECTS ?? 8)
 const OBJECT_BYTES = Number(process.env.BENCH_OBJECT_MB ?? 64) * MiB
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3)
 const PART = process.env.BENCH_PART ?? 'all'
-const READ = 4 * MiB
 const TOTAL = OBJECTS * OBJECT_BYTES
 const SELF = fileURLToPath(import.meta.url)
 
@@ -53,61 +54,6 @@ async function timed(fn: () => Promise<number>): Promise<Run> {
   const used = process.cpuUsage(cpu)
   if (bytes !== TOTAL) throw new Error(`read ${bytes} bytes, expected ${TOTAL}`)
   return { mbPerSecond: bytes / 1e6 / seconds, cpuSecondsPerGB: (used.user + used.system) / 1e6 / (bytes / 1e9) }
-}
-
-/**
- * The files read in 4 MiB pieces into one reused buffer, or with `keep` into a new buffer per
- * piece that stays alive, as a memory tier keeps what it promotes: the cost of new memory on
- * the machine at hand, separated from the cost of the cache.
- */
-async function readFiles(paths: string[], keep = false): Promise<number> {
-  const reused = Buffer.allocUnsafe(READ)
-  const kept: Buffer[] = []
-  let total = 0
-  for (const p of paths) {
-    const fh = await open(p, 'r')
-    for (let pos = 0; ; ) {
-      const buf = keep ? Buffer.allocUnsafe(READ) : reused
-      if (keep) kept.push(buf)
-      const { bytesRead } = await fh.read(buf, 0, READ, pos)
-      if (bytesRead === 0) break
-      pos += bytesRead
-      total += bytesRead
-    }
-    await fh.close()
-  }
-  return total
-}
-
-async function readSluice(reader: BlockReader, urls: string[]): Promise<number> {
-  const buf = Buffer.allocUnsafe(READ)
-  let total = 0
-  for (const url of urls) {
-    const h = await reader.open(url)
-    for (let pos = 0; pos < h.size; ) {
-      const n = await h.readInto(buf, 0, pos, READ)
-      pos += n
-      total += n
-    }
-    await h.close()
-  }
-  return total
-}
-
-/** A plain sequential GetObject of every object, the body discarded. */
-async function streamObjects(client: S3Client, urls: string[]): Promise<number> {
-  let total = 0
-  for (const url of urls) {
-    const { bucket, key } = parseS3Url(url)
-    const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
-    for await (const chunk of res.Body as Readable) total += (chunk as Buffer).length
-  }
-  return total
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]!
 }
 
 /** Why the page cache cannot be dropped here, or undefined when it can. */
@@ -209,10 +155,13 @@ async function coldFill(work: string, results: Record<string, Run>): Promise<Rec
     client.destroy()
     const { endpoint, region, forcePathStyle, credentials } = server.s3
     const plain = new S3Client({ endpoint, region, forcePathStyle, credentials, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' })
-    await streamObjects(plain, urls) // warms the server's own file reads
-    const runs: Record<string, Run[]> = { sdk_getobject_stream: [], sluice_cold_fill: [] }
+    await streamObjects(plain, urls, 'discard') // warms the server's own file reads
+    const runs: Record<string, Run[]> = { sdk_getobject_stream: [], sdk_stream_keep_write: [], sluice_cold_fill: [] }
     for (let r = 0; r < REPEAT; r++) {
-      runs.sdk_getobject_stream!.push(await timed(() => streamObjects(plain, urls)))
+      runs.sdk_getobject_stream!.push(await timed(() => streamObjects(plain, urls, 'discard')))
+      const written = join(work, `written-${r}`)
+      await mkdir(written)
+      runs.sdk_stream_keep_write!.push(await timed(() => streamObjects(plain, urls, 'keep', written)))
       const reader = new BlockReader({ s3: server.s3, cacheDir: join(work, `cold-${r}`), disk: { maxBytes: 4 * TOTAL } })
       await reader.ready()
       runs.sluice_cold_fill!.push(
@@ -230,6 +179,10 @@ async function coldFill(work: string, results: Record<string, Run>): Promise<Rec
     return {
       coldVsSdkStream: results.sluice_cold_fill!.mbPerSecond / base.mbPerSecond,
       coldCpuVsSdkStream: results.sluice_cold_fill!.cpuSecondsPerGB / base.cpuSecondsPerGB,
+      keepWriteVsSdkStream: results.sdk_stream_keep_write!.mbPerSecond / base.mbPerSecond,
+      keepWriteCpuVsSdkStream: results.sdk_stream_keep_write!.cpuSecondsPerGB / base.cpuSecondsPerGB,
+      coldVsKeepWrite: results.sluice_cold_fill!.mbPerSecond / results.sdk_stream_keep_write!.mbPerSecond,
+      coldCpuVsKeepWrite: results.sluice_cold_fill!.cpuSecondsPerGB / results.sdk_stream_keep_write!.cpuSecondsPerGB,
     }
   } finally {
     await server.close()
