@@ -95,7 +95,7 @@ export class Run implements AsyncIterator<unknown> {
     }
     // explicit 'files' with more ranks than shards leaves some ranks empty, as asked
     const mode: 'files' | 'records' | 'global' = shuffle?.global ? 'global' : o.shard.mode === 'auto' ? (shards.length >= o.shard.count ? 'files' : 'records') : o.shard.mode
-    this.planKey = planFingerprint({
+    const planKey = planFingerprint({
       shards,
       epoch: o.epoch,
       mode,
@@ -107,7 +107,7 @@ export class Run implements AsyncIterator<unknown> {
       onCorrupt: o.onCorrupt,
     })
     const resume = o.resume
-    if (resume !== undefined && resume.plan !== this.planKey) {
+    if (resume !== undefined && resume.plan !== planKey) {
       throw new RangeError(
         'tfrecords: resume state belongs to a different plan (shards, their versions, seed, shuffle, epoch or rank changed)',
       )
@@ -121,6 +121,8 @@ export class Run implements AsyncIterator<unknown> {
       this.mode = run
       if (!this.stopped) run.start()
     }
+    // only now: until the run has taken the resumed position, state() is the state given
+    this.planKey = planKey
     if (this.stopped) await this.mode.stop()
   }
 
