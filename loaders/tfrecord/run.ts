@@ -13,12 +13,30 @@ import type { ObjectInfo, ObjectReader } from '../../lib/index.js'
 import { Delivery, type DeliverySpec } from './delivery.js'
 import { GlobalRun } from './global-run.js'
 import { indexOptionsOf, type ResolvedOptions } from './options.js'
-import { planFiles, planGlobal, planRecords, type PlanSettings } from './plan.js'
+import { wholeSequence } from './pieces.js'
+import {
+  closeEnds,
+  cutRecords,
+  dealShards,
+  epochShardOrder,
+  globalSequence,
+  planGlobal,
+  planSequential,
+  type Plan,
+  type PlanSettings,
+} from './plan.js'
 import { recordIndex, type RecordIndex } from './record-index.js'
 import { SequentialRun } from './sequential-run.js'
 import { resolveSources, type TFRecordSource } from './sources.js'
 import { planFingerprint, type TFRecordState } from './state.js'
 import { emptyStats, type TFRecordStats } from './stats.js'
+
+/** A run's plan, the state fields that describe it, and the position to continue from. */
+interface Start {
+  plan: Plan
+  key: string
+  progress: TFRecordState | undefined
+}
 
 /** Record indexes built at once while planning: building is I/O bound and the block reader bounds its own fetches. */
 const INDEX_BUILDS_AT_ONCE = 4
@@ -85,45 +103,48 @@ export class Run implements AsyncIterator<unknown> {
   private async begin(): Promise<void> {
     const o = this.options
     const shards = await resolveSources(this.reader, this.source, { signal: o.signal })
-    const shuffle = o.shuffle
-    const settings: PlanSettings = {
-      seed: shuffle?.seed,
-      shuffleShards: shuffle?.shards ?? false,
-      epoch: o.epoch,
-      index: o.shard.index,
-      count: o.shard.count,
-    }
-    // explicit 'files' with more ranks than shards leaves some ranks empty, as asked
-    const mode: 'files' | 'records' | 'global' = shuffle?.global ? 'global' : o.shard.mode === 'auto' ? (shards.length >= o.shard.count ? 'files' : 'records') : o.shard.mode
-    const planKey = planFingerprint({
-      shards,
-      epoch: o.epoch,
-      mode,
-      seed: shuffle?.seed,
-      buffer: mode === 'global' ? 0 : shuffle?.buffer ?? 0,
-      shuffleShards: settings.shuffleShards,
-      index: o.shard.index,
-      count: o.shard.count,
-      onCorrupt: o.onCorrupt,
-    })
-    const resume = o.resume
-    if (resume !== undefined && resume.plan !== planKey) {
-      throw new RangeError(
-        'tfrecords: resume state belongs to a different plan (shards, their versions, seed, shuffle, epoch or rank changed)',
-      )
-    }
-    if (mode === 'global') {
-      const plan = planGlobal(shards, await this.indexesOf(shards), settings)
-      this.mode = new GlobalRun(this.reader, o, this.stats, this.delivery, plan, resume)
+    const start = await this.plan(shards)
+    if (start.plan.kind === 'global') {
+      this.mode = new GlobalRun(this.reader, o, this.stats, this.delivery, start.plan, start.progress)
     } else {
-      const plan = mode === 'files' ? planFiles(shards, settings) : planRecords(shards, await this.indexesOf(shards), settings)
-      const run = new SequentialRun(this.reader, o, this.stats, this.delivery, plan, resume)
+      const run = new SequentialRun(this.reader, o, this.stats, this.delivery, start.plan, start.progress)
       this.mode = run
       if (!this.stopped) run.start()
     }
     // only now: until the run has taken the resumed position, state() is the state given
-    this.planKey = planKey
+    this.planKey = start.key
     if (this.stopped) await this.mode.stop()
+  }
+
+  /** This rank's plan of the epoch, and the position in it to continue from. */
+  private async plan(shards: ObjectInfo[]): Promise<Start> {
+    const o = this.options
+    const shuffle = o.shuffle
+    const { index, count } = o.shard
+    const settings: PlanSettings = { seed: shuffle?.seed, shuffleShards: shuffle?.shards ?? false, epoch: o.epoch, index, count }
+    const buffer = shuffle?.global ? 0 : shuffle?.buffer ?? 0
+    // explicit 'files' with more ranks than shards leaves some ranks empty, as asked
+    const mode: 'files' | 'records' | 'global' = shuffle?.global ? 'global' : o.shard.mode === 'auto' ? (shards.length >= count ? 'files' : 'records') : o.shard.mode
+    const key = planFingerprint({ shards, epoch: o.epoch, mode, seed: shuffle?.seed, buffer, shuffleShards: settings.shuffleShards, index, count, onCorrupt: o.onCorrupt })
+    const progress = o.resume
+    if (progress !== undefined && progress.plan !== key) {
+      throw new RangeError('tfrecords: resume state belongs to a different plan (shards, their versions, seed, shuffle, epoch or rank changed)')
+    }
+    let plan: Plan
+    if (mode === 'global') {
+      const seq = globalSequence(shards, await this.indexesOf(shards), settings)
+      plan = planGlobal(seq, cutRecords([[0, 0, seq.permutation.length]], settings))
+    } else {
+      const order = epochShardOrder(shards, settings)
+      const whole = wholeSequence(order.length)
+      if (mode === 'files') {
+        plan = planSequential(order, dealShards(whole, settings), mode)
+      } else {
+        const indexes = await this.indexesOf(shards)
+        plan = planSequential(order, cutRecords(closeEnds(whole, order, indexes), settings), mode, indexes)
+      }
+    }
+    return { plan, key, progress }
   }
 
   private async indexesOf(shards: ObjectInfo[]): Promise<Map<string, RecordIndex>> {
