@@ -3,11 +3,12 @@
  *
  * A run is made synchronously when iteration starts, but what it will do is known only after
  * I/O: it resolves the source, fingerprints the plan (refusing a resume state from another
- * plan), builds the record indexes the plan needs, and computes the epoch's plan. Then it
- * hands every `next()` to the run of that plan's kind, {@link SequentialRun} or
- * {@link GlobalRun}. What the two share stays here or in {@link Delivery}: the counters, the
- * delivered position and the state built from it, and stopping (which may come before the
- * plan is known).
+ * plan or job), builds the record indexes the plan needs, and computes this rank's part: of the
+ * whole epoch, of what a merged state still owes (elastic.ts), or the part its own state
+ * names. Then it hands every `next()` to the run of that plan's kind, {@link SequentialRun}
+ * or {@link GlobalRun}. What the two share stays here or in {@link Delivery}: the counters,
+ * the delivered position and the state built from it, and stopping (which may come before
+ * the plan is known).
  */
 import type { ObjectInfo, ObjectReader } from '../../lib/index.js'
 import { Delivery, type DeliverySpec } from './delivery.js'
@@ -157,9 +158,9 @@ export class Run implements AsyncIterator<unknown> {
         )
       }
     }
-    // explicit 'files' with more ranks than shards leaves some ranks empty, as asked
     const pieces = owed ?? given
     const shardCount = pieces === undefined ? shards.length : groupPieces(pieces).length
+    // explicit 'files' with more ranks than shards leaves some ranks empty, as asked
     const mode: 'files' | 'records' | 'global' = global
       ? 'global'
       : given !== undefined
