@@ -10,6 +10,7 @@
  *   npm run bench -- core tfrecord fuse micro-benchmarks of the core, the loader, the mount
  *   npm run bench -- fuzz               the long fuzz run
  *   npm run bench -- cluster-sizing     Redis memory per block and eviction policies (the cluster tier)
+ *   npm run bench -- elastic            TFRecord resume at another world size: time to first record, state sizes
  *   npm run bench -- all                harness, core, tfrecord, fuse
  *
  * Arguments starting with `-` are passed to the harness (or to the single named bench).
@@ -18,7 +19,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-const known = ['harness', 'core', 'tfrecord', 'fuse', 'fuzz', 'cluster-sizing']
+const known = ['harness', 'core', 'tfrecord', 'fuse', 'fuzz', 'cluster-sizing', 'elastic']
 const args = process.argv.slice(2)
 const flags = args.filter((a, i) => a.startsWith('-') || (i > 0 && args[i - 1]!.startsWith('--') && !args[i - 1]!.includes('=') && !known.includes(a) && a !== 'all'))
 const named = args.filter((a) => !flags.includes(a))

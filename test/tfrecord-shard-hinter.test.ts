@@ -8,8 +8,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { BlockReader, ClosedError, KiB, MemorySource, MiB, type ObjectInfo } from '../lib/index.js'
-import type { PlanItem } from '../loaders/tfrecord/plan.js'
-import { ShardHinter, type HintSettings } from '../loaders/tfrecord/shard-hinter.js'
+import { ShardHinter, type HintedItem, type HintSettings } from '../loaders/tfrecord/shard-hinter.js'
 
 const BLOCK = 64 * KiB
 
@@ -32,7 +31,7 @@ function setup(sizes: number[], maxInflightBytes = 64 * MiB): Setup {
   return { source, reader, shards, opened: { count: 0 } }
 }
 
-function hinter(s: Setup, items: PlanItem[], ahead: HintSettings): ShardHinter {
+function hinter(s: Setup, items: HintedItem[], ahead: HintSettings): ShardHinter {
   return new ShardHinter(s.reader, items, ahead, undefined, () => s.opened.count++)
 }
 
@@ -89,7 +88,7 @@ test('the next shards are hinted a piece at a time as the current one nears its 
 test("a records-mode item is hinted from its first byte, and a tail shorter than a piece all at once", async () => {
   const s = setup([1 * MiB, 1 * MiB])
   // records [a, b) of shard 1 lie in bytes [320 KiB, 448 KiB): two blocks, under a piece
-  const items: PlanItem[] = [{ shard: s.shards[0]! }, { shard: s.shards[1]!, first: 10, end: 20, count: 10, bytes: { start: 320 * KiB, end: 448 * KiB } }]
+  const items: HintedItem[] = [{ shard: s.shards[0]! }, { shard: s.shards[1]!, bytes: { start: 320 * KiB, end: 448 * KiB } }]
   const h = hinter(s, items, { shards: 2, bytes: 1 * MiB })
   try {
     await h.hintAhead(0, 1 * MiB - 64 * KiB)

@@ -5,15 +5,18 @@
  *
  * Layout: framing.ts (record framing and checks) ← shard-reader.ts (one shard) ←
  * sequential-run.ts (record-queue.ts, shard-hinter.ts, shuffle-buffer.ts) and global-run.ts
- * (ranged reads by record-index.ts) ← run.ts (plan.ts, state.ts, delivery.ts) ← dataset.ts,
- * with stream.ts its views; example-codec.ts and writer.ts stand alone. Only lib's public
- * types and errors are used from the core.
+ * (ranged reads by record-index.ts) ← run.ts (plan.ts, pieces.ts, state.ts, elastic.ts,
+ * delivery.ts) ← dataset.ts, with stream.ts its views; elastic.ts also gives `mergeStates`;
+ * example-codec.ts and writer.ts stand alone. Only lib's public types and errors are used
+ * from the core.
  */
 export { tfrecords, TFRecordDataset } from './dataset.js'
 export { TFRecordStream, type BatchOptions } from './stream.js'
 export type { TFRecordStats } from './stats.js'
 export type { TFRecordOptions, ShuffleOptions, ShardOptions, ReadAheadOptions } from './options.js'
-export type { TFRecordState } from './state.js'
+export type { TFRecordState, TFRecordElastic } from './state.js'
+export type { Piece } from './pieces.js'
+export { mergeStates } from './elastic.js'
 export type { TFRecordSource } from './sources.js'
 export { resolveSources } from './sources.js'
 export type { Compression, CompressionOption } from './compression.js'

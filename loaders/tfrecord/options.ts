@@ -7,7 +7,7 @@
  */
 import { COMPRESSION_OPTIONS, type CompressionOption } from './compression.js'
 import type { IndexOptions } from './record-index.js'
-import type { TFRecordState } from './state.js'
+import { checkStateShape, type TFRecordState } from './state.js'
 
 export interface ShuffleOptions {
   /** Seed of every random choice; with the epoch it fixes the order completely. Required. */
@@ -137,7 +137,7 @@ export function resolveOptions(options: TFRecordOptions = {}): ResolvedOptions {
   }
 
   const resume = options.resume
-  if (resume !== undefined) checkStateShape(resume)
+  if (resume !== undefined) checkStateShape(resume, 'tfrecords: resume')
   let epoch = int(options.epoch, resume?.epoch ?? 0, 'epoch', 0, 2 ** 31)
   if (resume !== undefined && options.epoch !== undefined && resume.epoch !== epoch) {
     throw new RangeError(`tfrecords: epoch ${epoch} differs from the resumed state's epoch ${resume.epoch}`)
@@ -173,20 +173,6 @@ function int(value: unknown, fallback: number | undefined, name: string, min: nu
   }
   if (value < min || value > max) throw new RangeError(`tfrecords: ${name} must be between ${min} and ${max}, got ${value}`)
   return value
-}
-
-function checkStateShape(state: TFRecordState): void {
-  const ok =
-    state !== null &&
-    typeof state === 'object' &&
-    state.v === 1 &&
-    Number.isSafeInteger(state.epoch) &&
-    Number.isSafeInteger(state.delivered) &&
-    state.delivered >= 0 &&
-    Array.isArray(state.counts) &&
-    state.counts.every((c) => Number.isSafeInteger(c) && c >= 0) &&
-    typeof state.plan === 'string'
-  if (!ok) throw new TypeError('tfrecords: resume must be a state returned by ds.state()')
 }
 
 /** The options a record index is built or read with, as this dataset reads its shards. */

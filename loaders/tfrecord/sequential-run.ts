@@ -18,6 +18,7 @@ import type { ObjectReader } from '../../lib/index.js'
 import type { Delivery } from './delivery.js'
 import { FRAME_OVERHEAD } from './framing.js'
 import type { ResolvedOptions } from './options.js'
+import { RecordSelector } from './pieces.js'
 import type { SequentialPlan } from './plan.js'
 import { Rng } from './random.js'
 import { RecordQueue, WAIT } from './record-queue.js'
@@ -199,8 +200,8 @@ export class SequentialRun {
         const handle = await this.hinter.open(k)
         this.hinter.openAhead(k)
         let count = 0
-        let fileOrdinal = 0
-        const filter = item.first !== undefined && item.bytes === undefined
+        // from a byte offset, reading starts at the first range's first record
+        const selector = new RecordSelector(item.ranges, item.bytes === undefined ? 0 : item.ranges[0]![0])
         try {
           // Sniffed only now: reading an upcoming shard would start its read-ahead early.
           const compression = await resolveCompression(handle, this.options.compression)
@@ -213,16 +214,10 @@ export class SequentialRun {
               const i = batch.records.length - 1
               void this.hinter.hintAhead(k, end - (batch.offsets[i]! + batch.records[i]!.length + FRAME_OVERHEAD))
             }
-            let records = batch.records
-            if (filter) {
-              const lo = item.first! - fileOrdinal
-              const hi = item.end! - fileOrdinal
-              fileOrdinal += records.length
-              records = records.slice(Math.max(0, lo), Math.max(0, hi))
-              if (records.length === 0) {
-                if (hi <= 0) break
-                continue
-              }
+            const records = selector.select(batch.records)
+            if (records.length === 0) {
+              if (selector.done) break
+              continue
             }
             count += records.length
             if (!this.queue.push(records)) await this.queue.room()

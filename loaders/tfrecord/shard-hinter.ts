@@ -24,6 +24,9 @@ const HINT_PIECE_BYTES = 8 * 1024 * 1024
 
 const SETTLED: Promise<void> = Promise.resolve()
 
+/** What the hinter needs of a plan item. */
+export type HintedItem = Pick<PlanItem, 'shard' | 'bytes'>
+
 export interface HintSettings {
   /** Items opened and hinted ahead of the one being read. */
   shards: number
@@ -39,7 +42,7 @@ export class ShardHinter {
 
   constructor(
     private readonly reader: ObjectReader,
-    private readonly items: readonly PlanItem[],
+    private readonly items: readonly HintedItem[],
     private readonly ahead: HintSettings,
     private readonly signal: AbortSignal | undefined,
     /** Called once per handle opened. */
