@@ -36,6 +36,7 @@ import { abortable } from './abortable.js'
 import { buildTiers } from './cache/build-tiers.js'
 import { PinnedUrls } from './pinned-urls.js'
 import { PageIns } from './page-ins.js'
+import { PrefetchOffers } from './prefetch-offers.js'
 import { preload } from './preload.js'
 
 
@@ -54,6 +55,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
   readonly cache: TieredBlockCache
   private readonly fetcher: BlockFetcher
   private readonly pageIns: PageIns
+  private readonly offers: PrefetchOffers
   private readonly sources: SourceRegistry
   private readonly pool: FetchPool
   private readonly handles = new Set<BlockObjectHandle>()
@@ -89,6 +91,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
         : new InlineFetchPool(this.sources)
     this.fetcher = new BlockFetcher(this.cache, this.pool, o.blockSize, o)
     this.pageIns = new PageIns(this.cache)
+    this.offers = new PrefetchOffers(this.fetcher, this.cache, this.pageIns, this.maxRunBlocks)
   }
 
   /**
@@ -337,39 +340,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
     const bs = this.blockSize
     const first = Math.floor(start / bs)
     const last = Math.min(obj.blockCount, Math.ceil(end / bs)) - 1
-    // Blocks resident on disk are read ahead by paging them in, so the read that comes finds them in memory.
-    const pageIns: number[] = []
-    const runs = missingRuns(first, last, this.maxRunBlocks, (i) => {
-      const key = blockKey(obj.id, i)
-      const ks = keyString(key)
-      // In flight first: a map lookup, where locate() may ask LMDB.
-      if (this.fetcher.inflightBlock(ks) !== undefined) return false
-      const residence = this.cache.locate(key)
-      if (residence === 'fast') return false
-      if (residence === 'paged') {
-        if (!this.pageIns.has(ks)) pageIns.push(i)
-        return false
-      }
-      return true
-    })
-    // Issue the runs in order, each shrunk to what the budget still allows, until it is spent.
-    let covered = last + 1
-    const budget = this.fetcher.budget
-    for (const [runFirst, wanted] of runs) {
-      const count = Math.min(wanted, Math.floor((budget.maxBytes - budget.inflightBytes) / bs))
-      const bytes = Math.min(obj.info.size, (runFirst + count) * bs) - runFirst * bs
-      if (count <= 0 || !budget.tryAcquire(bytes)) {
-        covered = runFirst
-        break
-      }
-      this.startRun(obj, runFirst, count, 'prefetch', bytes)
-      if (count < wanted) {
-        covered = runFirst + count
-        break
-      }
-    }
-    const toPage = pageIns.filter((i) => i < covered).map((i) => blockKey(obj.id, i))
-    if (toPage.length > 0) void this.pageIns.start(toPage)
+    const covered = this.offers.offer(obj, first, last)
     return Math.max(start, Math.min(end, covered * bs))
   }
 
