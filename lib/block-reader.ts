@@ -24,18 +24,7 @@ import { missingRuns } from './fetch/run-planner.js'
 import { SourceRegistry } from './source/registry.js'
 import type { Source } from './source/source.js'
 import { StaleOkSource } from './source/stale-ok-source.js'
-import type {
-  ObjectHandle,
-  ObjectInfo,
-  ObjectReader,
-  PlannedRead,
-  PlanOptions,
-  PreloadOptions,
-  PreloadResult,
-  ReadOptions,
-  ReadPlan,
-  ReaderStats,
-} from './types.js'
+import type { ObjectHandle, ObjectInfo, ObjectReader, PlannedRead, PlanOptions, PreloadOptions, PreloadResult, ReadOptions, ReadPlan, ReaderStats } from './types.js'
 import { canonicalUrl } from './url.js'
 import { abortable } from './abortable.js'
 import { buildTiers } from './cache/build-tiers.js'
@@ -44,6 +33,7 @@ import { PageIns } from './page-ins.js'
 import { PrefetchOffers } from './prefetch-offers.js'
 import { preload } from './preload.js'
 import { ReaderPlan, type PlanHost } from './plan/read-plan.js'
+import type { LookaheadLimits } from './plan/plan-prefetch.js'
 import { chargedBytes } from './cache/lmdb-layout.js'
 
 export class BlockReader implements ObjectReader, BlockProvider, PlanHost {
@@ -185,15 +175,12 @@ export class BlockReader implements ObjectReader, BlockProvider, PlanHost {
     this.cache.followPlan(undefined)
   }
 
-  /**
-   * @internal PlanHost: how far the plan's walk fetches ahead, in distinct blocks: the
-   * read-ahead bound, what a staging tier holds, and PLAN_LOOKAHEAD_SHARE of the keeping tier.
-   */
-  lookaheadBlocks(): number {
+  /** @internal PlanHost: what bounds the plan's walk, in blocks. */
+  lookaheadLimits(): LookaheadLimits {
     const bs = this.blockSize
-    const keeping = this.cache.usage().maxBytes / (this.cache.persistent ? chargedBytes(bs) : bs)
-    const staging = this.cache.stagingBytes > 0 ? this.cache.stagingBytes / bs : Infinity
-    return Math.floor(Math.min(Math.max(1, keeping * PLAN_LOOKAHEAD_SHARE), keeping, staging, this.maxReadAheadBytes / bs))
+    const staging = this.cache.stagingBytes
+    const keepingBlocks = this.cache.usage().maxBytes / (this.cache.persistent ? chargedBytes(bs) : bs)
+    return { keepingBlocks, stagingBlocks: staging > 0 ? staging / bs : Infinity, readAheadBlocks: this.maxReadAheadBytes / bs }
   }
 
   /** @internal PlanHost: see PlanFetchHost.holdsUntilRead. */
@@ -409,17 +396,6 @@ export class BlockReader implements ObjectReader, BlockProvider, PlanHost {
     if (this.closed) throw new ClosedError('BlockReader')
   }
 }
-
-/**
- * Share of the keeping tier a read plan's walk fetches ahead, at most. A block fetched ahead
- * is kept (or not) by what is resident when it lands, and evicts the block read furthest
- * ahead at that moment; by its read, blocks read in between may be read later still, and the
- * offline optimum would have evicted one of those. The earlier, the costlier: in a global
- * shuffle over twice a tier of 124 blocks, fetching ahead 4, 7 (this share), 16, 32 and 124
- * blocks cost 1.5%, 5%, 6%, 10% and 42% more fetches than eviction alone (which matched the
- * optimum). A training node's tier holds thousands of blocks, so the read-ahead bound decides.
- */
-const PLAN_LOOKAHEAD_SHARE = 1 / 16
 
 /**
  * The read-ahead window per handle. Without a disk tier, prefetched blocks have nowhere to

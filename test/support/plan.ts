@@ -34,7 +34,7 @@ export function standalonePlan(reads: Iterable<PlannedRead>, blockSize: number):
     pin: (info) => ({ info, id: objectId(info.url, info.version, blockSize, info.size), blockCount: Math.ceil(info.size / blockSize) }),
     planEnded: () => {},
     prefetchBlocks: () => 0,
-    lookaheadBlocks: () => 0,
+    lookaheadLimits: () => ({ keepingBlocks: 0, stagingBlocks: 0, readAheadBlocks: 0 }),
     holdsUntilRead: () => false,
   })
 }
