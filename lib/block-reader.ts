@@ -8,6 +8,8 @@
  *   fetch/block-fetcher.ts);
  * - prefetch: handles report their pattern, the reader offers ranges ahead within the
  *   budget, and disk-tier blocks ahead are paged in off the event loop;
+ * - the read plan, when a loader hands one (lib/plan/): its walk offers blocks in plan order
+ *   through the same prefetch path, and the tiers evict by it;
  * - pins: which object versions this reader has opened per URL, so evict() reaches them.
  */
 import { blockKey, keyString, objectId } from './cache/block-key.js'
@@ -22,26 +24,19 @@ import { missingRuns } from './fetch/run-planner.js'
 import { SourceRegistry } from './source/registry.js'
 import type { Source } from './source/source.js'
 import { StaleOkSource } from './source/stale-ok-source.js'
-import type {
-  ObjectHandle,
-  ObjectInfo,
-  ObjectReader,
-  PreloadOptions,
-  PreloadResult,
-  ReadOptions,
-  ReaderStats,
-} from './types.js'
+import type { ObjectHandle, ObjectInfo, ObjectReader, PlannedRead, PlanOptions, PreloadOptions, PreloadResult, ReadOptions, ReadPlan, ReaderStats } from './types.js'
 import { canonicalUrl } from './url.js'
 import { abortable } from './abortable.js'
 import { buildTiers } from './cache/build-tiers.js'
 import { PinnedUrls } from './pinned-urls.js'
 import { PageIns } from './page-ins.js'
+import { PrefetchOffers } from './prefetch-offers.js'
 import { preload } from './preload.js'
+import { ReaderPlan, type PlanHost } from './plan/read-plan.js'
+import type { LookaheadLimits } from './plan/plan-prefetch.js'
+import { chargedBytes } from './cache/lmdb-layout.js'
 
-
-
-
-export class BlockReader implements ObjectReader, BlockProvider {
+export class BlockReader implements ObjectReader, BlockProvider, PlanHost {
   readonly options: ResolvedOptions
   readonly cacheDir: string | undefined
   /** Every directory of the disk tier (`cacheDir` is the first); empty for memory only. */
@@ -56,6 +51,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
   readonly cache: TieredBlockCache
   private readonly fetcher: BlockFetcher
   private readonly pageIns: PageIns
+  private readonly offers: PrefetchOffers
   private readonly sources: SourceRegistry
   private readonly pool: FetchPool
   private readonly handles = new Set<BlockObjectHandle>()
@@ -71,6 +67,8 @@ export class BlockReader implements ObjectReader, BlockProvider {
   private readonly active = new Set<Promise<unknown>>()
   /** With offline: 'stale-ok', each source's metadata decorated to answer from the catalogue in an outage. */
   private readonly staleOk = new Map<Source, StaleOkSource>()
+  /** The read plan the tiers and the plan's prefetch follow, if a loader handed one. */
+  private activePlan: ReaderPlan | undefined
 
   constructor(options: BlockReaderOptions = {}) {
     this.options = resolveOptions(options)
@@ -92,6 +90,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
         : new InlineFetchPool(this.sources)
     this.fetcher = new BlockFetcher(this.cache, this.pool, o.blockSize, o)
     this.pageIns = new PageIns(this.cache)
+    this.offers = new PrefetchOffers(this.fetcher, this.cache, this.pageIns, this.maxRunBlocks)
   }
 
   /**
@@ -157,6 +156,41 @@ export class BlockReader implements ObjectReader, BlockProvider {
     void this.cache.fill(key, new Uint8Array(0), { memory: false, object: objectRecord(info, this.blockSize) })
   }
 
+  /**
+   * Hands the reader the reads to come, in order (see ReadPlan in types.ts for the calls a
+   * loader makes). Replaces the reader's plan if it had one; a bad read throws a RangeError
+   * or TypeError naming it, and the plan before stays.
+   */
+  plan(reads: Iterable<PlannedRead>, options: PlanOptions = {}): ReadPlan {
+    this.checkOpen()
+    const next = new ReaderPlan(reads, this, options)
+    this.activePlan?.end()
+    this.activePlan = next
+    this.cache.followPlan(next)
+    next.start()
+    return next
+  }
+
+  /** @internal PlanHost: a plan ended. */
+  planEnded(plan: ReaderPlan): void {
+    if (this.activePlan !== plan) return
+    this.activePlan = undefined
+    this.cache.followPlan(undefined)
+  }
+
+  /** @internal PlanHost: what bounds the plan's walk, in blocks. */
+  lookaheadLimits(): LookaheadLimits {
+    const bs = this.blockSize
+    const staging = this.cache.stagingBytes
+    const keepingBlocks = this.cache.usage().maxBytes / (this.cache.persistent ? chargedBytes(bs) : bs)
+    return { keepingBlocks, stagingBlocks: staging > 0 ? staging / bs : Infinity, readAheadBlocks: this.maxReadAheadBytes / bs }
+  }
+
+  /** @internal PlanHost: see PlanFetchHost.holdsUntilRead. */
+  holdsUntilRead(obj: PinnedObject, index: number): boolean {
+    return this.cache.stagingBytes > 0 || this.cache.wouldKeep(blockKey(obj.id, index), this.fetcher.blockLength(obj, index))
+  }
+
   /** Fetches objects or prefixes into the disk tier and reports what is verifiably resident. */
   async preload(targets: string[], options: PreloadOptions = {}): Promise<PreloadResult> {
     this.checkOpen()
@@ -215,6 +249,7 @@ export class BlockReader implements ObjectReader, BlockProvider {
 
   private async shutDown(): Promise<void> {
     this.closed = true
+    this.activePlan?.end()
     for (const h of [...this.handles]) await h.close()
     // A read past its handle's checks may still be awaiting a page-in or a fetch: let it
     // finish against open tiers rather than find the LMDB environment closed under it.
@@ -240,7 +275,6 @@ export class BlockReader implements ObjectReader, BlockProvider {
   }
 
   // ---- BlockProvider (used by handles) ----
-
 
   /**
    * A cached block, if it has the length its position demands; one that does not (it cannot
@@ -339,41 +373,13 @@ export class BlockReader implements ObjectReader, BlockProvider {
     if (this.closed || end <= start) return start
     const bs = this.blockSize
     const first = Math.floor(start / bs)
-    const last = Math.min(obj.blockCount, Math.ceil(end / bs)) - 1
-    // Blocks resident on disk are read ahead by paging them in, so the read that comes finds them in memory.
-    const pageIns: number[] = []
-    const runs = missingRuns(first, last, this.maxRunBlocks, (i) => {
-      const key = blockKey(obj.id, i)
-      const ks = keyString(key)
-      // In flight first: a map lookup, where locate() may ask LMDB.
-      if (this.fetcher.inflightBlock(ks) !== undefined) return false
-      const residence = this.cache.locate(key)
-      if (residence === 'fast') return false
-      if (residence === 'paged') {
-        if (!this.pageIns.has(ks)) pageIns.push(i)
-        return false
-      }
-      return true
-    })
-    // Issue the runs in order, each shrunk to what the budget still allows, until it is spent.
-    let covered = last + 1
-    const budget = this.fetcher.budget
-    for (const [runFirst, wanted] of runs) {
-      const count = Math.min(wanted, Math.floor((budget.maxBytes - budget.inflightBytes) / bs))
-      const bytes = Math.min(obj.info.size, (runFirst + count) * bs) - runFirst * bs
-      if (count <= 0 || !budget.tryAcquire(bytes)) {
-        covered = runFirst
-        break
-      }
-      this.startRun(obj, runFirst, count, 'prefetch', bytes)
-      if (count < wanted) {
-        covered = runFirst + count
-        break
-      }
-    }
-    const toPage = pageIns.filter((i) => i < covered).map((i) => blockKey(obj.id, i))
-    if (toPage.length > 0) void this.pageIns.start(toPage)
+    const covered = this.offers.offer(obj, first, Math.min(obj.blockCount, Math.ceil(end / bs)) - 1)
     return Math.max(start, Math.min(end, covered * bs))
+  }
+
+  /** @internal PlanHost: prefetchRange by blocks, for the plan's walk. */
+  prefetchBlocks(obj: PinnedObject, first: number, count: number, started: Promise<unknown>[]): number {
+    return this.closed ? 0 : this.offers.offer(obj, first, first + count - 1, started) - first
   }
 
   passBlocks(obj: PinnedObject, first: number, end: number): void {

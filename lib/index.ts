@@ -20,6 +20,9 @@ export type {
   PreloadProgress,
   PreloadResult,
   PreloadedObject,
+  PlannedRead,
+  PlanOptions,
+  ReadPlan,
 } from './types.js'
 export * from './errors.js'
 export { KiB, MiB, GiB, TiB, parseSize, formatBytes } from './units.js'

@@ -53,6 +53,76 @@ export interface ObjectHandle {
   close(): Promise<void>
 }
 
+/** One read a plan announces: bytes `[start, end)` of an object version. */
+export interface PlannedRead {
+  /** The version to be read, as `list`/`stat` return it: the plan pins it without a request. */
+  readonly object: ObjectInfo
+  readonly start: number
+  readonly end: number
+}
+
+export interface PlanOptions {
+  /**
+   * For a node-wide plan (the reads of every rank of a node, handed to each rank's reader;
+   * docs/design.md): this reader is rank `index` of `count` on one disk tier, and fetches
+   * ahead only the plan's blocks whose number modulo `count` is `index`. The other ranks
+   * fetch the rest, and its reads find them on disk. Default: it fetches every block ahead.
+   */
+  share?: { index: number; count: number }
+}
+
+/**
+ * The reads a consumer will make, in order, handed to the reader before it makes them
+ * (`reader.plan(reads)`). The reader then fetches blocks in plan order ahead of the
+ * consumer, within its prefetch budget and never further ahead than the cache can keep, and
+ * its tiers evict the block read furthest ahead first (Belady's rule), refusing a block read
+ * later than everything they hold. A plan costs about 12 bytes per read (typed arrays).
+ *
+ * One plan per reader: a new `reader.plan()` ends the one before (whose later calls are then
+ * ignored). What a loader calls, for epochs whose order it knows in advance:
+ *
+ * ```ts
+ * const plan = reader.plan?.(readsOf(epoch))  // before the epoch's first read
+ * plan?.extend(readsOf(epoch + 1))            // as soon as the next order is known (the next epoch's
+ *                                             // first blocks are then kept over this one's last)
+ * for (const { object, start, end } of readsOf(epoch)) {
+ *   const bytes = await handleOf(object).read(start, end - start)
+ *   plan?.advance()                           // this read is done: the plan moves past it
+ * }
+ * plan?.end()                                 // stopped early, or no plan for what follows
+ * ```
+ *
+ * `advance` is what moves the plan, not the reads: reads outside the plan are served as usual
+ * and move nothing. With several ranks on one node sharing the disk tier, give every rank the
+ * node's reads, round by round (rank 0's k-th read, rank 1's k-th, ...), with `share`, and
+ * advance by the number of ranks after each read of its own (docs/design.md says why).
+ */
+export interface ReadPlan {
+  /** Reads in the plan, consumed ones included. */
+  readonly length: number
+  /** Reads consumed (advanced past). */
+  readonly position: number
+  /** True once ended (by `end`, by a new plan, or by the reader's close). */
+  readonly ended: boolean
+  /** Bytes the plan's arrays hold now (its steps, blocks and the tiers' heaps). */
+  readonly memoryBytes: number
+  /**
+   * Appends reads (the next epoch). A bad read throws (a RangeError or TypeError naming it, or
+   * ERR_SLUICE_INVALID_URL), and nothing is appended.
+   */
+  extend(reads: Iterable<PlannedRead>): void
+  /** The consumer finished `steps` (default 1) more reads. RangeError past the end. */
+  advance(steps?: number): void
+  /**
+   * Resolves once the plan's prefetch has nothing in flight and can start nothing more
+   * (budget, cache capacity or the plan's end). Fills to the disk tier may still be queued:
+   * `reader.flush()` waits for those. For tests and benchmarks; a loader never needs it.
+   */
+  idle(): Promise<void>
+  /** Ends the plan: its prefetch stops and the tiers go back to their own policies. */
+  end(): void
+}
+
 /** The part of BlockReader the front ends use; lets them be tested over a double. */
 export interface ObjectReader {
   /** The disk tier's (first) directory, where front ends may keep derived data (indexes); undefined if memory only. */
@@ -66,6 +136,8 @@ export interface ObjectReader {
   open(target: string | ObjectInfo, options?: ReadOptions): Promise<ObjectHandle>
   stat(url: string, options?: ReadOptions): Promise<ObjectInfo>
   list(prefix: string, options?: ReadOptions): Promise<ObjectInfo[]>
+  /** Hands the reader the reads to come (see ReadPlan); a reader without a cache to plan may lack it. */
+  plan?(reads: Iterable<PlannedRead>, options?: PlanOptions): ReadPlan
 }
 
 /** Progress of `BlockReader.preload`, reported after each block lands. */

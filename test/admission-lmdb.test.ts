@@ -13,11 +13,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { open } from 'lmdb'
 import { BlockReader, LmdbBlockStore, MemorySource, KiB } from '../lib/index.js'
 import { chargedBytes } from '../lib/cache/lmdb-block-store.js'
 import { bytesFetchedPerEpoch } from '../bench/admission.js'
 import { BLOCK_DATA, dataset, passes } from './support/block-passes.js'
+import { accounts } from './support/lmdb-accounts.js'
 
 const test = suite('admission-lmdb')
 const run = promisify(execFile)
@@ -39,27 +39,6 @@ async function store(path?: string, writerThread = false): Promise<LmdbBlockStor
   const s = new LmdbBlockStore({ path: path ?? (await mkdtemp(join(root, 'tier-'))), maxBytes: MAX_BYTES, blockSize: 64 * KiB, writerThread })
   await s.init()
   return s
-}
-
-/** What the tier's counters say and what its blocks add up to, read with the tier closed. */
-async function accounts(path: string) {
-  const env = open({ path, maxDbs: 12, compression: false, readOnly: true })
-  try {
-    const meta = env.openDB<number, string>({ name: 'meta' })
-    const order = env.openDB<Buffer, Buffer>({ name: 'order', encoding: 'binary', keyEncoding: 'binary' })
-    const sizes = env.openDB<Buffer, Buffer>({ name: 'sizes', encoding: 'binary', keyEncoding: 'binary' })
-    const mainBelow = meta.get('mainBelow') ?? 0
-    let used = 0
-    let main = 0
-    for (const { key, value } of order.getRange({})) {
-      const charge = chargedBytes(sizes.getBinary(value)!.readUInt32LE(0))
-      used += charge
-      if (Number(key.readBigUInt64BE(0)) < mainBelow) main += charge
-    }
-    return { usage: meta.get('usage') ?? 0, mainUsage: meta.get('mainUsage') ?? 0, used, main }
-  } finally {
-    await env.close()
-  }
 }
 
 const dataBlocks = (TIER_BLOCKS * 7) / 8

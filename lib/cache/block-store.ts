@@ -20,6 +20,7 @@
  * one-fetch-per-block across nodes), page-in (LMDB reading pages off the event loop).
  */
 import type { ObjectInfo, TierStats } from '../types.js'
+import type { EvictionPlan, PlanRole } from './eviction-plan.js'
 
 /** What a tier may record about the object a block belongs to. */
 export interface CachedObjectRecord {
@@ -78,6 +79,10 @@ export interface BlockStore {
   verifySync?(key: Uint8Array): Uint8Array | undefined
   /** Whether any block of the object with this id (OBJECT_ID_BYTES latin1 characters) is here. */
   holdsObject?(id: string): boolean
+  /** Evicts by the reader's read plan while it has one (undefined: back to the tier's own policy), in a role (eviction-plan.ts). */
+  followPlan?(plan: EvictionPlan | undefined, role: PlanRole): void
+  /** Under a plan, in the keeping role: whether a fill of this block (of `bytes`) would be kept now. */
+  wouldKeep?(key: Uint8Array, bytes: number): boolean
   /** A remote tier's presence check of many blocks in one round trip, without reading them (preload). */
   containsMany?(keys: Uint8Array[]): Promise<boolean[]>
   /** The tier's record of the objects it holds blocks of. */

@@ -29,6 +29,7 @@
 import { CacheError } from '../errors.js'
 import { newTierStats, type BlockStore, type CachedObjectRecord, type ObjectCatalog, type TierUsage } from './block-store.js'
 import { DiskSetCatalog } from './disk-set-catalog.js'
+import type { EvictionPlan, PlanRole } from './eviction-plan.js'
 import { Placement } from './disk-placement.js'
 import { LmdbBlockStore } from './lmdb-block-store.js'
 import { addTo } from './recorded-counts.js'
@@ -181,6 +182,20 @@ export class DiskSet implements BlockStore {
 
   verifySync(key: Uint8Array): Uint8Array | undefined {
     return this.holder(this.placement.order(key), key)?.guard(undefined, (s) => s.verifySync(key))
+  }
+
+  /**
+   * Every directory evicts by the reader's plan: each judges the blocks it holds, so a plan
+   * over several directories is Belady's rule within each directory's share of the blocks.
+   */
+  followPlan(plan: EvictionPlan | undefined, role: PlanRole): void {
+    for (const dir of this.dirs) dir.store?.followPlan(plan, role)
+  }
+
+  /** Whether the directory a fill of the block would go to would keep it until its next use. */
+  wouldKeep(key: Uint8Array, bytes: number): boolean {
+    const dir = this.target(this.placement.order(key))
+    return dir === undefined ? false : dir.guard(true, (s) => s.wouldKeep(key, bytes))
   }
 
   /** A use the memory tier answered, counted by the directory that holds the block. */

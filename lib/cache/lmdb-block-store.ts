@@ -41,15 +41,23 @@
  * (or this one restarted) has asked for none of the blocks already here, so they count
  * nothing in its contests: its new dataset displaces them at once, and its scan can displace
  * another process's hot set; it treats none of them as proven until it has read them twice.
+ *
+ * While the reader follows a read plan (`followPlan`), fills evict by the plan instead
+ * (disk-plan-victims.ts: Belady's rule, inside the fill's transaction, among the blocks
+ * resident then). Those fills run on this thread even with `writerThread`: the plan's heap is
+ * here. The sketch and the run are still counted, so the policy resumes where it was when the
+ * plan ends.
  */
 import { headerRoom } from '../block-buffer.js'
 import { CacheError } from '../errors.js'
 import { prepareCacheDir } from './cache-dir.js'
-import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION } from './block-key.js'
+import { BLOCK_KEY_BYTES, CACHE_FORMAT_VERSION, keyString } from './block-key.js'
 import { newTierStats, type BlockStore, type CachedObjectRecord, type ObjectCatalog, type TierUsage } from './block-store.js'
 import { DiskWriter } from './disk-writer.js'
+import { DiskPlanVictims } from './disk-plan-victims.js'
+import type { EvictionPlan, PlanRole } from './eviction-plan.js'
 import { NewDataRun, runGap } from './admission-policy.js'
-import { fill, removeBlock, type AdmissionMemory, type FillOutcome } from './lmdb-fill.js'
+import { fill, removeBlock, type AdmissionMemory, type FillOutcome, type PlanVictims } from './lmdb-fill.js'
 import { FrequencySketch, keyHashes } from './frequency-sketch.js'
 import { HEADER_BYTES, chargedBytes, defaultMapBytes, emptyCache, openCacheDbs, placeBehindHeader, recordedMeta, resetFormat, transact, verifiedData, type CacheDbs } from './lmdb-layout.js'
 import { LmdbObjectCatalog } from './lmdb-object-catalog.js'
@@ -98,6 +106,8 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
    * reused: LMDB copies it during the transaction.
    */
   private scratch: ArrayBuffer | undefined
+  /** The reader's read plan, when it has one: it chooses the victims of fills. */
+  private plan: DiskPlanVictims | undefined
 
   constructor(options: LmdbBlockStoreOptions) {
     this.path = options.path
@@ -184,6 +194,7 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     const [h1, h2] = keyHashes(key)
     this.sketch.increment(h1, h2)
     this.run.hit()
+    this.plan?.residents.add(keyString(key))
     this.counters.hits++
     this.counters.hitBytes += data.length
     return data
@@ -216,7 +227,20 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
   }
 
   has(key: Uint8Array): boolean {
-    return this.dbs.sizes.doesExist(key as Buffer)
+    const here = this.dbs.sizes.doesExist(key as Buffer)
+    if (here && this.plan !== undefined) this.plan.residents.add(keyString(key))
+    return here
+  }
+
+  /** Follows a read plan (undefined: none): fills evict by it (see the file's opening). */
+  followPlan(plan: EvictionPlan | undefined, role: PlanRole = 'keep'): void {
+    this.plan?.residents.close()
+    this.plan = plan && new DiskPlanVictims(plan, plan.residents(), role)
+  }
+
+  /** Under a plan: whether a fill of this block would be kept now (disk-plan-victims.ts). */
+  wouldKeep(key: Uint8Array, bytes: number): boolean {
+    return this.plan === undefined || this.plan.wouldKeep(this.dbs, keyString(key), chargedBytes(bytes), this.maxBytes)
   }
 
   /**
@@ -241,13 +265,20 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     const [h1, h2] = keyHashes(key)
     this.sketch.increment(h1, h2)
     const runSince = this.run.fill(this.sketch.estimate(h1, h2), this.dbs.meta.get('seq') ?? 0)
-    const { stored, evictions } = this.writer ? await this.writer.write(key, bytes, this.maxBytes, object, runSince) : await this.fillInline(key, bytes, object, runSince)
+    const plan = this.plan
+    const { stored, evictions } =
+      plan !== undefined
+        ? await this.fillInline(key, bytes, object, runSince, plan.forFill(keyString(key)))
+        : this.writer
+          ? await this.writer.write(key, bytes, this.maxBytes, object, runSince)
+          : await this.fillInline(key, bytes, object, runSince)
     this.counters.evictions += evictions
     if (!stored) this.counters.droppedFills++
+    else plan?.residents.add(keyString(key))
     return stored
   }
 
-  private async fillInline(key: Uint8Array, bytes: Uint8Array, object: CachedObjectRecord | undefined, runSince: number | undefined): Promise<FillOutcome> {
+  private async fillInline(key: Uint8Array, bytes: Uint8Array, object: CachedObjectRecord | undefined, runSince: number | undefined, victims?: PlanVictims): Promise<FillOutcome> {
     let outcome: FillOutcome = { stored: false, evictions: 0 }
     await this.write(() => {
       // This callback runs synchronously and alone, and LMDB copies the value before it
@@ -255,11 +286,11 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
       // scratch are free here.
       const room = headerRoom(bytes, HEADER_BYTES)
       if (room !== undefined) {
-        outcome = fill(this.dbs, this.admission, { key, ...room, length: bytes.length, maxBytes: this.maxBytes, object, runSince })
+        outcome = fill(this.dbs, this.admission, { key, ...room, length: bytes.length, maxBytes: this.maxBytes, object, runSince }, victims)
         return
       }
       this.scratch = placeBehindHeader(this.scratch, bytes)
-      outcome = fill(this.dbs, this.admission, { key, buffer: this.scratch, length: bytes.length, maxBytes: this.maxBytes, object, runSince })
+      outcome = fill(this.dbs, this.admission, { key, buffer: this.scratch, length: bytes.length, maxBytes: this.maxBytes, object, runSince }, victims)
     })
     return outcome
   }

@@ -12,6 +12,10 @@
  * probation block, so moving that boundary past it is the whole promotion, the block and its
  * header stay as they are, and the main queue is in promotion order for free. `mainUsage`
  * counts main's bytes in the same transactions as `usage`.
+ *
+ * With a read plan a fill takes its victims from the plan instead (`PlanVictims`,
+ * disk-plan-victims.ts): any resident block the chooser names, removed as a deletion removes
+ * it, so usage, main's bytes and the queues stay exact for every process sharing the tier.
  */
 import { crc32c } from '@node-rs/crc32'
 import { keyHashes, type FrequencySketch } from './frequency-sketch.js'
@@ -51,17 +55,25 @@ export interface AdmissionMemory {
   refused: RefusedKeys
 }
 
+/** A read plan's choice of victims for one fill, made inside its transaction. */
+export interface PlanVictims {
+  /** The next resident block to evict for this fill, or undefined: none is read later than it (refuse it). */
+  next(dbs: CacheDbs): Buffer | undefined
+  /** The fill removed this block. */
+  evicted(key: Buffer): void
+}
+
 /**
  * One fill, inside the caller's write transaction, as a child transaction of it: lmdb-js
  * commits what a transaction callback wrote before it threw, so a fill that failed half way
  * (map full, a key LMDB refuses) would leave a block without its usage or its records. The
  * child is aborted instead, and the error goes to the caller. Inside a write transaction,
- * childTransaction runs its callback synchronously.
+ * childTransaction runs its callback synchronously. `victims`: the reader's plan chooses them.
  */
-export function fill(dbs: CacheDbs, memory: AdmissionMemory, req: BlockToStore): FillOutcome {
+export function fill(dbs: CacheDbs, memory: AdmissionMemory, req: BlockToStore, victims?: PlanVictims): FillOutcome {
   let outcome: FillOutcome | undefined
   void dbs.env.childTransaction(() => {
-    outcome = fillInTransaction(dbs, memory, req)
+    outcome = victims === undefined ? fillInTransaction(dbs, memory, req) : fillByPlan(dbs, req, victims)
   })
   if (outcome === undefined) throw new Error('lmdb-js ran a fill outside a write transaction')
   return outcome
@@ -86,6 +98,33 @@ function fillInTransaction(dbs: CacheDbs, memory: AdmissionMemory, req: BlockToS
     if (step.kind === 'promote') queues.promote()
     else queues.evict(step.queue)
   }
+  putBlock(dbs, key, req)
+  queues.usedBytes += charge
+  queues.entries++
+  queues.save()
+  return { stored: true, evictions: queues.evictions }
+}
+
+/** Evicts what the plan names until the block fits, then stores it; refuses it when the plan names nothing. */
+function fillByPlan(dbs: CacheDbs, req: BlockToStore, victims: PlanVictims): FillOutcome {
+  const key = Buffer.from(req.key.buffer, req.key.byteOffset, req.key.byteLength)
+  if (dbs.sizes.doesExist(key)) return { stored: true, evictions: 0 }
+  const charge = chargedBytes(req.length)
+  let evictions = 0
+  while ((dbs.meta.get('usage') ?? 0) + charge > req.maxBytes) {
+    const victim = victims.next(dbs)
+    if (victim === undefined || !removeBlock(dbs, victim)) return { stored: false, evictions }
+    victims.evicted(victim)
+    evictions++
+  }
+  putBlock(dbs, key, req)
+  dbs.meta.putSync('usage', (dbs.meta.get('usage') ?? 0) + charge)
+  dbs.meta.putSync('entries', (dbs.meta.get('entries') ?? 0) + 1)
+  return { stored: true, evictions }
+}
+
+/** Writes an admitted block, its index entries and its object's records; the caller counts its charge. */
+function putBlock(dbs: CacheDbs, key: Buffer, req: BlockToStore): void {
   const seq = dbs.meta.get('seq') ?? 0
   const value = Buffer.from(req.buffer, req.offset ?? 0, HEADER_BYTES + req.length)
   writeHeader(value, req.length, crc32c(value.subarray(HEADER_BYTES)), seq)
@@ -96,11 +135,7 @@ function fillInTransaction(dbs: CacheDbs, memory: AdmissionMemory, req: BlockToS
   dbs.sizes.putSync(key, size)
   dbs.order.putSync(seqKey(seq), Buffer.from(key))
   dbs.meta.putSync('seq', seq + 1)
-  queues.usedBytes += charge
-  queues.entries++
-  queues.save()
   if (req.object !== undefined) recordObject(dbs, key.subarray(0, OBJECT_ID_BYTES), req.object)
-  return { stored: true, evictions: queues.evictions }
 }
 
 interface Tail extends QueueTail {

@@ -14,9 +14,17 @@
  *
  * It also counts its blocks per object, so the reader can tell which objects it must still
  * be able to find here (evict) and forget the rest.
+ *
+ * While the reader has a read plan (`followPlan`), the plan's blocks are held apart and go by
+ * Belady's rule: every other block (kept in the LRU queues as before) is evicted first, then
+ * the plan block read furthest ahead, and a fill read later than every held plan block is
+ * refused (over a disk tier the memory tier stages blocks until their next read; alone, it
+ * keeps them: eviction-plan.ts). The plan knows the order the reader will come back in; LRU
+ * only guesses it.
  */
 import { OBJECT_ID_BYTES, keyString } from './block-key.js'
 import { newTierStats, type BlockStore } from './block-store.js'
+import type { EvictionPlan, PlanRole, PlannedResidents } from './eviction-plan.js'
 import type { TierStats } from '../types.js'
 
 export class MemoryBlockStore implements BlockStore {
@@ -25,6 +33,9 @@ export class MemoryBlockStore implements BlockStore {
   private readonly map = new Map<string, Uint8Array>()
   /** Blocks a sequential reader has moved past, oldest first: evicted before `map`. */
   private readonly passed = new Map<string, Uint8Array>()
+  /** With a plan: the blocks it reads, evicted after the others, furthest next use first. */
+  private readonly planned = new Map<string, Uint8Array>()
+  private plan: { order: EvictionPlan; residents: PlannedResidents; role: PlanRole } | undefined
   private used = 0
   /** Resident blocks per object id (the key string's first OBJECT_ID_BYTES characters). */
   private readonly blocksPerObject = new Map<string, number>()
@@ -39,13 +50,13 @@ export class MemoryBlockStore implements BlockStore {
   /** Synchronous lookup, for the hot path. */
   getSync(key: Uint8Array): Uint8Array | undefined {
     const k = keyString(key)
-    const v = this.map.get(k) ?? this.passed.get(k)
+    const v = this.lookup(k)
     if (v === undefined) {
       this.counters.misses++
       return undefined
     }
-    if (!this.map.delete(k)) this.passed.delete(k)
-    this.map.set(k, v)
+    // A plan block stays where the plan ranks it; any other moves to the recent end.
+    if (this.map.delete(k) || this.passed.delete(k)) this.map.set(k, v)
     this.counters.hits++
     this.counters.hitBytes += v.length
     return v
@@ -53,8 +64,11 @@ export class MemoryBlockStore implements BlockStore {
 
   /** Lookup without touching recency or counters (blocks here are held, not stored: nothing to verify). */
   verifySync(key: Uint8Array): Uint8Array | undefined {
-    const k = keyString(key)
-    return this.map.get(k) ?? this.passed.get(k)
+    return this.lookup(keyString(key))
+  }
+
+  private lookup(k: string): Uint8Array | undefined {
+    return this.map.get(k) ?? this.passed.get(k) ?? (this.planned.size > 0 ? this.planned.get(k) : undefined)
   }
 
   copyInto(key: Uint8Array, target: Uint8Array, targetOffset: number, from: number, to: number, expectedLength: number): boolean {
@@ -78,8 +92,27 @@ export class MemoryBlockStore implements BlockStore {
   }
 
   has(key: Uint8Array): boolean {
-    const k = keyString(key)
-    return this.map.has(k) || this.passed.has(k)
+    return this.lookup(keyString(key)) !== undefined
+  }
+
+  /**
+   * Follows a read plan (undefined: none). The blocks it reads leave the LRU queues for the
+   * plan's order; the blocks of a plan that ends or is replaced go back to them.
+   */
+  followPlan(plan: EvictionPlan | undefined, role: PlanRole = 'keep'): void {
+    this.plan?.residents.close()
+    for (const [k, v] of this.planned) this.map.set(k, v)
+    this.planned.clear()
+    this.plan = plan && { order: plan, residents: plan.residents(), role }
+    if (this.plan === undefined) return
+    for (const queue of [this.passed, this.map]) {
+      for (const [k, v] of queue) {
+        if (!(this.plan.order.nextUse(k) < Infinity)) continue
+        queue.delete(k)
+        this.planned.set(k, v)
+        this.plan.residents.add(k)
+      }
+    }
   }
 
   putSync(key: Uint8Array, bytes: Uint8Array): boolean {
@@ -89,22 +122,50 @@ export class MemoryBlockStore implements BlockStore {
     }
     const k = keyString(key)
     this.remove(k)
+    const plan = this.plan
+    const nextUse = plan === undefined ? Infinity : plan.order.nextUse(k)
+    const judgedBy = plan === undefined ? Infinity : this.judgedBy(k)
     while (this.used + bytes.length > this.maxBytes) {
-      const queue = this.passed.size > 0 ? this.passed : this.map
-      const oldest = queue.keys().next()
-      if (oldest.done) break
-      const victim = queue.get(oldest.value)!
-      queue.delete(oldest.value)
-      this.forget(oldest.value)
-      this.used -= victim.length
+      let queue = this.passed.size > 0 ? this.passed : this.map
+      let victim = queue.keys().next().value
+      if (victim === undefined && plan !== undefined) {
+        const furthest = plan.residents.furthest((ks) => this.planned.has(ks))
+        // Belady: the block read last stays out, and that may be this one.
+        if (furthest !== undefined && !(furthest.nextUse > judgedBy)) {
+          this.counters.droppedFills++
+          return false
+        }
+        queue = this.planned
+        victim = furthest?.ks
+      }
+      if (victim === undefined) break
+      this.used -= queue.get(victim)!.length
+      this.forget(victim)
+      queue.delete(victim)
       this.counters.evictions++
-      this.onEvict?.(oldest.value)
+      this.onEvict?.(victim)
     }
-    this.map.set(k, bytes)
+    if (nextUse < Infinity) {
+      this.planned.set(k, bytes)
+      plan!.residents.add(k)
+    } else this.map.set(k, bytes)
     this.used += bytes.length
     const id = k.slice(0, OBJECT_ID_BYTES)
     this.blocksPerObject.set(id, (this.blocksPerObject.get(id) ?? 0) + 1)
     return true
+  }
+
+  /** When a fill of this block is next read, as the plan's role for this tier counts it. */
+  private judgedBy(k: string): number {
+    const plan = this.plan!
+    return plan.role === 'stage' ? plan.order.nextUse(k) : plan.order.useAfterNext(k)
+  }
+
+  /** Under a plan: whether a fill of this block would be kept now (room, a block outside the plan, or one read later). */
+  wouldKeep(key: Uint8Array, bytes: number): boolean {
+    if (this.plan === undefined || this.used + bytes <= this.maxBytes || this.map.size + this.passed.size > 0) return true
+    const furthest = this.plan.residents.furthest((ks) => this.planned.has(ks))
+    return furthest === undefined || furthest.nextUse > this.judgedBy(keyString(key))
   }
 
   /** Whether any block of the object with this id (a key string of OBJECT_ID_BYTES) is here. */
@@ -112,7 +173,9 @@ export class MemoryBlockStore implements BlockStore {
     return this.blocksPerObject.has(id)
   }
 
+  /** Drops a block's per-object count and its plan residence; the caller removes it from its queue. */
   private forget(k: string): void {
+    if (this.planned.size > 0 && this.planned.delete(k)) this.plan?.residents.delete(k)
     const id = k.slice(0, OBJECT_ID_BYTES)
     const n = this.blocksPerObject.get(id) ?? 0
     if (n <= 1) this.blocksPerObject.delete(id)
@@ -132,7 +195,7 @@ export class MemoryBlockStore implements BlockStore {
   }
 
   private remove(k: string): boolean {
-    const v = this.map.get(k) ?? this.passed.get(k)
+    const v = this.lookup(k)
     if (v === undefined) return false
     if (!this.map.delete(k)) this.passed.delete(k)
     this.forget(k)
@@ -143,11 +206,11 @@ export class MemoryBlockStore implements BlockStore {
   async deletePrefix(prefix: Uint8Array): Promise<number> {
     const p = keyString(prefix)
     let n = 0
-    for (const queue of [this.map, this.passed]) {
+    for (const queue of [this.map, this.passed, this.planned]) {
       for (const [k, v] of queue) {
         if (!k.startsWith(p)) continue
-        queue.delete(k)
         this.forget(k)
+        queue.delete(k)
         this.used -= v.length
         n++
       }
@@ -156,14 +219,16 @@ export class MemoryBlockStore implements BlockStore {
   }
 
   usage() {
-    return { usedBytes: this.used, maxBytes: this.maxBytes, entries: this.map.size + this.passed.size }
+    return { usedBytes: this.used, maxBytes: this.maxBytes, entries: this.map.size + this.passed.size + this.planned.size }
   }
 
   stats(): TierStats {
-    return { ...this.counters, usedBytes: this.used, entries: this.map.size + this.passed.size }
+    return { ...this.counters, usedBytes: this.used, entries: this.map.size + this.passed.size + this.planned.size }
   }
 
   async clear(): Promise<void> {
+    for (const k of this.planned.keys()) this.plan?.residents.delete(k)
+    this.planned.clear()
     this.map.clear()
     this.passed.clear()
     this.blocksPerObject.clear()
@@ -171,6 +236,7 @@ export class MemoryBlockStore implements BlockStore {
   }
 
   async close(): Promise<void> {
+    this.followPlan(undefined)
     this.map.clear()
     this.passed.clear()
     this.blocksPerObject.clear()

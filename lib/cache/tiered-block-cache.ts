@@ -20,6 +20,7 @@
  */
 import { keyString } from './block-key.js'
 import type { BlockStore, CachedObjectRecord, ObjectCatalog, TierUsage } from './block-store.js'
+import type { EvictionPlan } from './eviction-plan.js'
 
 export type { TierSpec } from './tier.js'
 import { SharedTiers } from './shared-tiers.js'
@@ -299,6 +300,26 @@ export class TieredBlockCache implements BlockStore {
 
   markPassed(key: Uint8Array): void {
     for (const tier of this.local) tier.store.markPassed?.(key)
+  }
+
+  /**
+   * Hands the reader's read plan (undefined: none) to the local tiers: the last one keeps,
+   * those above it stage (eviction-plan.ts).
+   */
+  followPlan(plan: EvictionPlan | undefined): void {
+    const last = this.local[this.local.length - 1]
+    for (const tier of this.local) tier.store.followPlan?.(plan, tier === last ? 'keep' : 'stage')
+  }
+
+  /** Bytes of the tier that stages blocks fetched ahead until they are read (memory over disk); 0 without one. */
+  get stagingBytes(): number {
+    return this.local.length > 1 ? this.local[0]!.store.usage().maxBytes : 0
+  }
+
+  /** Under a plan: whether the keeping tier would keep a fill of this block now (true if it cannot say). */
+  wouldKeep(key: Uint8Array, bytes: number): boolean {
+    const last = this.local[this.local.length - 1]
+    return last === undefined ? false : last.guard(true, () => last.store.wouldKeep?.(key, bytes) ?? true)
   }
 
   /** Whether a tier that counts blocks per object holds any block of this object id. */
