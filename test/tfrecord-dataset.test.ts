@@ -46,6 +46,7 @@ test('bad options throw at once, naming the option', () => {
     [{ shard: { index: 0 } }, /shard\.count/, TypeError],
     [{ maxRecordBytes: 1.5 }, /maxRecordBytes/, TypeError],
     [{ readAhead: { shards: 1000 } }, /readAhead\.shards/, RangeError],
+    [{ readAhead: { plan: 'yes' } }, /readAhead\.plan/, TypeError],
     [{ onCorrupt: 'ignore' }, /onCorrupt/, RangeError],
     [{ resume: { v: 2 } }, /resume/, TypeError],
     [{ shufle: false }, /unknown option/, TypeError],

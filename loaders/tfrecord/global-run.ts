@@ -6,10 +6,18 @@
  * delivered; records are delivered strictly in plan order, so the position is just the number
  * delivered and resuming needs no replay. Nothing is queued beyond that window, and there is
  * no shard boundary to hint across: the reads themselves are the prefetch.
+ *
+ * The whole order is known before the first read, so the reader gets it as a read plan
+ * (`readAhead.plan`, on by default): one planned read per record from the resumed position,
+ * advanced as each record's read completes and ended when the run stops. With it the cache
+ * fetches the blocks ahead in the order the records will want them and keeps the ones wanted
+ * soonest, where a random order otherwise defeats both read-ahead and eviction
+ * (`node dist/bench/plan-cache.js`).
  */
 import { ClosedError } from '../../lib/index.js'
-import type { ObjectHandle, ObjectReader } from '../../lib/index.js'
+import type { ObjectHandle, ObjectReader, PlannedRead, ReadPlan } from '../../lib/index.js'
 import type { Delivery } from './delivery.js'
+import { FRAME_OVERHEAD } from './framing.js'
 import type { ResolvedOptions } from './options.js'
 import { shardOf, type GlobalPlan } from './plan.js'
 import { readRecordAt } from './record-index.js'
@@ -22,6 +30,8 @@ export class GlobalRun {
   private readonly reads = new Map<number, Promise<Uint8Array>>()
   /** Handles by shard number, opened on first use and kept until the run stops. */
   private readonly handles = new Map<number, Promise<ObjectHandle>>()
+  /** The reader's plan of the reads still to come, when it takes one. */
+  private readonly readPlan: ReadPlan | undefined
 
   /** Throws RangeError if `resume` is past the end of the plan. */
   constructor(
@@ -36,6 +46,7 @@ export class GlobalRun {
       if (resume.delivered > plan.order.length) throw new RangeError('tfrecords: resume state is past the end of the plan')
       delivery.delivered = resume.delivered
     }
+    if (options.readAhead.plan && reader.plan !== undefined) this.readPlan = reader.plan(plannedReads(plan, delivery.delivered))
   }
 
   /** Always empty: a global plan's position is the delivered count alone. */
@@ -55,6 +66,7 @@ export class GlobalRun {
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    this.readPlan?.end()
     const closing: Promise<unknown>[] = []
     for (const p of this.handles.values()) closing.push(p.then((h) => h.close()).catch(() => undefined))
     this.handles.clear()
@@ -79,6 +91,7 @@ export class GlobalRun {
       const record = await pending
       this.stats.waitMs += performance.now() - t0
       this.reads.delete(pos)
+      this.readPlan?.advance()
       const out = this.delivery.deliver(record)
       if (out) return out
     }
@@ -102,5 +115,17 @@ export class GlobalRun {
     const p = h.then((handle) => readRecordAt(handle, index.offsets[i]!, index.lengths[i]!, this.options.verify))
     p.catch(() => undefined)
     return p
+  }
+}
+
+/** The plan's reads from delivery position `from` on: each record with its framing, as `read` reads it. */
+function* plannedReads(plan: GlobalPlan, from: number): Generator<PlannedRead> {
+  for (let j = from; j < plan.order.length; j++) {
+    const g = plan.order[j]!
+    const s = shardOf(plan.starts, g)
+    const index = plan.indexes[s]!
+    const i = g - plan.starts[s]!
+    const start = index.offsets[i]!
+    yield { object: plan.shards[s]!, start, end: start + FRAME_OVERHEAD + index.lengths[i]! }
   }
 }

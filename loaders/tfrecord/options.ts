@@ -52,6 +52,13 @@ export interface ReadAheadOptions {
   queueBytes?: number
   /** Records read ahead in global-shuffle mode (ranged reads in flight). Default 32. */
   records?: number
+  /**
+   * Global-shuffle mode: hand the reader this rank's reads of the epoch before the first one
+   * (`reader.plan`), so its cache fetches ahead in that order and evicts by it (Belady's rule).
+   * A reader holds one plan at a time: for two datasets iterating at once over one reader, set
+   * this false on all but one of them. Ignored by readers without `plan`. Default true.
+   */
+  plan?: boolean
 }
 
 export interface TFRecordOptions {
@@ -85,7 +92,7 @@ export interface ResolvedOptions {
   shard: { index: number; count: number; mode: 'auto' | 'files' | 'records' }
   epoch: number
   resume: TFRecordState | undefined
-  readAhead: { shards: number; bytes: number; queueBytes: number; records: number }
+  readAhead: { shards: number; bytes: number; queueBytes: number; records: number; plan: boolean }
   signal: AbortSignal | undefined
 }
 
@@ -151,6 +158,7 @@ export function resolveOptions(options: TFRecordOptions = {}): ResolvedOptions {
     bytes: int(ra.bytes, 64 * MiB, 'readAhead.bytes', 0, Number.MAX_SAFE_INTEGER),
     queueBytes: int(ra.queueBytes, 32 * MiB, 'readAhead.queueBytes', 1, Number.MAX_SAFE_INTEGER),
     records: int(ra.records, 32, 'readAhead.records', 1, 4096),
+    plan: bool(ra.plan, true, 'readAhead.plan'),
   }
   const signal = options.signal
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('tfrecords: signal must be an AbortSignal')
