@@ -34,7 +34,7 @@ import { join } from 'node:path'
 import { BlockReader, GiB, MiB, makeS3Client, parseS3Url, type BlockReaderOptions } from '../lib/index.js'
 import { startS3Server } from '../lib/testing/index.js'
 import { generatedBytes, putDataset } from '../examples/dataset.js'
-import { READ, median, readFiles, readSluice, streamObjects } from './support/plain-reads.js'
+import { READ, median, readFiles, readSluice, streamObjects, timedRead } from './support/plain-reads.js'
 
 const OBJECTS = Number(process.env.BENCH_OBJECTS ?? 4)
 const OBJECT_BYTES = Number(process.env.BENCH_OBJECT_MB ?? 64) * MiB
@@ -48,13 +48,8 @@ interface Run {
 }
 
 async function timed(fn: () => Promise<number>): Promise<Run> {
-  const cpu = process.cpuUsage()
-  const t = performance.now()
-  const bytes = await fn()
-  const seconds = (performance.now() - t) / 1000
-  const used = process.cpuUsage(cpu)
-  if (bytes !== TOTAL) throw new Error(`read ${bytes} bytes, expected ${TOTAL}`)
-  return { mibPerSecond: bytes / MiB / seconds, cpuSecondsPerGB: (used.user + used.system) / 1e6 / (bytes / 1e9) }
+  const { bytes, seconds, cpuSecondsPerGB } = await timedRead(TOTAL, fn)
+  return { mibPerSecond: bytes / MiB / seconds, cpuSecondsPerGB }
 }
 
 /** Writes TOTAL bytes as OBJECTS files in `dir`, 4 MiB at a time from one buffer, one sync per file. */

@@ -31,7 +31,7 @@ import { fileURLToPath } from 'node:url'
 import { BlockReader, MiB, makeS3Client, type BlockReaderOptions } from '../lib/index.js'
 import { generatedBytes, putDataset } from '../examples/dataset.js'
 import { startS3Server } from '../lib/testing/index.js'
-import { READ, median, readFiles, readSluice, streamObjects } from './support/plain-reads.js'
+import { READ, median, readFiles, readSluice, streamObjects, timedRead } from './support/plain-reads.js'
 
 const OBJECTS = Number(process.env.BENCH_OBJECTS ?? 8)
 const OBJECT_BYTES = Number(process.env.BENCH_OBJECT_MB ?? 64) * MiB
@@ -47,13 +47,13 @@ interface Run {
 }
 
 async function timed(fn: () => Promise<number>): Promise<Run> {
-  const cpu = process.cpuUsage()
-  const t = performance.now()
-  const bytes = await fn()
-  const seconds = (performance.now() - t) / 1000
-  const used = process.cpuUsage(cpu)
-  if (bytes !== TOTAL) throw new Error(`read ${bytes} bytes, expected ${TOTAL}`)
-  return { mbPerSecond: bytes / 1e6 / seconds, cpuSecondsPerGB: (used.user + used.system) / 1e6 / (bytes / 1e9) }
+  const { bytes, seconds, cpuSecondsPerGB } = await timedRead(TOTAL, fn)
+  return { mbPerSecond: bytes / 1e6 / seconds, cpuSecondsPerGB }
+}
+
+/** `name` and `nameCpu`: a's throughput and CPU per GB over b's. */
+function versus(name: string, a: Run, b: Run): Record<string, number> {
+  return { [name]: a.mbPerSecond / b.mbPerSecond, [`${name}Cpu`]: a.cpuSecondsPerGB / b.cpuSecondsPerGB }
 }
 
 /** Why the page cache cannot be dropped here, or undefined when it can. */
@@ -138,12 +138,10 @@ async function warmAfterRestart(work: string, results: Record<string, Run>): Pro
   for (const [name, rs] of Object.entries(runs)) report(name, rs, results)
   const base = results.files_fs_read!
   return {
-    warmDefaultVsFiles: results.sluice_disk_default_memory!.mbPerSecond / base.mbPerSecond,
-    warmDefaultCpuVsFiles: results.sluice_disk_default_memory!.cpuSecondsPerGB / base.cpuSecondsPerGB,
-    warmNoMemoryVsFiles: results.sluice_disk_no_memory!.mbPerSecond / base.mbPerSecond,
-    warmNoMemoryCpuVsFiles: results.sluice_disk_no_memory!.cpuSecondsPerGB / base.cpuSecondsPerGB,
-    newBuffersVsFiles: results.files_fs_read_new_buffers!.mbPerSecond / base.mbPerSecond,
-    warmDefaultVsNewBuffers: results.sluice_disk_default_memory!.mbPerSecond / results.files_fs_read_new_buffers!.mbPerSecond,
+    ...versus('warmDefaultVsFiles', results.sluice_disk_default_memory!, base),
+    ...versus('warmNoMemoryVsFiles', results.sluice_disk_no_memory!, base),
+    ...versus('newBuffersVsFiles', results.files_fs_read_new_buffers!, base),
+    ...versus('warmDefaultVsNewBuffers', results.sluice_disk_default_memory!, results.files_fs_read_new_buffers!),
   }
 }
 
@@ -177,12 +175,9 @@ async function coldFill(work: string, results: Record<string, Run>): Promise<Rec
     for (const [name, rs] of Object.entries(runs)) report(name, rs, results)
     const base = results.sdk_getobject_stream!
     return {
-      coldVsSdkStream: results.sluice_cold_fill!.mbPerSecond / base.mbPerSecond,
-      coldCpuVsSdkStream: results.sluice_cold_fill!.cpuSecondsPerGB / base.cpuSecondsPerGB,
-      keepWriteVsSdkStream: results.sdk_stream_keep_write!.mbPerSecond / base.mbPerSecond,
-      keepWriteCpuVsSdkStream: results.sdk_stream_keep_write!.cpuSecondsPerGB / base.cpuSecondsPerGB,
-      coldVsKeepWrite: results.sluice_cold_fill!.mbPerSecond / results.sdk_stream_keep_write!.mbPerSecond,
-      coldCpuVsKeepWrite: results.sluice_cold_fill!.cpuSecondsPerGB / results.sdk_stream_keep_write!.cpuSecondsPerGB,
+      ...versus('coldVsSdkStream', results.sluice_cold_fill!, base),
+      ...versus('keepWriteVsSdkStream', results.sdk_stream_keep_write!, base),
+      ...versus('coldVsKeepWrite', results.sluice_cold_fill!, results.sdk_stream_keep_write!),
     }
   } finally {
     await server.close()

@@ -12,6 +12,24 @@ import { MiB, parseS3Url, type BlockReader } from '../../lib/index.js'
 /** The piece every loop reads: one block. */
 export const READ = 4 * MiB
 
+export interface Timed {
+  bytes: number
+  seconds: number
+  /** This process's CPU (user + system, every thread) per GB. */
+  cpuSecondsPerGB: number
+}
+
+/** Runs a read loop, checks it read `expected` bytes, and times it with this process's CPU. */
+export async function timedRead(expected: number, fn: () => Promise<number>): Promise<Timed> {
+  const cpu = process.cpuUsage()
+  const t = performance.now()
+  const bytes = await fn()
+  const seconds = (performance.now() - t) / 1000
+  const used = process.cpuUsage(cpu)
+  if (bytes !== expected) throw new Error(`read ${bytes} bytes, expected ${expected}`)
+  return { bytes, seconds, cpuSecondsPerGB: (used.user + used.system) / 1e6 / (bytes / 1e9) }
+}
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.floor(s.length / 2)]!
