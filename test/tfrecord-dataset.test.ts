@@ -47,6 +47,7 @@ test('bad options throw at once, naming the option', () => {
     [{ maxRecordBytes: 1.5 }, /maxRecordBytes/, TypeError],
     [{ readAhead: { shards: 1000 } }, /readAhead\.shards/, RangeError],
     [{ readAhead: { plan: 'yes' } }, /readAhead\.plan/, TypeError],
+    [{ readAhead: { plan: { ranksPerNode: 0 } } }, /readAhead\.plan\.ranksPerNode/, RangeError],
     [{ onCorrupt: 'ignore' }, /onCorrupt/, RangeError],
     [{ resume: { v: 2 } }, /resume/, TypeError],
     [{ shufle: false }, /unknown option/, TypeError],

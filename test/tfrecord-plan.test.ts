@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { BlockReader, KiB, MemorySource, MiB, type PlannedRead, type ReadPlan } from '../lib/index.js'
+import { BlockReader, KiB, MemorySource, MiB, type PlannedRead, type PlanOptions, type ReadPlan } from '../lib/index.js'
 import { seededRandom } from '../lib/testing/index.js'
 import { tfrecords, type TFRecordOptions } from '../loaders/tfrecord/index.js'
 import { encodeTFRecords } from '../loaders/tfrecord/writer.js'
@@ -66,17 +66,29 @@ test('over a disk tier half the dataset, every epoch under the plan delivers eve
   }
 })
 
-test('the run hands the reader its reads from the resumed position and ends the plan when it stops', async () => {
-  const { source } = dataset()
-  const reader = new BlockReader({ sources: [source], blockSize: 16 * KiB })
-  const plans: { reads: PlannedRead[]; plan: ReadPlan }[] = []
+interface Captured {
+  reads: PlannedRead[]
+  options: PlanOptions | undefined
+  plan: ReadPlan
+}
+
+/** Records every plan the reader is handed (a real plan is still made from the same reads). */
+function capturePlans(reader: BlockReader): Captured[] {
+  const plans: Captured[] = []
   const plan = reader.plan.bind(reader)
   reader.plan = (reads, options) => {
     const list = [...reads]
     const made = plan(list, options)
-    plans.push({ reads: list, plan: made })
+    plans.push({ reads: list, options, plan: made })
     return made
   }
+  return plans
+}
+
+test('the run hands the reader its reads from the resumed position and ends the plan when it stops', async () => {
+  const { source } = dataset()
+  const reader = new BlockReader({ sources: [source], blockSize: 16 * KiB })
+  const plans = capturePlans(reader)
   try {
     const ds = tfrecords(reader, PREFIX, { shuffle: { seed: 5, global: true } })
     let taken = 0
@@ -102,6 +114,42 @@ test('the run hands the reader its reads from the resumed position and ends the 
     assert.is(rest.length, whole.reads.length - 10)
   } finally {
     await reader.close()
+  }
+})
+
+test('with ranksPerNode, each rank of a node hands the node\'s reads round by round, with its share', async () => {
+  const { source } = dataset()
+  const global = { seed: 5, global: true }
+  /** The plans each of four ranks hands its reader, for the given readAhead.plan. */
+  const plansOf = async (plan: TFRecordOptions['readAhead']): Promise<Captured[]> => {
+    const out: Captured[] = []
+    for (let rank = 0; rank < 4; rank++) {
+      const reader = new BlockReader({ sources: [source], blockSize: 16 * KiB })
+      const plans = capturePlans(reader)
+      try {
+        let n = 0
+        for await (const record of tfrecords(reader, PREFIX, { shuffle: global, shard: { index: rank, count: 4 }, readAhead: plan })) if (record) n++
+        assert.ok(n > 0)
+      } finally {
+        await reader.close()
+      }
+      assert.is(plans.length, 1)
+      out.push(plans[0]!)
+    }
+    return out
+  }
+  const own = await plansOf(undefined)
+  const node = await plansOf({ plan: { ranksPerNode: 2 } })
+  for (let rank = 0; rank < 4; rank++) {
+    assert.is(own[rank]!.options?.share, undefined, 'one rank: no share')
+    assert.equal(node[rank]!.options?.share, { index: rank % 2, count: 2 }, `rank ${rank}: its share of its node`)
+    const first = rank - (rank % 2)
+    const [a, b] = [own[first]!.reads, own[first + 1]!.reads]
+    const rounds: PlannedRead[] = []
+    for (let k = 0; k < Math.max(a.length, b.length); k++) for (const part of [a, b]) if (k < part.length) rounds.push(part[k]!)
+    assert.equal(node[rank]!.reads, rounds, `rank ${rank}: ranks ${first} and ${first + 1} round by round`)
+    assert.ok(node[rank]!.plan.ended, 'ended with the run')
+    assert.ok(node[rank]!.plan.position >= node[rank]!.reads.length - 1, `advanced through the node's rounds (${node[rank]!.plan.position} of ${node[rank]!.reads.length})`)
   }
 })
 

@@ -15,9 +15,9 @@
  * (`node dist/bench/plan-cache.js`).
  */
 import { ClosedError } from '../../lib/index.js'
-import type { ObjectHandle, ObjectReader, PlannedRead, ReadPlan } from '../../lib/index.js'
+import type { ObjectHandle, ObjectReader, ReadPlan } from '../../lib/index.js'
 import type { Delivery } from './delivery.js'
-import { FRAME_OVERHEAD } from './framing.js'
+import { nodeReads, nodeReadsBefore, ownReads, type NodeOrders } from './node-plan.js'
 import type { ResolvedOptions } from './options.js'
 import { shardOf, type GlobalPlan } from './plan.js'
 import { readRecordAt } from './record-index.js'
@@ -32,6 +32,8 @@ export class GlobalRun {
   private readonly handles = new Map<number, Promise<ObjectHandle>>()
   /** The reader's plan of the reads still to come, when it takes one. */
   private readonly readPlan: ReadPlan | undefined
+  /** With a node-wide plan: every local rank's order, and the round the plan starts at. */
+  private readonly node: { orders: NodeOrders; from: number } | undefined
 
   /** Throws RangeError if `resume` is past the end of the plan. */
   constructor(
@@ -41,12 +43,20 @@ export class GlobalRun {
     private readonly delivery: Delivery,
     private readonly plan: GlobalPlan,
     resume: TFRecordState | undefined,
+    nodeOrders?: NodeOrders,
   ) {
     if (resume !== undefined) {
       if (resume.delivered > plan.order.length) throw new RangeError('tfrecords: resume state is past the end of the plan')
       delivery.delivered = resume.delivered
     }
-    if (options.readAhead.plan && reader.plan !== undefined) this.readPlan = reader.plan(plannedReads(plan, delivery.delivered))
+    if (options.readAhead.plan === false || reader.plan === undefined) return
+    const from = delivery.delivered
+    if (nodeOrders !== undefined && nodeOrders.orders.length > 1) {
+      this.node = { orders: nodeOrders, from }
+      this.readPlan = reader.plan(nodeReads(plan, nodeOrders, from), { share: { index: nodeOrders.local, count: nodeOrders.orders.length } })
+    } else {
+      this.readPlan = reader.plan(ownReads(plan, from))
+    }
   }
 
   /** Always empty: a global plan's position is the delivered count alone. */
@@ -91,10 +101,19 @@ export class GlobalRun {
       const record = await pending
       this.stats.waitMs += performance.now() - t0
       this.reads.delete(pos)
-      this.readPlan?.advance()
+      this.advancePlan(pos)
       const out = this.delivery.deliver(record)
       if (out) return out
     }
+  }
+
+  /** Moves the plan past this rank's read `pos`: one read, or with a node plan the rest of its round. */
+  private advancePlan(pos: number): void {
+    const plan = this.readPlan
+    if (plan === undefined || plan.ended) return
+    const steps = this.node === undefined ? 1 : nodeReadsBefore(this.node.orders, pos + 1) - nodeReadsBefore(this.node.orders, this.node.from) - plan.position
+    const left = plan.length - plan.position
+    if (steps > 0 && left > 0) plan.advance(Math.min(steps, left))
   }
 
   private read(j: number): Promise<Uint8Array> {
@@ -115,17 +134,5 @@ export class GlobalRun {
     const p = h.then((handle) => readRecordAt(handle, index.offsets[i]!, index.lengths[i]!, this.options.verify))
     p.catch(() => undefined)
     return p
-  }
-}
-
-/** The plan's reads from delivery position `from` on: each record with its framing, as `read` reads it. */
-function* plannedReads(plan: GlobalPlan, from: number): Generator<PlannedRead> {
-  for (let j = from; j < plan.order.length; j++) {
-    const g = plan.order[j]!
-    const s = shardOf(plan.starts, g)
-    const index = plan.indexes[s]!
-    const i = g - plan.starts[s]!
-    const start = index.offsets[i]!
-    yield { object: plan.shards[s]!, start, end: start + FRAME_OVERHEAD + index.lengths[i]! }
   }
 }

@@ -55,10 +55,13 @@ export interface ReadAheadOptions {
   /**
    * Global-shuffle mode: hand the reader this rank's reads of the epoch before the first one
    * (`reader.plan`), so its cache fetches ahead in that order and evicts by it (Belady's rule).
-   * A reader holds one plan at a time: for two datasets iterating at once over one reader, set
-   * this false on all but one of them. Ignored by readers without `plan`. Default true.
+   * `{ ranksPerNode }`: the reads of every rank on this rank's node instead (ranks placed on
+   * nodes in consecutive groups of that many), so ranks sharing a disk tier evict by one plan
+   * and each fetches ahead only its share. A reader holds one plan at a time: for two datasets
+   * iterating at once over one reader, set this false on all but one of them. Ignored by
+   * readers without `plan`. Default true (this rank's reads).
    */
-  plan?: boolean
+  plan?: boolean | { ranksPerNode: number }
 }
 
 export interface TFRecordOptions {
@@ -92,7 +95,7 @@ export interface ResolvedOptions {
   shard: { index: number; count: number; mode: 'auto' | 'files' | 'records' }
   epoch: number
   resume: TFRecordState | undefined
-  readAhead: { shards: number; bytes: number; queueBytes: number; records: number; plan: boolean }
+  readAhead: { shards: number; bytes: number; queueBytes: number; records: number; plan: false | { ranksPerNode: number } }
   signal: AbortSignal | undefined
 }
 
@@ -158,11 +161,19 @@ export function resolveOptions(options: TFRecordOptions = {}): ResolvedOptions {
     bytes: int(ra.bytes, 64 * MiB, 'readAhead.bytes', 0, Number.MAX_SAFE_INTEGER),
     queueBytes: int(ra.queueBytes, 32 * MiB, 'readAhead.queueBytes', 1, Number.MAX_SAFE_INTEGER),
     records: int(ra.records, 32, 'readAhead.records', 1, 4096),
-    plan: bool(ra.plan, true, 'readAhead.plan'),
+    plan: planOption(ra.plan),
   }
   const signal = options.signal
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('tfrecords: signal must be an AbortSignal')
   return { compression, verify, onCorrupt, maxRecordBytes, shuffle, shard, epoch, resume, readAhead, signal }
+}
+
+/** `readAhead.plan`: false, or the node grouping of the plan (1: this rank's reads only). */
+function planOption(value: unknown): false | { ranksPerNode: number } {
+  if (value === undefined || value === true) return { ranksPerNode: 1 }
+  if (value === false) return false
+  if (value === null || typeof value !== 'object') throw new TypeError('tfrecords: readAhead.plan must be a boolean or { ranksPerNode }')
+  return { ranksPerNode: int((value as { ranksPerNode?: unknown }).ranksPerNode, undefined, 'readAhead.plan.ranksPerNode', 1, 1 << 20) }
 }
 
 function bool(value: unknown, fallback: boolean, name: string): boolean {

@@ -13,6 +13,7 @@
 import type { ObjectInfo, ObjectReader } from '../../lib/index.js'
 import { Delivery, type DeliverySpec } from './delivery.js'
 import { GlobalRun } from './global-run.js'
+import { nodeRanks, type NodeOrders } from './node-plan.js'
 import { indexOptionsOf, type ResolvedOptions } from './options.js'
 import { remainingOf } from './elastic.js'
 import { groupPieces, wholeSequence, type Piece } from './pieces.js'
@@ -40,6 +41,8 @@ interface Start {
   key: string
   elastic: TFRecordElastic
   progress: TFRecordState | undefined
+  /** Global mode with a node-wide read plan: every local rank's order. */
+  node: NodeOrders | undefined
 }
 
 /** Record indexes built at once while planning: building is I/O bound and the block reader bounds its own fetches. */
@@ -112,7 +115,7 @@ export class Run implements AsyncIterator<unknown> {
     const shards = await resolveSources(this.reader, this.source, { signal: o.signal })
     const start = await this.plan(shards)
     if (start.plan.kind === 'global') {
-      this.mode = new GlobalRun(this.reader, o, this.stats, this.delivery, start.plan, start.progress)
+      this.mode = new GlobalRun(this.reader, o, this.stats, this.delivery, start.plan, start.progress, start.node)
     } else {
       const run = new SequentialRun(this.reader, o, this.stats, this.delivery, start.plan, start.progress)
       this.mode = run
@@ -178,9 +181,19 @@ export class Run implements AsyncIterator<unknown> {
       throw new RangeError('tfrecords: resume state belongs to a different plan (shards, their versions, seed, shuffle, epoch or rank changed)')
     }
     let plan: Plan
+    let node: NodeOrders | undefined
     if (mode === 'global') {
       const seq = globalSequence(shards, await this.indexesOf(shards), settings)
-      plan = planGlobal(seq, given ?? cutRecords(owed ?? [[0, 0, seq.permutation.length]], settings))
+      const base: Piece[] = owed ?? [[0, 0, seq.permutation.length]]
+      plan = planGlobal(seq, given ?? cutRecords(base, settings))
+      const perNode = o.readAhead.plan === false ? 1 : o.readAhead.plan.ranksPerNode
+      if (perNode > 1) {
+        // The other local ranks' parts, cut from the same sequence by the same rule (node-plan.ts).
+        const [first, end] = nodeRanks(index, count, perNode)
+        const orders = []
+        for (let q = first; q < end; q++) orders.push(q === index ? plan.order : planGlobal(seq, cutRecords(base, { ...settings, index: q })).order)
+        node = { orders, local: index - first }
+      }
     } else {
       const order = epochShardOrder(shards, settings)
       const base = pieces ?? wholeSequence(order.length)
@@ -192,7 +205,7 @@ export class Run implements AsyncIterator<unknown> {
       }
     }
     const elastic: TFRecordElastic = { job, from, rank: index, world: count, seed: shuffle?.seed ?? null, buffer, mode, part: plan.part }
-    return { plan, key, elastic, progress }
+    return { plan, key, elastic, progress, node }
   }
 
   private async indexesOf(shards: ObjectInfo[]): Promise<Map<string, RecordIndex>> {
