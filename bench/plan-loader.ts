@@ -8,8 +8,12 @@
  * here fills land behind the reads and reads overlap, as in training, so the counts vary from
  * run to run: the bench repeats and prints each run and the medians.
  *
+ * With PLAN_RANKS above 1, that many ranks (each its own BlockReader, in this process) read
+ * their parts at once over one disk tier, as ranks of a node do, and a third variant hands
+ * each the node's plan (`readAhead.plan: { ranksPerNode }`) instead of its own.
+ *
  * Env: PLAN_RUNS (5), PLAN_SHARDS (16), PLAN_SHARD_MB (2), PLAN_BLOCK_KB (128),
- * PLAN_DISK_MB (16), PLAN_RECORDS_IN_FLIGHT (32: the loader's readAhead.records).
+ * PLAN_DISK_MB (16), PLAN_RECORDS_IN_FLIGHT (32: the loader's readAhead.records), PLAN_RANKS (1).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -26,6 +30,7 @@ const SHARD_BYTES = Number(process.env.PLAN_SHARD_MB ?? 2) * MiB
 const BLOCK = Number(process.env.PLAN_BLOCK_KB ?? 128) * KiB
 const DISK = Number(process.env.PLAN_DISK_MB ?? 16) * MiB
 const IN_FLIGHT = Number(process.env.PLAN_RECORDS_IN_FLIGHT ?? 32)
+const RANKS = Number(process.env.PLAN_RANKS ?? 1)
 const EPOCHS = 3
 const PREFIX = 'mem://bench/global/'
 
@@ -45,35 +50,46 @@ function dataset(): MemorySource {
   return source
 }
 
-/** MiB fetched from the source in each epoch. */
-async function run(plan: boolean): Promise<number[]> {
+type Variant = 'plan' | 'noPlan' | 'nodePlan'
+const PLAN: Record<Variant, boolean | { ranksPerNode: number }> = { plan: true, noPlan: false, nodePlan: { ranksPerNode: RANKS } }
+
+/** MiB fetched from the source in each epoch, all ranks together. */
+async function run(variant: Variant): Promise<number[]> {
   const source = dataset()
   const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-plan-loader-'))
-  const reader = new BlockReader({ sources: [source], cacheDir: join(dir, 'cache'), blockSize: BLOCK, memory: { maxBytes: 0 }, disk: { maxBytes: DISK } })
+  const readers = Array.from({ length: RANKS }, () => new BlockReader({ sources: [source], cacheDir: join(dir, 'cache'), blockSize: BLOCK, memory: { maxBytes: 0 }, disk: { maxBytes: DISK } }))
   try {
     const fetched: number[] = []
     for (let epoch = 0; epoch < EPOCHS; epoch++) {
       const before = source.bytesRead
-      for await (const record of tfrecords(reader, PREFIX, { shuffle: { seed: 5, global: true }, epoch, readAhead: { plan, records: IN_FLIGHT } })) void record
-      await reader.flush()
+      await Promise.all(
+        readers.map(async (reader, index) => {
+          const options = { shuffle: { seed: 5, global: true }, epoch, shard: { index, count: RANKS }, readAhead: { plan: PLAN[variant], records: IN_FLIGHT } }
+          for await (const record of tfrecords(reader, PREFIX, options)) void record
+        }),
+      )
+      for (const reader of readers) await reader.flush()
       fetched.push((source.bytesRead - before) / MiB)
     }
     return fetched
   } finally {
-    await reader.close()
+    for (const reader of readers) await reader.close()
     await rm(dir, { recursive: true, force: true })
   }
 }
 
-console.log(`plan-loader bench: ${SHARDS} shards of ${SHARD_BYTES / MiB} MiB, blocks of ${BLOCK / KiB} KiB, disk tier ${DISK / MiB} MiB, no memory tier, ${IN_FLIGHT} records in flight, ${RUNS} runs`)
-const later: Record<string, number[]> = { plan: [], noPlan: [] }
+console.log(`plan-loader bench: ${SHARDS} shards of ${SHARD_BYTES / MiB} MiB, blocks of ${BLOCK / KiB} KiB, disk tier ${DISK / MiB} MiB, no memory tier, ${RANKS} rank(s), ${IN_FLIGHT} records in flight, ${RUNS} runs`)
+const variants: Variant[] = RANKS > 1 ? ['plan', 'nodePlan', 'noPlan'] : ['plan', 'noPlan']
+const later: Partial<Record<Variant, number[]>> = {}
+const first: Partial<Record<Variant, number[]>> = {}
 for (let r = 0; r < RUNS; r++) {
-  for (const [name, plan] of [['plan', true], ['noPlan', false]] as const) {
-    const perEpoch = await run(plan)
-    later[name]!.push(perEpoch[1]! + perEpoch[2]!)
-    console.log(`  run ${r + 1} ${name.padEnd(6)} MiB fetched per epoch ${perEpoch.map((m) => m.toFixed(0)).join(' ')}`)
+  for (const variant of variants) {
+    const perEpoch = await run(variant)
+    ;(first[variant] ??= []).push(perEpoch[0]!)
+    ;(later[variant] ??= []).push(perEpoch[1]! + perEpoch[2]!)
+    console.log(`  run ${r + 1} ${variant.padEnd(8)} MiB fetched per epoch ${perEpoch.map((m) => m.toFixed(0)).join(' ')}`)
   }
 }
-const summary = { plan: median(later.plan!), noPlan: median(later.noPlan!) }
-console.log(`epochs 2-3, median MiB fetched: plan ${summary.plan.toFixed(0)} (runs ${later.plan!.map((m) => m.toFixed(0)).join(' ')}), no plan ${summary.noPlan.toFixed(0)} (runs ${later.noPlan!.map((m) => m.toFixed(0)).join(' ')}); ratio ${(summary.plan / summary.noPlan).toFixed(2)}`)
-console.log(JSON.stringify({ bench: 'plan-loader', shards: SHARDS, shardBytes: SHARD_BYTES, blockBytes: BLOCK, diskBytes: DISK, recordsInFlight: IN_FLIGHT, laterEpochsMiB: later, medians: summary }))
+const medians = Object.fromEntries(variants.map((v) => [v, { epoch1: median(first[v]!), epochs2to3: median(later[v]!) }]))
+for (const v of variants) console.log(`${v.padEnd(8)} median MiB fetched: epoch 1 ${medians[v]!.epoch1.toFixed(0)}, epochs 2-3 ${medians[v]!.epochs2to3.toFixed(0)} (runs ${later[v]!.map((m) => m.toFixed(0)).join(' ')})`)
+console.log(JSON.stringify({ bench: 'plan-loader', shards: SHARDS, shardBytes: SHARD_BYTES, blockBytes: BLOCK, diskBytes: DISK, ranks: RANKS, recordsInFlight: IN_FLIGHT, firstEpochMiB: first, laterEpochsMiB: later, medians }))
