@@ -8,7 +8,7 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BlockReader, DiskSet, KiB, MemorySource, type DiskDirStats } from '../lib/index.js'
@@ -17,20 +17,10 @@ import { Placement } from '../lib/cache/disk-placement.js'
 import { patternBytes } from './support/data.js'
 import { waitFor } from './support/wait.js'
 import { announceSkip, testUnless } from './support/skip.js'
-import { removeTmpfsDir, tmpfsDir, tmpfsSkipReason } from './support/tmpfs.js'
+import { fillUp, removeTmpfsDir, tmpfsDir, tmpfsSkipReason } from './support/tmpfs.js'
 
 const it = testUnless(announceSkip('disk-set-full', 'the full-directory tests', tmpfsSkipReason()))
 const BLOCK = 256 * KiB
-
-/** Fills the file system under `path` to the last byte it takes. */
-async function fillUp(path: string): Promise<void> {
-  try {
-    await writeFile(path, Buffer.alloc(64 * 1024 * KiB))
-    assert.unreachable('the tmpfs should have filled up')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err
-  }
-}
 
 for (const writerThread of [false, true]) it(`one directory full${writerThread ? ' (writer threads)' : ''}: readers see no error, the other directory serves and fills, the full one recovers`, async () => {
   const small = await tmpfsDir('sluice-setfull-', '8m')
