@@ -76,8 +76,12 @@ export interface LmdbBlockStoreOptions {
 export class LmdbBlockStore implements BlockStore, ObjectCatalog {
   readonly name = 'disk'
   readonly locality = 'local'
-  /** The tier's own record of the objects it holds (also reachable through the methods below). */
-  readonly catalog: ObjectCatalog
+  /**
+   * The tier's record of the objects it holds: this store, whose methods below read `records`
+   * while it is open and give the count as of close after it (stats are read after close).
+   */
+  readonly catalog: ObjectCatalog = this
+  private readonly records: LmdbObjectCatalog
   readonly maxBytes: number
   readonly path: string
   private readonly sketch: FrequencySketch
@@ -86,8 +90,8 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
   /** This process's run of new data, counted here with the sketch and handed to each fill. */
   private readonly run: NewDataRun
   private readonly counters: TierStats
-  /** Usage and recorded counts as of close: stats stay readable after it (a last report). */
-  private final: { usage: TierUsage; recorded: RecordedCounts | undefined } | undefined
+  /** Usage, recorded counts and objects as of close: stats stay readable after it (a last report). */
+  private final: { usage: TierUsage; recorded: RecordedCounts | undefined; objects: number } | undefined
   private readonly history: RecordedCountsKeeper
   /** With `writerThread`, fills go through the writer thread, which starts with the first one. */
   private readonly writer: DiskWriter | undefined
@@ -105,7 +109,7 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     prepareCacheDir(options.path) // owner-only; refuses a directory others can write or redirect
     const mapBytes = options.mapBytes ?? defaultMapBytes(options.maxBytes)
     this.dbs = openCacheDbs(options.path, mapBytes)
-    this.catalog = new LmdbObjectCatalog(this.dbs)
+    this.records = new LmdbObjectCatalog(this.dbs)
     const capacity = Math.max(16, Math.ceil(options.maxBytes / options.blockSize))
     this.sketch = new FrequencySketch(capacity)
     this.admission = { sketch: this.sketch, refused: new RefusedKeys(capacity) }
@@ -299,21 +303,21 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
 
   /** The version of a URL most recently cached, if any of its blocks is here. */
   lastKnownVersion(url: string): ObjectInfo | undefined {
-    return this.catalog.lastKnownVersion(url)
+    return this.records.lastKnownVersion(url)
   }
 
   /** Last known versions of every URL under a prefix, sorted by URL. */
   lastKnownUnder(prefix: string): ObjectInfo[] {
-    return this.catalog.lastKnownUnder(prefix)
+    return this.records.lastKnownUnder(prefix)
   }
 
   /** Object ids with blocks here for a URL, any version and block size. */
   objectsForUrl(url: string): Uint8Array[] {
-    return this.catalog.objectsForUrl(url)
+    return this.records.objectsForUrl(url)
   }
 
   objectCount(): number {
-    return this.catalog.objectCount()
+    return this.final ? this.final.objects : this.records.objectCount()
   }
 
   /** Empties the tier; the format and the recorded counts stay (lmdb-layout.ts, keptByClear). */
@@ -347,7 +351,7 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     try {
       await this.writer?.close()
       await this.dbs.env.flushed
-      this.final = { usage: this.usage(), recorded }
+      this.final = { usage: this.usage(), recorded, objects: this.records.objectCount() }
       await this.dbs.env.close()
     } catch (err) {
       throw new CacheError('disk', `closing ${this.path} failed`, err)
