@@ -51,7 +51,7 @@ import { DiskWriter } from './disk-writer.js'
 import { NewDataRun, runGap } from './admission-policy.js'
 import { fill, removeBlock, type AdmissionMemory, type FillOutcome } from './lmdb-fill.js'
 import { FrequencySketch, keyHashes } from './frequency-sketch.js'
-import { HEADER_BYTES, chargedBytes, defaultMapBytes, emptyCache, openCacheDbs, placeBehindHeader, recordedMeta, resetFormat, transact, verifiedData, type CacheDbs } from './lmdb-layout.js'
+import { HEADER_BYTES, chargedBytes, closeEnv, defaultMapBytes, emptyCache, openCacheDbs, placeBehindHeader, recordedMeta, resetFormat, transact, verifiedData, type CacheDbs } from './lmdb-layout.js'
 import { LmdbObjectCatalog } from './lmdb-object-catalog.js'
 import { RecordedCountsKeeper } from './recorded-counts.js'
 import { RefusedKeys } from './refused-keys.js'
@@ -92,6 +92,9 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
   private readonly counters: TierStats
   /** Usage, recorded counts and objects as of close: stats stay readable after it (a last report). */
   private final: { usage: TierUsage; recorded: RecordedCounts | undefined; objects: number } | undefined
+  private closing: Promise<void> | undefined
+  /** Write transactions not settled yet: close waits for them, whatever they come to. */
+  private readonly writing = new Set<Promise<void>>()
   private readonly history: RecordedCountsKeeper
   /** With `writerThread`, fills go through the writer thread, which starts with the first one. */
   private readonly writer: DiskWriter | undefined
@@ -273,10 +276,14 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
    * transaction back, so blocks and usage stay consistent, and becomes a CacheError.
    */
   private async write(body: () => void): Promise<void> {
+    const committing = transact(this.dbs.env, body)
+    this.writing.add(committing)
     try {
-      await transact(this.dbs.env, body)
+      await committing
     } catch (cause) {
       throw new CacheError('disk', `write to ${this.path} failed: ${(cause as Error)?.message ?? String(cause)}`, cause)
+    } finally {
+      this.writing.delete(committing)
     }
   }
 
@@ -345,16 +352,25 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     this.dbs.env.resetReadTxn()
   }
 
-  async close(): Promise<void> {
-    if (this.final) return
+  /**
+   * Settles on a full disk too (closeEnv says how): resolves once the environment is closed,
+   * or rejects with a CacheError naming the directory when LMDB can commit nothing at all.
+   * Failed writes before it kept nothing, so the directory holds only committed blocks.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown()
+    return this.closing
+  }
+
+  private async shutdown(): Promise<void> {
     const recorded = await this.history.stop()
     try {
       await this.writer?.close()
-      await this.dbs.env.flushed
+      await Promise.allSettled(this.writing)
       this.final = { usage: this.usage(), recorded, objects: this.records.objectCount() }
-      await this.dbs.env.close()
+      await closeEnv(this.dbs.env)
     } catch (err) {
-      throw new CacheError('disk', `closing ${this.path} failed`, err)
+      throw new CacheError('disk', `closing ${this.path} failed: ${(err as Error)?.message ?? String(err)}`, err)
     }
   }
 }
