@@ -14,7 +14,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { FrequencySketch } from './frequency-sketch.js'
 import { fill, type AdmissionMemory, type FillRequest } from './lmdb-fill.js'
-import { openCacheDbs, transact, type CacheDbs } from './lmdb-layout.js'
+import { closeEnv, openCacheDbs, transact, type CacheDbs } from './lmdb-layout.js'
 import { RefusedKeys } from './refused-keys.js'
 
 export interface WriterSetup {
@@ -88,7 +88,9 @@ if (parentPort) {
     })
     return fills.map((req, i) => ({ id: req.id, buffer: req.buffer, ...outcomes[i]! }))
   }
-  const closeAndExit = () => void (dbs?.env.close() ?? Promise.resolve()).finally(() => port.close())
+  // A close that cannot settle the writes (closeEnv) still ends the thread: the reader's
+  // thread closes the same environment after it and reports that failure.
+  const closeAndExit = () => void (dbs ? closeEnv(dbs.env) : Promise.resolve()).catch(() => {}).finally(() => port.close())
   port.on('message', (msg: FillRequest | { type: 'close' }) => {
     if (msg.type === 'close') {
       closing = true

@@ -59,7 +59,7 @@ import type { EvictionPlan, PlanRole } from './eviction-plan.js'
 import { NewDataRun, runGap } from './admission-policy.js'
 import { fill, removeBlock, type AdmissionMemory, type FillOutcome, type PlanVictims } from './lmdb-fill.js'
 import { FrequencySketch, keyHashes } from './frequency-sketch.js'
-import { HEADER_BYTES, chargedBytes, defaultMapBytes, emptyCache, openCacheDbs, placeBehindHeader, recordedMeta, resetFormat, transact, verifiedData, type CacheDbs } from './lmdb-layout.js'
+import { HEADER_BYTES, chargedBytes, closeEnv, defaultMapBytes, emptyCache, openCacheDbs, placeBehindHeader, recordedMeta, resetFormat, transact, verifiedData, type CacheDbs } from './lmdb-layout.js'
 import { LmdbObjectCatalog } from './lmdb-object-catalog.js'
 import { RecordedCountsKeeper } from './recorded-counts.js'
 import { RefusedKeys } from './refused-keys.js'
@@ -84,8 +84,12 @@ export interface LmdbBlockStoreOptions {
 export class LmdbBlockStore implements BlockStore, ObjectCatalog {
   readonly name = 'disk'
   readonly locality = 'local'
-  /** The tier's own record of the objects it holds (also reachable through the methods below). */
-  readonly catalog: ObjectCatalog
+  /**
+   * The tier's record of the objects it holds: this store, whose methods below read `records`
+   * while it is open and give the count as of close after it (stats are read after close).
+   */
+  readonly catalog: ObjectCatalog = this
+  private readonly records: LmdbObjectCatalog
   readonly maxBytes: number
   readonly path: string
   private readonly sketch: FrequencySketch
@@ -94,8 +98,11 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
   /** This process's run of new data, counted here with the sketch and handed to each fill. */
   private readonly run: NewDataRun
   private readonly counters: TierStats
-  /** Usage and recorded counts as of close: stats stay readable after it (a last report). */
-  private final: { usage: TierUsage; recorded: RecordedCounts | undefined } | undefined
+  /** Usage, recorded counts and objects as of close: stats stay readable after it (a last report). */
+  private final: { usage: TierUsage; recorded: RecordedCounts | undefined; objects: number } | undefined
+  private closing: Promise<void> | undefined
+  /** Write transactions not settled yet: close waits for them, whatever they come to. */
+  private readonly writing = new Set<Promise<void>>()
   private readonly history: RecordedCountsKeeper
   /** With `writerThread`, fills go through the writer thread, which starts with the first one. */
   private readonly writer: DiskWriter | undefined
@@ -115,7 +122,7 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     prepareCacheDir(options.path) // owner-only; refuses a directory others can write or redirect
     const mapBytes = options.mapBytes ?? defaultMapBytes(options.maxBytes)
     this.dbs = openCacheDbs(options.path, mapBytes)
-    this.catalog = new LmdbObjectCatalog(this.dbs)
+    this.records = new LmdbObjectCatalog(this.dbs)
     const capacity = Math.max(16, Math.ceil(options.maxBytes / options.blockSize))
     this.sketch = new FrequencySketch(capacity)
     this.admission = { sketch: this.sketch, refused: new RefusedKeys(capacity) }
@@ -300,10 +307,14 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
    * transaction back, so blocks and usage stay consistent, and becomes a CacheError.
    */
   private async write(body: () => void): Promise<void> {
+    const committing = transact(this.dbs.env, body)
+    this.writing.add(committing)
     try {
-      await transact(this.dbs.env, body)
+      await committing
     } catch (cause) {
       throw new CacheError('disk', `write to ${this.path} failed: ${(cause as Error)?.message ?? String(cause)}`, cause)
+    } finally {
+      this.writing.delete(committing)
     }
   }
 
@@ -330,21 +341,21 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
 
   /** The version of a URL most recently cached, if any of its blocks is here. */
   lastKnownVersion(url: string): ObjectInfo | undefined {
-    return this.catalog.lastKnownVersion(url)
+    return this.records.lastKnownVersion(url)
   }
 
   /** Last known versions of every URL under a prefix, sorted by URL. */
   lastKnownUnder(prefix: string): ObjectInfo[] {
-    return this.catalog.lastKnownUnder(prefix)
+    return this.records.lastKnownUnder(prefix)
   }
 
   /** Object ids with blocks here for a URL, any version and block size. */
   objectsForUrl(url: string): Uint8Array[] {
-    return this.catalog.objectsForUrl(url)
+    return this.records.objectsForUrl(url)
   }
 
   objectCount(): number {
-    return this.catalog.objectCount()
+    return this.final ? this.final.objects : this.records.objectCount()
   }
 
   /** Empties the tier; the format and the recorded counts stay (lmdb-layout.ts, keptByClear). */
@@ -372,16 +383,25 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     this.dbs.env.resetReadTxn()
   }
 
-  async close(): Promise<void> {
-    if (this.final) return
+  /**
+   * Settles on a full disk too (closeEnv says how): resolves once the environment is closed,
+   * or rejects with a CacheError naming the directory when LMDB can commit nothing at all.
+   * Failed writes before it kept nothing, so the directory holds only committed blocks.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown()
+    return this.closing
+  }
+
+  private async shutdown(): Promise<void> {
     const recorded = await this.history.stop()
     try {
       await this.writer?.close()
-      await this.dbs.env.flushed
-      this.final = { usage: this.usage(), recorded }
-      await this.dbs.env.close()
+      await Promise.allSettled(this.writing)
+      this.final = { usage: this.usage(), recorded, objects: this.records.objectCount() }
+      await closeEnv(this.dbs.env)
     } catch (err) {
-      throw new CacheError('disk', `closing ${this.path} failed`, err)
+      throw new CacheError('disk', `closing ${this.path} failed: ${(err as Error)?.message ?? String(err)}`, err)
     }
   }
 }

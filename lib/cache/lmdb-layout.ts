@@ -179,6 +179,20 @@ export async function transact(env: RootDatabase, body: () => void): Promise<voi
   }
 }
 
+/**
+ * Closes the environment once its writes have settled, whatever they came to. lmdb-js
+ * resolves `env.flushed`, which its close() waits for, only when a commit succeeds: after a
+ * failed one (a full disk) both wait for ever, unless a later commit succeeds (lmdb 3.5.6).
+ * An empty write transaction is that commit, and it writes no page, so it lands on a full
+ * disk too. If even it fails, LMDB cannot commit at all: this rejects with why and leaves the
+ * environment open (the process's exit releases it) rather than wait on a close that never
+ * ends. Either way nothing uncommitted was kept: the next process finds the last commit.
+ */
+export async function closeEnv(env: RootDatabase): Promise<void> {
+  await transact(env, () => {})
+  await env.close()
+}
+
 /** Bytes a block is charged: LMDB stores large values in whole overflow pages. */
 export function chargedBytes(dataLength: number): number {
   return Math.ceil((HEADER_BYTES + dataLength + BLOCK_KEY_BYTES + 16) / PAGE) * PAGE

@@ -5,9 +5,10 @@
  */
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import * as assert from 'uvu/assert'
 
 export function mountTmpfs(dir: string, size: string): void {
   execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' })
@@ -29,6 +30,16 @@ export async function tmpfsDir(prefix: string, size: string): Promise<string> {
 export async function removeTmpfsDir(dir: string): Promise<void> {
   execFileSync('umount', ['-l', dir])
   await rm(dir, { recursive: true, force: true })
+}
+
+/** Fills the file system under `path` (a file it creates there) to the last byte it takes. */
+export async function fillUp(path: string): Promise<void> {
+  try {
+    await writeFile(path, Buffer.alloc(64 * 1024 * 1024))
+    assert.unreachable('the tmpfs should have filled up')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err
+  }
 }
 
 /** Undefined when a tmpfs can be mounted here (tried once, then unmounted), else why not. */

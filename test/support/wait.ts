@@ -33,3 +33,20 @@ export async function waitFor<T>(what: string, probe: () => T | Promise<T>, opti
 export async function waitUntil(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
   await waitFor(what, condition, { timeoutMs, intervalMs: 2 })
 }
+
+/**
+ * `promise`'s outcome, or a rejection naming `what` if it has not settled within `timeoutMs`:
+ * for an event that may never come (a close that hangs), which must fail the test rather
+ * than hang the run.
+ */
+export async function settlesWithin<T>(promise: Promise<T>, what: string, timeoutMs = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs)
+  })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
