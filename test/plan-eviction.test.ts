@@ -88,6 +88,18 @@ test.after(async () => {
   await rm(root, { recursive: true, force: true })
 })
 
+test('memory: a fill the plan refuses after taking a block out puts it back', async () => {
+  // T is an object's short last block, read last; the full fill C needs T's room and B's.
+  const T: ObjectInfo = { url: 'mem://plan/t', size: 1000, version: 'v1' }
+  const s = new MemoryBlockStore(BS + 1000)
+  s.followPlan(plan(B, C, C, T), 'stage')
+  assert.ok(await s.put(key(T), Buffer.alloc(1000, 3)))
+  assert.ok(await s.put(key(B), block))
+  assert.is(await s.put(key(C), block), false, 'C (read at 1) would need B (read at 0) out too')
+  assert.equal(holds(s, T, B, C), [true, true, false], 'T is back')
+  assert.equal([s.stats().evictions, s.stats().usedBytes], [0, BS + 1000])
+})
+
 async function disk(blocks: number, writerThread: boolean): Promise<{ s: LmdbBlockStore; path: string }> {
   const path = await mkdtemp(join(root, 'tier-'))
   const s = new LmdbBlockStore({ path, maxBytes: blocks * chargedBytes(BLOCK_DATA), blockSize: BS, writerThread })
@@ -158,5 +170,25 @@ for (const writerThread of [false, true]) {
     assert.equal([a.usage, a.mainUsage], [a.used, a.main], JSON.stringify(a))
   })
 }
+
+test('disk: a fill the plan refuses after taking a block out leaves the tier as it was (the child transaction is undone)', async () => {
+  const T: ObjectInfo = { url: 'mem://plan/t', size: 1000, version: 'v1' }
+  const path = await mkdtemp(join(root, 'tier-'))
+  const s = new LmdbBlockStore({ path, maxBytes: chargedBytes(BLOCK_DATA) + chargedBytes(1000), blockSize: BS })
+  await s.init()
+  s.followPlan(plan(B, C, A, C, T), 'keep')
+  assert.ok(await s.put(key(T), Buffer.alloc(1000, 3)))
+  assert.ok(await s.put(key(B), data))
+  const before = s.usage()
+  // Kept, C is judged by its read at 3: T (read at 4) goes, then B (read at 0) would have to.
+  assert.is(await s.put(key(C), data), false, 'C would need B out too')
+  assert.equal(holds(s, T, B, C), [true, true, false], 'T is still there')
+  assert.equal(s.usage(), before)
+  assert.is(s.stats().evictions, 0)
+  await s.close()
+  const kept = await accounts(path)
+  assert.equal([kept.usage, kept.used], [before.usedBytes, before.usedBytes], JSON.stringify(kept))
+  await rm(path, { recursive: true, force: true })
+})
 
 test.run()

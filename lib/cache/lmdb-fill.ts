@@ -72,12 +72,20 @@ export interface PlanVictims {
  */
 export function fill(dbs: CacheDbs, memory: AdmissionMemory, req: BlockToStore, victims?: PlanVictims): FillOutcome {
   let outcome: FillOutcome | undefined
-  void dbs.env.childTransaction(() => {
-    outcome = victims === undefined ? fillInTransaction(dbs, memory, req) : fillByPlan(dbs, req, victims)
-  })
+  try {
+    void dbs.env.childTransaction(() => {
+      outcome = victims === undefined ? fillInTransaction(dbs, memory, req) : fillByPlan(dbs, req, victims)
+    })
+  } catch (err) {
+    if (!(err instanceof PlanRefused)) throw err
+    return { stored: false, evictions: 0 } // the child was aborted: its removals are undone
+  }
   if (outcome === undefined) throw new Error('lmdb-js ran a fill outside a write transaction')
   return outcome
 }
+
+/** Thrown inside a plan fill's child transaction to abort it: the plan refused the block after removing some. */
+class PlanRefused extends Error {}
 
 function fillInTransaction(dbs: CacheDbs, memory: AdmissionMemory, req: BlockToStore): FillOutcome {
   const key = Buffer.from(req.key.buffer, req.key.byteOffset, req.key.byteLength)
@@ -105,18 +113,27 @@ function fillInTransaction(dbs: CacheDbs, memory: AdmissionMemory, req: BlockToS
   return { stored: true, evictions: queues.evictions }
 }
 
-/** Evicts what the plan names until the block fits, then stores it; refuses it when the plan names nothing. */
+/**
+ * Evicts what the plan names until the block fits, then stores it; refuses it when the plan
+ * names nothing. A refusal after some removals aborts the child transaction (PlanRefused), so
+ * a refused fill never leaves the tier poorer; the tracker learns of the removals only once
+ * the block is stored.
+ */
 function fillByPlan(dbs: CacheDbs, req: BlockToStore, victims: PlanVictims): FillOutcome {
   const key = Buffer.from(req.key.buffer, req.key.byteOffset, req.key.byteLength)
   if (dbs.sizes.doesExist(key)) return { stored: true, evictions: 0 }
   const charge = chargedBytes(req.length)
-  let evictions = 0
+  const removed: Buffer[] = []
   while ((dbs.meta.get('usage') ?? 0) + charge > req.maxBytes) {
     const victim = victims.next(dbs)
-    if (victim === undefined || !removeBlock(dbs, victim)) return { stored: false, evictions }
-    victims.evicted(victim)
-    evictions++
+    if (victim === undefined || !removeBlock(dbs, victim)) {
+      if (removed.length > 0) throw new PlanRefused()
+      return { stored: false, evictions: 0 }
+    }
+    removed.push(victim)
   }
+  for (const victim of removed) victims.evicted(victim)
+  const evictions = removed.length
   putBlock(dbs, key, req)
   dbs.meta.putSync('usage', (dbs.meta.get('usage') ?? 0) + charge)
   dbs.meta.putSync('entries', (dbs.meta.get('entries') ?? 0) + 1)

@@ -125,18 +125,31 @@ export class MemoryBlockStore implements BlockStore {
     const plan = this.plan
     const nextUse = plan === undefined ? Infinity : plan.order.nextUse(k)
     const judgedBy = plan === undefined ? Infinity : this.judgedBy(k)
+    // Plan blocks this fill takes out, evicted for good only once it is stored: a fill the plan
+    // refuses after taking some out puts them back, so a refusal never leaves the tier poorer.
+    // (Blocks outside the plan go first and stay gone: under a plan they are the first victims anyway.)
+    const planVictims: [string, Uint8Array][] = []
     while (this.used + bytes.length > this.maxBytes) {
-      let queue = this.passed.size > 0 ? this.passed : this.map
-      let victim = queue.keys().next().value
+      const queue = this.passed.size > 0 ? this.passed : this.map
+      const victim = queue.keys().next().value
       if (victim === undefined && plan !== undefined) {
         const furthest = plan.residents.furthest((ks) => this.planned.has(ks))
+        if (furthest === undefined) break
         // Belady: the block read last stays out, and that may be this one.
-        if (furthest !== undefined && !(furthest.nextUse > judgedBy)) {
+        if (!(furthest.nextUse > judgedBy)) {
+          for (const [ks, held] of planVictims) {
+            this.planned.set(ks, held)
+            this.used += held.length
+            plan.residents.add(ks)
+          }
           this.counters.droppedFills++
           return false
         }
-        queue = this.planned
-        victim = furthest?.ks
+        const held = this.planned.get(furthest.ks)!
+        this.planned.delete(furthest.ks)
+        this.used -= held.length
+        planVictims.push([furthest.ks, held])
+        continue
       }
       if (victim === undefined) break
       this.used -= queue.get(victim)!.length
@@ -144,6 +157,12 @@ export class MemoryBlockStore implements BlockStore {
       queue.delete(victim)
       this.counters.evictions++
       this.onEvict?.(victim)
+    }
+    for (const [ks] of planVictims) {
+      plan!.residents.delete(ks)
+      this.forget(ks)
+      this.counters.evictions++
+      this.onEvict?.(ks)
     }
     if (nextUse < Infinity) {
       this.planned.set(k, bytes)
