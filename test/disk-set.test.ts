@@ -200,6 +200,23 @@ test('catalogue: directories that disagree answer with the newest version; ids c
   await set.close()
 })
 
+test('eviction finds a version held only in a directory bypassed for now, and removes it', async () => {
+  const dirs = [{ path: freshPath(), maxBytes: 4 * MiB }, { path: freshPath(), maxBytes: 4 * MiB }]
+  const set = new DiskSet({ dirs, blockSize: BLOCK, health: { maxConsecutiveErrors: 1, cooldownMs: 60_000 } })
+  await set.init()
+  const url = 's3://b/bypassed'
+  const v1 = versionHomedIn(new Placement(dirs), url, 0, 'held')
+  const id = objectId(url, v1, BLOCK, 10)
+  assert.ok(await set.put(blockKey(id, 0), patternBytes(10, 1), { url, version: v1, size: 10, blockSize: BLOCK, mtimeMs: 1000 }))
+  // The directory holding it fails once (its health allows one): bypassed for a minute, its LMDB still readable.
+  ;(set as unknown as { dirs: { health: { failure(err: unknown): void } }[] }).dirs[0]!.health.failure(new Error('injected'))
+  assert.is(set.stats().dirs![0]!.healthy, false)
+  const ids = set.catalog.objectsForUrl(url)
+  assert.equal(ids.map((i) => Buffer.from(i).toString('hex')), [Buffer.from(id).toString('hex')], 'the bypassed directory was asked')
+  assert.is(await set.deletePrefix(ids[0]!), 1)
+  await set.close()
+})
+
 test('a changed object read through the reader: evict leaves no block of any version in any directory', async () => {
   const src = new MemorySource()
   const dirs = [{ path: freshPath() }, { path: freshPath() }]

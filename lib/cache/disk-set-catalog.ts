@@ -24,6 +24,8 @@ import type { ObjectInfo } from '../types.js'
 export interface CatalogSource {
   /** `call` on each usable directory's catalogue; `fallback` for one that fails. */
   each<T>(fallback: T, call: (catalog: ObjectCatalog) => T): T[]
+  /** The same on every directory that opened, bypassed ones too: what must reach every block. */
+  eachOpened<T>(fallback: T, call: (catalog: ObjectCatalog) => T): T[]
   /** Object records summed over the directories (still known after they close). */
   objectCount(): number
 }
@@ -52,7 +54,8 @@ export class DiskSetCatalog implements ObjectCatalog {
 
   objectsForUrl(url: string): Uint8Array[] {
     const ids = new Map<string, Uint8Array>()
-    for (const list of this.dirs.each([] as Uint8Array[], (c) => c.objectsForUrl(url))) {
+    // Every opened directory: an eviction must find a version held only where fills are bypassed now.
+    for (const list of this.dirs.eachOpened([] as Uint8Array[], (c) => c.objectsForUrl(url))) {
       for (const id of list) ids.set(keyString(id), id)
     }
     return [...ids.values()]

@@ -89,6 +89,16 @@ class DiskDir {
    * a success does not: reads that work say nothing of writes, and a full directory read
    * between its failing fills must still reach its bypass. A stored fill makes it healthy.
    */
+  /** `call` on the store whatever its health (a bypassed directory still holds blocks); `fallback` if it throws. */
+  opened<T>(fallback: T, call: (store: LmdbBlockStore) => T): T {
+    if (this.store === undefined) return fallback
+    try {
+      return call(this.store)
+    } catch {
+      return fallback
+    }
+  }
+
   guard<T>(fallback: T, call: (store: LmdbBlockStore) => T): T {
     const store = this.store
     if (store === undefined || !this.health.usable()) return fallback
@@ -134,6 +144,7 @@ export class DiskSet implements BlockStore {
     this.dirs = options.dirs.map((d) => new DiskDir(d.path, d.maxBytes, options))
     this.catalog = new DiskSetCatalog({
       each: (fallback, call) => this.dirs.flatMap((d) => (d.usable() ? [d.guard(fallback, (s) => call(s.catalog))] : [])),
+      eachOpened: (fallback, call) => this.dirs.flatMap((d) => (d.store === undefined ? [] : [d.opened(fallback, (s) => call(s.catalog))])),
       objectCount: () => this.dirs.reduce((n, d) => n + (d.objects() ?? 0), 0),
     })
   }
