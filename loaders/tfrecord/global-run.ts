@@ -30,10 +30,12 @@ export class GlobalRun {
   private readonly reads = new Map<number, Promise<Uint8Array>>()
   /** Handles by shard number, opened on first use and kept until the run stops. */
   private readonly handles = new Map<number, Promise<ObjectHandle>>()
-  /** The reader's plan of the reads still to come, when it takes one. */
-  private readonly readPlan: ReadPlan | undefined
+  /** The reader's plan of the reads still to come, when it takes one (made at the first step). */
+  private readPlan: ReadPlan | undefined
+  private planStarted = false
+  private readonly nodeOrders: NodeOrders | undefined
   /** With a node-wide plan: every local rank's order, and the round the plan starts at. */
-  private readonly node: { orders: NodeOrders; from: number } | undefined
+  private node: { orders: NodeOrders; from: number } | undefined
 
   /** Throws RangeError if `resume` is past the end of the plan. */
   constructor(
@@ -49,13 +51,24 @@ export class GlobalRun {
       if (resume.delivered > plan.order.length) throw new RangeError('tfrecords: resume state is past the end of the plan')
       delivery.delivered = resume.delivered
     }
-    if (options.readAhead.plan === false || reader.plan === undefined) return
-    const from = delivery.delivered
-    if (nodeOrders !== undefined && nodeOrders.orders.length > 1) {
-      this.node = { orders: nodeOrders, from }
-      this.readPlan = reader.plan(nodeReads(plan, nodeOrders, from), { share: { index: nodeOrders.local, count: nodeOrders.orders.length } })
+    this.nodeOrders = nodeOrders
+  }
+
+  /**
+   * Hands the reader the reads to come, at the first step: a run stopped before it reads (or
+   * never iterated) must not end a plan the reader holds for another run.
+   */
+  private startPlan(): void {
+    this.planStarted = true
+    const reader = this.reader
+    if (this.options.readAhead.plan === false || reader.plan === undefined) return
+    const from = this.delivery.delivered
+    const node = this.nodeOrders
+    if (node !== undefined && node.orders.length > 1) {
+      this.node = { orders: node, from }
+      this.readPlan = reader.plan(nodeReads(this.plan, node, from), { share: { index: node.local, count: node.orders.length } })
     } else {
-      this.readPlan = reader.plan(ownReads(plan, from))
+      this.readPlan = reader.plan(ownReads(this.plan, from))
     }
   }
 
@@ -84,6 +97,7 @@ export class GlobalRun {
   }
 
   private async step(): Promise<IteratorResult<unknown>> {
+    if (!this.planStarted) this.startPlan()
     const order = this.plan.order
     for (;;) {
       if (this.stopped) throw new ClosedError('TFRecord iteration')

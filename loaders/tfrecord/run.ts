@@ -187,7 +187,10 @@ export class Run implements AsyncIterator<unknown> {
       const base: Piece[] = owed ?? [[0, 0, seq.permutation.length]]
       plan = planGlobal(seq, given ?? cutRecords(base, settings))
       const perNode = o.readAhead.plan === false ? 1 : o.readAhead.plan.ranksPerNode
-      if (perNode > 1) {
+      // A part this rank's own state names, cut from a merged remainder that is not at hand:
+      // the other ranks' parts cannot be cut again, so the plan is this rank's own.
+      const peersKnown = given === undefined || from === ''
+      if (perNode > 1 && peersKnown) {
         // The other local ranks' parts, cut from the same sequence by the same rule (node-plan.ts).
         const [first, end] = nodeRanks(index, count, perNode)
         const orders = []
