@@ -275,7 +275,7 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     const plan = this.plan
     const { stored, evictions } =
       plan !== undefined
-        ? await this.fillInline(key, bytes, object, runSince, plan.forFill(keyString(key)))
+        ? await this.fillInline(key, bytes, object, runSince, plan.forFill(keyString(key)), () => this.plan === plan)
         : this.writer
           ? await this.writer.write(key, bytes, this.maxBytes, object, runSince)
           : await this.fillInline(key, bytes, object, runSince)
@@ -285,9 +285,15 @@ export class LmdbBlockStore implements BlockStore, ObjectCatalog {
     return stored
   }
 
-  private async fillInline(key: Uint8Array, bytes: Uint8Array, object: CachedObjectRecord | undefined, runSince: number | undefined, victims?: PlanVictims): Promise<FillOutcome> {
+  /**
+   * `stillPlanned`: whether the plan whose victims these are is still followed when the
+   * transaction runs; a plan ended (or replaced) meanwhile would name no block read later, so
+   * the fill goes by the tier's own policy instead.
+   */
+  private async fillInline(key: Uint8Array, bytes: Uint8Array, object: CachedObjectRecord | undefined, runSince: number | undefined, planVictims?: PlanVictims, stillPlanned?: () => boolean): Promise<FillOutcome> {
     let outcome: FillOutcome = { stored: false, evictions: 0 }
     await this.write(() => {
+      const victims = planVictims !== undefined && stillPlanned?.() !== false ? planVictims : undefined
       // This callback runs synchronously and alone, and LMDB copies the value before it
       // returns, so the header room of a block (shared by any fills of that block) and the
       // scratch are free here.
