@@ -33,9 +33,10 @@ export class GlobalRun {
   /** The reader's plan of the reads still to come, when it takes one (made at the first step). */
   private readPlan: ReadPlan | undefined
   private planStarted = false
-  private readonly nodeOrders: NodeOrders | undefined
-  /** With a node-wide plan: every local rank's order, and the round the plan starts at. */
-  private node: { orders: NodeOrders; from: number } | undefined
+  /** With a node-wide plan (two ranks or more): every local rank's order. */
+  private readonly node: NodeOrders | undefined
+  /** Reads of the node's rounds before the plan's first: where its position counts from. */
+  private nodeReadsBeforePlan = 0
 
   /** Throws RangeError if `resume` is past the end of the plan. */
   constructor(
@@ -51,7 +52,7 @@ export class GlobalRun {
       if (resume.delivered > plan.order.length) throw new RangeError('tfrecords: resume state is past the end of the plan')
       delivery.delivered = resume.delivered
     }
-    this.nodeOrders = nodeOrders
+    this.node = nodeOrders !== undefined && nodeOrders.orders.length > 1 ? nodeOrders : undefined
   }
 
   /**
@@ -63,9 +64,9 @@ export class GlobalRun {
     const reader = this.reader
     if (this.options.readAhead.plan === false || reader.plan === undefined) return
     const from = this.delivery.delivered
-    const node = this.nodeOrders
-    if (node !== undefined && node.orders.length > 1) {
-      this.node = { orders: node, from }
+    const node = this.node
+    if (node !== undefined) {
+      this.nodeReadsBeforePlan = nodeReadsBefore(node, from)
       this.readPlan = reader.plan(nodeReads(this.plan, node, from), { share: { index: node.local, count: node.orders.length } })
     } else {
       this.readPlan = reader.plan(ownReads(this.plan, from))
@@ -125,7 +126,7 @@ export class GlobalRun {
   private advancePlan(pos: number): void {
     const plan = this.readPlan
     if (plan === undefined || plan.ended) return
-    const steps = this.node === undefined ? 1 : nodeReadsBefore(this.node.orders, pos + 1) - nodeReadsBefore(this.node.orders, this.node.from) - plan.position
+    const steps = this.node === undefined ? 1 : nodeReadsBefore(this.node, pos + 1) - this.nodeReadsBeforePlan - plan.position
     const left = plan.length - plan.position
     if (steps > 0 && left > 0) plan.advance(Math.min(steps, left))
   }
