@@ -236,6 +236,10 @@ export interface ClusterTierCounts {
   leasesExpired: number
   /** Of those, blocks still leased elsewhere when the wait ran out. */
   leaseTimeouts: number
+  /** Bulks read from the socket straight into their blocks (cluster-bulk-reader.ts). */
+  directReads: number
+  /** Bulks that reader left to ioredis: a redirection, an error reply, a connection that failed, TLS. */
+  clientReads: number
 }
 
 /** A disk tier's history, summed over the processes that used its cache directory. */

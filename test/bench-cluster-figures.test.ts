@@ -42,7 +42,7 @@ function phase(id: string, lakeBytes: number, seconds: number[], extra: Partial<
 }
 
 test("a node's epoch is the difference of its reader's stats, cluster counts included", () => {
-  const before = stats(100, 2, { hits: 1, misses: 4, hitBytes: 10, cluster: { crcFailures: 0, authFailures: 0, leasesWon: 3, leasesUnavailable: 0, leasesWaited: 1, leasesFilled: 1, leasesExpired: 0, leaseTimeouts: 0 } })
+  const before = stats(100, 2, { hits: 1, misses: 4, hitBytes: 10, cluster: { crcFailures: 0, authFailures: 0, leasesWon: 3, leasesUnavailable: 0, leasesWaited: 1, leasesFilled: 1, leasesExpired: 0, leaseTimeouts: 0, directReads: 0, clientReads: 0 } })
   const after = stats(900, 7, {
     hits: 6,
     misses: 9,
@@ -51,7 +51,7 @@ test("a node's epoch is the difference of its reader's stats, cluster counts inc
     droppedFills: 1,
     healthy: false,
     lastError: 'OOM',
-    cluster: { crcFailures: 0, authFailures: 0, leasesWon: 8, leasesUnavailable: 0, leasesWaited: 4, leasesFilled: 3, leasesExpired: 1, leaseTimeouts: 0 },
+    cluster: { crcFailures: 0, authFailures: 0, leasesWon: 8, leasesUnavailable: 0, leasesWaited: 4, leasesFilled: 3, leasesExpired: 1, leaseTimeouts: 0, directReads: 0, clientReads: 0 },
   })
   const e = epochDelta('node 2', { seconds: 2, items: 10, firstItemMs: 7 }, 1.5, 0.25, before, after)
   assert.equal(

@@ -77,6 +77,13 @@ export function buildRegistry(sources: MetricsSources): Registry {
     this.inc({ outcome: 'expired' }, c.leasesExpired)
     this.inc({ outcome: 'timeout' }, c.leaseTimeouts)
   })
+  counter(registry, 'sluice_cluster_bulk_reads_total', "Values' bulks read from the cluster, by path: direct (from the socket into the block) or client (ioredis, after a redirection, an error, a failed connection, or over TLS).", ['path'], function () {
+    this.reset()
+    const c = cluster()
+    if (c === undefined) return
+    this.inc({ path: 'direct' }, c.directReads)
+    this.inc({ path: 'client' }, c.clientReads)
+  })
 
   const source = () => sources.reader().source as ReaderStats['source'] & Partial<Record<'gets' | 'stats' | 'lists', number>>
   counter(registry, 'sluice_source_requests_total', 'Requests sent to the object store, retries included, by kind.', ['kind'], function () {

@@ -27,11 +27,14 @@
  * CRC catch damage and a bulk that does not belong to its head; the HMAC, with a `secret`,
  * catches a writer without the secret. A value that fails is reported as such and never
  * returned. A block read back is assembled into memory with room for the disk tier's header
- * in front (block-buffer.ts), so filling this node's disk tier with it costs no further copy.
+ * in front (block-buffer.ts), so filling this node's disk tier with it costs no further copy;
+ * a bulk read by cluster-bulk-reader.ts already sits in such a block, and only its tail is
+ * copied in.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { crc32c } from '@node-rs/crc32'
 import { allocBlock } from '../block-buffer.js'
+import type { BulkInBlock } from './cluster-bulk-reader.js'
 
 export const VALUE_MAGIC = 0x31434c53 // "SLC1" read as u32 LE
 export const VALUE_FORMAT = 2
@@ -105,12 +108,13 @@ export type Verified =
   | { ok: false; failure: 'integrity' | 'auth' | 'incomplete'; header: Buffer }
 
 /**
- * Checks a value read under `key` (its head, and its bulk or null). With `secret`, a value
+ * Checks a value read under `key` (its head, and its bulk or null; a bulk read into a block
+ * with TAIL_BYTES of room after it becomes the block, with no copy). With `secret`, a value
  * must carry a valid HMAC; without, the HMAC (if any) is skipped: this node has no key to
  * check it with, the CRC still holds. On failure, `header` is the head's first bytes as read,
  * for a delete that removes this value and not one written since.
  */
-export function verifyValue(raw: Buffer, bulk: Buffer | null, key: Uint8Array, secret: Buffer | undefined): Verified {
+export function verifyValue(raw: Buffer, bulk: Buffer | BulkInBlock | null, key: Uint8Array, secret: Buffer | undefined): Verified {
   const failed = (failure: 'integrity' | 'auth' | 'incomplete', upTo = FIXED_BYTES + key.length): Verified => ({ ok: false, failure, header: raw.subarray(0, Math.min(raw.length, upTo)) })
   if (raw.length < FIXED_BYTES + key.length) return failed('integrity')
   if (raw.readUInt32LE(0) !== VALUE_MAGIC || raw.readUInt16LE(4) !== VALUE_FORMAT || raw.readUInt8(7) !== key.length) return failed('integrity')
@@ -123,9 +127,16 @@ export function verifyValue(raw: Buffer, bulk: Buffer | null, key: Uint8Array, s
   if (raw.length !== header + length - bulkLength) return failed('integrity')
   if (!raw.subarray(FIXED_BYTES, FIXED_BYTES + key.length).equals(key)) return failed('integrity')
   if (bulkLength > 0 && bulk === null) return failed('incomplete')
-  if (bulkLength > 0 && bulk!.length !== bulkLength) return failed('integrity')
+  const bulkBytes = bulk === null ? undefined : Buffer.isBuffer(bulk) ? bulk : bulk.block.subarray(0, bulk.length)
+  if (bulkLength > 0 && bulkBytes!.length !== bulkLength) return failed('integrity')
   const tail = raw.subarray(header)
-  const parts = bulkLength > 0 ? [bulk!, tail] : [tail]
+  let parts: Uint8Array[]
+  if (bulkLength === 0) parts = [tail]
+  else if (!Buffer.isBuffer(bulk) && bulk!.block.length === length) {
+    // Read into a block with room for the tail: the block is whole once the tail is in.
+    bulk!.block.set(tail, bulkLength)
+    parts = [bulk!.block]
+  } else parts = [bulkBytes!, tail]
   let crc = 0
   for (const part of parts) crc = crc32c(part, crc)
   if (crc !== raw.readUInt32LE(12)) return failed('integrity')
@@ -135,9 +146,9 @@ export function verifyValue(raw: Buffer, bulk: Buffer | null, key: Uint8Array, s
     const expected = mac(secret, raw.subarray(0, signedBytes), parts)
     if (!timingSafeEqual(expected, raw.subarray(signedBytes, header))) return failed('auth', header)
   }
-  if (bulkLength === 0) return { ok: true, data: tail }
+  if (parts.length === 1) return { ok: true, data: parts[0]! }
   const data = allocBlock(length)
-  data.set(bulk!, 0)
+  data.set(bulkBytes!, 0)
   data.set(tail, bulkLength)
   return { ok: true, data }
 }

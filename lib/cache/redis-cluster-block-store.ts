@@ -22,7 +22,8 @@ import { ClientErrors, bounded, connectCluster, createClusterClient, messageOf, 
 import { ClusterFillLeases, LEASE_SCRIPTS, type LeaseCommands, type LeaseHost } from './cluster-leases.js'
 import { resolveClusterOptions, type RedisClusterStoreOptions, type ResolvedClusterOptions } from './cluster-options.js'
 import { UsageSnapshot, parseInfo, sumUsage, type ClusterUsage } from './cluster-usage.js'
-import { bulkKeyOf, encodeValue, isValueKey, keyPattern, leaseKeyOf, valueKeyOf, verifyValue } from './cluster-value.js'
+import { ClusterBulkReader, type BulkInBlock } from './cluster-bulk-reader.js'
+import { TAIL_BYTES, bulkKeyOf, encodeValue, isValueKey, keyPattern, leaseKeyOf, valueKeyOf, verifyValue } from './cluster-value.js'
 import type { ClusterTierCounts, TierStats } from '../types.js'
 import type { Cluster } from 'ioredis'
 
@@ -63,8 +64,12 @@ export class RedisClusterBlockStore implements BlockStore {
     leasesFilled: 0,
     leasesExpired: 0,
     leaseTimeouts: 0,
+    directReads: 0,
+    clientReads: 0,
   }
   private readonly usageSnapshot: UsageSnapshot
+  /** Reads bulks into their blocks (not over TLS: ioredis reads those). */
+  private readonly bulks: ClusterBulkReader | undefined
   private connected = false
   private closed = false
 
@@ -73,6 +78,8 @@ export class RedisClusterBlockStore implements BlockStore {
     this.config = resolveClusterOptions(options, optionPath)
     this.client = createClusterClient<StoreCommands>(this.config, SCRIPTS)
     this.clientErrors = new ClientErrors(this.client)
+    const { username, password, commandTimeoutMs, connectTimeoutMs } = this.config
+    this.bulks = this.config.tls ? undefined : new ClusterBulkReader(this.client, { username, password, idleTimeoutMs: commandTimeoutMs, connectTimeoutMs })
     this.counters = newTierStats('cluster', 0)
     this.usageSnapshot = new UsageSnapshot(() => this.readUsage(), (err) => this.absorbed(err))
     const host: LeaseHost = {
@@ -131,9 +138,19 @@ export class RedisClusterBlockStore implements BlockStore {
     // A hit renews the value's idle time (GETEX), so what is read every epoch never expires.
     // Head and bulk go out together (one pipeline per master).
     const get = (name: string) => (ttl > 0 ? this.client.getexBuffer(name, 'PX', ttl) : this.client.getBuffer(name))
-    const replies = await this.bounded(Promise.all(names.flatMap((name) => [get(name), get(bulkKeyOf(name))])), 'GET', signal)
+    // A bulk goes to the bulk reader first, which reads it into its block; ioredis answers what it cannot.
+    const getBulk = async (name: string): Promise<Buffer | BulkInBlock | null> => {
+      const direct = this.bulks === undefined ? undefined : await this.bulks.read(ttl > 0 ? ['GETEX', name, 'PX', String(ttl)] : ['GET', name], TAIL_BYTES)
+      if (direct !== undefined) {
+        this.counts.directReads++
+        return direct
+      }
+      this.counts.clientReads++
+      return get(name)
+    }
+    const replies = await this.bounded(Promise.all(names.flatMap((name) => [get(name), getBulk(bulkKeyOf(name))])), 'GET', signal)
     return keys.map((key, i) => {
-      const head = replies[2 * i]!
+      const head = replies[2 * i] as Buffer | null
       const data = head === null ? undefined : this.accept(key, names[i]!, head, replies[2 * i + 1]!)
       if (data === undefined) {
         if (countMisses) this.counters.misses++
@@ -158,7 +175,7 @@ export class RedisClusterBlockStore implements BlockStore {
   }
 
   /** The block inside a value read under `name`, or undefined (counted, and the value dropped) if it fails a check. */
-  private accept(key: Uint8Array, name: string, head: Buffer, bulk: Buffer | null): Uint8Array | undefined {
+  private accept(key: Uint8Array, name: string, head: Buffer, bulk: Buffer | BulkInBlock | null): Uint8Array | undefined {
     const verified = verifyValue(head, bulk, key, this.config.secret)
     if (verified.ok) return verified.data
     // A bulk evicted apart from its head is a miss, not damage: drop the head, count nothing.
@@ -280,6 +297,7 @@ export class RedisClusterBlockStore implements BlockStore {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    this.bulks?.close()
     if (this.connected) await this.bounded(this.client.quit(), 'QUIT').catch(() => {})
     this.client.disconnect()
   }
