@@ -7,9 +7,14 @@
  *
  * a. one node alone, lake-cold, then LMDB-warm (the baselines);
  * b. N nodes reading at once, without a cluster ("today") and sharing one;
- * c. a node joining later, its own tiers empty, the cluster warm;
+ * c. a node joining later, its own tiers empty, the cluster warm, and the least such a node
+ *    must do on this machine (receive the values into kept buffers; and write them to a
+ *    file): the floors its targets are held against (support/cluster-floor.ts);
  * d. per maxmemory policy, a cluster holding half the dataset, two epochs (the cyclic scan
  *    that chooses the recommended eviction policy).
+ *
+ * The single-node phases (a, c) and the floors run `--repeat` times (3); the targets take
+ * the medians, because single runs on a shared 2-vCPU VM vary by a fifth and more.
  *
  * It prints the configuration, a line per phase as it ends, then the table and the targets,
  * and ends with one JSON line (also written with every phase under bench/results/). Every
@@ -25,7 +30,7 @@ import { fileURLToPath } from 'node:url'
 import { makeS3Client, MiB } from '../lib/index.js'
 import { redisClusterMissing, startS3Server } from '../lib/testing/index.js'
 import { clusterHelpText, parseClusterConfig, type ClusterBenchConfig } from './support/cluster-config.js'
-import { checkClusterTargets, lakePerDatasetByte, nodeMbps, notFetchedShare, policyScores, recommendedPolicy, renderClusterTable, type PhaseResult } from './support/cluster-figures.js'
+import { checkClusterTargets, lakePerDatasetByte, nodeMbps, notFetchedShare, policyScores, recommendedPolicy, renderClusterTable, renderFloors, type PhaseResult } from './support/cluster-figures.js'
 import { aloneColdAndWarm, cyclicEpochs, sharedAndJoining, smallClusterMaxmemory, smallTiers, type PhaseContext } from './support/cluster-phases.js'
 import { createDataset } from './support/imagenet-dataset.js'
 import { describeModel } from './support/link-model.js'
@@ -96,12 +101,14 @@ export async function runClusterBench(config: ClusterBenchConfig, cleanup: Clean
       phases.push(p)
       jsonl.write({ type: 'phase', runId, ...p })
       const each = p.nodes.map((n) => `${n.seconds.toFixed(2)} s (${nodeMbps(p, n).toFixed(0)} MB/s)`).join(', ')
-      log(`  ${p.label.padEnd(58)} ${each}; lake ${(p.lakeBytes / 1e6).toFixed(0)} MB = ${lakePerDatasetByte(p).toFixed(2)} x dataset`)
+      log(`  ${p.label.padEnd(60)} ${each}; lake ${(p.lakeBytes / 1e6).toFixed(0)} MB = ${lakePerDatasetByte(p).toFixed(2)} x dataset`)
     },
   }
   const want = new Set(config.phases)
   if (want.has('alone')) await aloneColdAndWarm(ctx)
-  const redisBytesPerBlock = want.has('shared') ? (await sharedAndJoining(ctx)).redisBytesPerBlock : NaN
+  const joined = want.has('shared') ? await sharedAndJoining(ctx) : undefined
+  const redisBytesPerBlock = joined?.redisBytesPerBlock ?? NaN
+  const floors = joined?.floors ?? {}
   if (want.has('cyclic')) for (const policy of config.policies) await cyclicEpochs(ctx, policy)
 
   const verdicts = checkClusterTargets(phases)
@@ -110,6 +117,7 @@ export async function runClusterBench(config: ClusterBenchConfig, cleanup: Clean
   log('')
   log(`Results: MB/s = dataset file bytes (${(dataset.bytes / 1e6).toFixed(0)} MB) / a node's epoch time; lake = response body bytes the model served during the phase; not fetched = 1 - lake / dataset.`)
   log(renderClusterTable(phases))
+  for (const line of renderFloors(floors, phases)) log(line)
   if (Number.isFinite(redisBytesPerBlock)) log(`  Redis charges ${(redisBytesPerBlock / MiB).toFixed(2)} MiB for a value holding one 4 MiB block (header and allocator rounding included).`)
   log('')
   log('Targets (issue 14):')
@@ -122,8 +130,9 @@ export async function runClusterBench(config: ClusterBenchConfig, cleanup: Clean
     env,
     config,
     dataset: { bytes: dataset.bytes, records: dataset.records },
-    figures: Object.fromEntries(phases.map((p) => [p.id === 'cyclic' ? `cyclic_${p.policy}_epoch${p.epoch}` : p.id, { seconds: p.nodes.map((n) => n.seconds), mbPerSecond: p.nodes.map((n) => nodeMbps(p, n)), lakePerDatasetByte: lakePerDatasetByte(p), notFetched: notFetchedShare(p) }])),
+    figures: Object.fromEntries(phases.map((p) => [p.id === 'cyclic' ? `cyclic_${p.policy}_epoch${p.epoch}` : p.run === undefined ? p.id : `${p.id}_run${p.run}`, { seconds: p.nodes.map((n) => n.seconds), mbPerSecond: p.nodes.map((n) => nodeMbps(p, n)), lakePerDatasetByte: lakePerDatasetByte(p), notFetched: notFetchedShare(p) }])),
     redisBytesPerBlock,
+    floors,
     verdicts,
     recommendedPolicy: recommended,
     minutes,

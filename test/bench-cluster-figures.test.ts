@@ -13,10 +13,12 @@ import {
   checkClusterTargets,
   epochDelta,
   lakePerDatasetByte,
+  medianMbps,
   notFetchedShare,
   policyScores,
   recommendedPolicy,
   renderClusterTable,
+  renderFloors,
   type NodeEpoch,
   type PhaseResult,
 } from '../bench/support/cluster-figures.js'
@@ -102,7 +104,7 @@ test('targets: <= 1.1 lake bytes per dataset byte, and the joining node at 3x co
   assert.is(verdictOf([...base, phase('shared', 1.1 * DS, [1, 1, 1])], /lake per dataset byte/).met, true)
   assert.is(verdictOf([...base, phase('shared', 1.11 * DS, [1, 1, 1])], /lake per dataset byte/).met, false)
   assert.is(verdictOf(base, /vs the lake-cold/).met, true)
-  assert.is(verdictOf(base, /vs the lake-cold/).value, '3.0x')
+  assert.is(verdictOf(base, /vs the lake-cold/).value, '3.00x')
   assert.is(verdictOf(base, /LMDB-warm/).met, true)
   const slower = [phase('cold', DS, [3]), phase('lmdb_warm', 0, [0.5]), phase('fourth', 0, [1.01])]
   assert.is(verdictOf(slower, /vs the lake-cold/).met, false)
@@ -110,6 +112,28 @@ test('targets: <= 1.1 lake bytes per dataset byte, and the joining node at 3x co
   const missing = verdictOf([phase('cold', DS, [3])], /vs the lake-cold/)
   assert.is(missing.met, undefined, 'a phase that did not run is not measured, neither met nor missed')
   assert.is(missing.value, 'not measured')
+})
+
+test('repeated single-node phases: targets take the median run, not the first or the best', () => {
+  // Joining runs of 2, 1 and 10 s: 150, 300 and 30 MB/s; the median is 150.
+  const joins = [2, 1, 10].map((s, i) => phase('fourth', 0, [s], { run: i + 1 }))
+  assert.is(medianMbps(joins, 'fourth'), 150)
+  assert.is(medianMbps([...joins, phase('fourth', 0, [1.5], { run: 4 })], 'fourth'), (150 + 200) / 2, 'an even count averages the middle two')
+  assert.is(medianMbps(joins, 'cold'), undefined)
+  const phases = [phase('cold', DS, [3], { run: 1 }), phase('cold', DS, [6], { run: 2 }), phase('cold', DS, [2], { run: 3 }), ...joins]
+  assert.is(verdictOf(phases, /vs the lake-cold/).value, '1.50x', '150 MB/s over the median cold run (100 MB/s)')
+})
+
+test('floors: each as MB/s with the joining node a share of it; 3x cold is called above the receive floor only when it is', () => {
+  const phases = [phase('cold', DS, [3]), phase('fourth', 0, [2])] // cold 100 MB/s, joining 150
+  const floor = (seconds: number) => ({ values: 72, bytes: DS, seconds, cpuSeconds: 1 })
+  const above = renderFloors({ receive: floor(1.5), receiveWrite: floor(2) }, phases).join('\n')
+  assert.match(above, /kept buffers: 200 MB\/s, CPU 1\.00 s for 300 MB; the joining node reads at 0\.75x this/)
+  assert.match(above, /written to a file: 150 MB\/s/)
+  assert.match(above, /3x the lake-cold epoch is 300 MB\/s: ABOVE the receive floor \(200 MB\/s\), so no cache can meet it/)
+  const below = renderFloors({ receive: floor(0.5) }, phases).join('\n')
+  assert.match(below, /300 MB\/s: below the receive floor \(600 MB\/s\)$/)
+  assert.equal(renderFloors({}, phases), [], 'no floor measured, no lines')
 })
 
 test('policies: judged by their worst epoch after the first; one the tier failed under is not recommended', () => {

@@ -31,6 +31,8 @@ export interface ClusterBenchConfig {
   cyclicNodes: number
   /** Epochs on the small cluster (the first fills it; the figures are the later ones). */
   cyclicEpochs: number
+  /** Runs of each single-node phase (lake-cold, LMDB-warm, joining) and of each floor; targets take the medians. */
+  repeat: number
   model: RemoteStoreModel
   /** BlockReader options (JSON) merged over every node's, group by group, for tuning experiments. */
   readerOptions: Record<string, unknown>
@@ -56,6 +58,7 @@ export const CLUSTER_FLAGS: Record<string, Flag> = {
   'memory-share': { env: 'BENCH_CLUSTER_MEMORY_SHARE', kind: 'number', default: 0.5, help: "small cluster: masters' maxmemory together, as a share of the dataset" },
   'cyclic-nodes': { env: 'BENCH_CLUSTER_CYCLIC_NODES', kind: 'number', default: 1, help: 'small cluster: node processes reading at once' },
   'cyclic-epochs': { env: 'BENCH_CLUSTER_CYCLIC_EPOCHS', kind: 'number', default: 3, help: 'small cluster: epochs (at least 2; the first fills it)' },
+  repeat: { env: 'BENCH_CLUSTER_REPEAT', kind: 'number', default: 3, help: 'runs of the single-node phases (cold, LMDB-warm, joining) and the floors; targets use medians' },
   'latency-ms': { env: 'BENCH_LATENCY_MS', kind: 'number', default: DEFAULT_MODEL.firstByteLatencyMs, help: 'model: first-byte latency per request, ms' },
   'connection-mbps': { env: 'BENCH_CONNECTION_MBPS', kind: 'number', default: DEFAULT_MODEL.connectionBytesPerSecond / 1e6, help: 'model: bandwidth per connection, MB/s' },
   'link-mbps': { env: 'BENCH_LINK_MBPS', kind: 'number', default: DEFAULT_MODEL.aggregateBytesPerSecond / 1e6, help: 'model: aggregate link cap, MB/s' },
@@ -117,6 +120,7 @@ export function parseClusterConfig(argv: string[], env: NodeJS.ProcessEnv = proc
     memoryShare,
     cyclicNodes: num('cyclic-nodes', 1),
     cyclicEpochs: num('cyclic-epochs', 2),
+    repeat: num('repeat', 1),
     model: {
       firstByteLatencyMs: num('latency-ms', 0, false),
       connectionBytesPerSecond: num('connection-mbps', 1, false) * 1e6,

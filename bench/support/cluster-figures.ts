@@ -9,6 +9,7 @@
  * Shares are per dataset byte, not per byte the nodes read: three nodes sharing a cluster
  * that each fetched a third of the dataset made the lake serve it once, 1.0, whoever read it.
  */
+import type { FloorResult } from './cluster-floor.js'
 import type { ReaderStats, TierStats } from '../../lib/index.js'
 import type { Verdict } from './targets.js'
 
@@ -68,6 +69,8 @@ export interface PhaseResult {
   lakeInFlight: number
   policy?: string
   epoch?: number
+  /** 1-based repetition of a single-node phase (cold, LMDB-warm, joining); its targets take the median over runs. */
+  run?: number
   redis?: RedisFigures
 }
 
@@ -126,6 +129,14 @@ function singleMbps(p: PhaseResult | undefined): number | undefined {
   return p && p.nodes[0] ? nodeMbps(p, p.nodes[0]) : undefined
 }
 
+/** The median MB/s over the runs of a single-node phase; undefined if it did not run. */
+export function medianMbps(phases: PhaseResult[], id: string): number | undefined {
+  const runs = phases.filter((p) => p.id === id).map(singleMbps).filter((x): x is number => x !== undefined).sort((a, b) => a - b)
+  if (runs.length === 0) return undefined
+  const mid = runs.length >> 1
+  return runs.length % 2 === 1 ? runs[mid]! : (runs[mid - 1]! + runs[mid]!) / 2
+}
+
 /**
  * Per policy, its worst "bytes not fetched" over the epochs after the first (the cyclic
  * figure to compare), and the cluster-tier errors its nodes counted: a figure reached while
@@ -152,7 +163,7 @@ export function recommendedPolicy(phases: PhaseResult[]): string | undefined {
   return pool.reduce((a, b) => (b.worst > a.worst ? b : a)).policy
 }
 
-const times = (x: number) => `${x.toFixed(1)}x`
+const times = (x: number) => `${x.toFixed(2)}x`
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`
 
 function verdict(target: string, value: number | undefined, threshold: number, fmt: (x: number) => string, higherIsBetter = true): Verdict {
@@ -168,13 +179,13 @@ function verdict(target: string, value: number | undefined, threshold: number, f
 /** Issue 14's targets, each with its figure from this run. */
 export function checkClusterTargets(phases: PhaseResult[]): Verdict[] {
   const shared = only(phases, 'shared')
-  const cold = singleMbps(only(phases, 'cold'))
-  const warm = singleMbps(only(phases, 'lmdb_warm'))
-  const fourth = singleMbps(only(phases, 'fourth'))
+  const cold = medianMbps(phases, 'cold')
+  const warm = medianMbps(phases, 'lmdb_warm')
+  const fourth = medianMbps(phases, 'fourth')
   const out = [
     verdict(`${shared?.nodes.length ?? 'N'} nodes at once with the cluster: bytes from the lake per dataset byte`, shared && lakePerDatasetByte(shared), 1.1, (x) => x.toFixed(2), false),
-    verdict('a node joining later (cluster warm, own tiers empty) vs the lake-cold epoch', fourth !== undefined && cold ? fourth / cold : undefined, 3, times),
-    verdict('a node joining later vs its own LMDB-warm epoch', fourth !== undefined && warm ? fourth / warm : undefined, 0.5, times),
+    verdict('a node joining later (cluster warm, own tiers empty) vs the lake-cold epoch (medians)', fourth !== undefined && cold ? fourth / cold : undefined, 3, times),
+    verdict('a node joining later vs its own LMDB-warm epoch (medians)', fourth !== undefined && warm ? fourth / warm : undefined, 0.5, times),
   ]
   for (const { policy, worst } of policyScores(phases)) {
     out.push(verdict(`dataset 2x the cluster's memory, ${policy}: bytes not fetched, epochs after the first (worst)`, worst, 0.4, pct))
@@ -212,12 +223,12 @@ function notes(p: PhaseResult): string {
 
 /** One row per phase: each node's epoch, the lake's bytes for the phase, and what the cluster did. */
 export function renderClusterTable(phases: PhaseResult[]): string {
-  const head = `${'phase'.padEnd(52)} ${'epoch s (each node)'.padEnd(22)} ${'MB/s (each node)'.padEnd(20)} ${'lake MB'.padStart(8)} ${'lake/ds'.padStart(8)} ${'not fetched'.padStart(11)}  notes`
+  const head = `${'phase'.padEnd(60)} ${'epoch s (each node)'.padEnd(22)} ${'MB/s (each node)'.padEnd(20)} ${'lake MB'.padStart(8)} ${'lake/ds'.padStart(8)} ${'not fetched'.padStart(11)}  notes`
   const lines = [head, '-'.repeat(head.length + 40)]
   for (const p of phases) {
     lines.push(
       [
-        p.label.slice(0, 52).padEnd(52),
+        p.label.slice(0, 60).padEnd(60),
         p.nodes.map((n) => fmt(n.seconds, 2)).join(' / ').padEnd(22),
         p.nodes.map((n) => fmt(nodeMbps(p, n))).join(' / ').padEnd(20),
         fmt(p.lakeBytes / 1e6).padStart(8),
@@ -228,4 +239,38 @@ export function renderClusterTable(phases: PhaseResult[]): string {
     )
   }
   return lines.join('\n')
+}
+
+/** What the joining node must at least do, measured on the same cluster (cluster-floor.ts). */
+export interface FloorFigures {
+  /** Every value received into buffers that are kept. */
+  receive?: FloorResult
+  /** The same, each value also written to a file. */
+  receiveWrite?: FloorResult
+}
+
+const floorMbps = (f: FloorResult) => f.bytes / 1e6 / f.seconds
+
+/**
+ * Lines on the joining node's floors: each floor's MB/s and CPU, the joining node's median
+ * as a share of it, and what the 3x-cold target asks for against the receive floor (a target
+ * above the floor cannot be met by any cache on this machine).
+ */
+export function renderFloors(floors: FloorFigures, phases: PhaseResult[]): string[] {
+  const fourth = medianMbps(phases, 'fourth')
+  const cold = medianMbps(phases, 'cold')
+  const lines: string[] = []
+  const row = (what: string, f: FloorResult | undefined) => {
+    if (f === undefined) return
+    const share = fourth === undefined ? '' : `; the joining node reads at ${(fourth / floorMbps(f)).toFixed(2)}x this`
+    lines.push(`  floor, ${what}: ${fmt(floorMbps(f))} MB/s, CPU ${fmt(f.cpuSeconds, 2)} s for ${fmt(f.bytes / 1e6)} MB${share}`)
+  }
+  row('every value received from the cluster into kept buffers', floors.receive)
+  row('received and written to a file', floors.receiveWrite)
+  if (floors.receive !== undefined && cold !== undefined) {
+    const asked = 3 * cold
+    const ceiling = floorMbps(floors.receive)
+    lines.push(`  3x the lake-cold epoch is ${fmt(asked)} MB/s: ${asked > ceiling ? 'ABOVE' : 'below'} the receive floor (${fmt(ceiling)} MB/s)${asked > ceiling ? ', so no cache can meet it on this machine' : ''}`)
+  }
+  return lines
 }

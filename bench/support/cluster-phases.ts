@@ -16,13 +16,14 @@
  * remote-store model's counters are read before and after, so each phase's lake bytes are
  * its own.
  */
-import { rm } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { MiB, type BlockReaderOptions, type S3Options } from '../../lib/index.js'
 import type { ClusterOptions } from '../../lib/options.js'
 import { startRedisCluster, type RedisCluster } from '../../lib/testing/index.js'
 import type { ClusterBenchConfig } from './cluster-config.js'
-import type { PhaseResult, RedisFigures } from './cluster-figures.js'
+import type { FloorFigures, PhaseResult, RedisFigures } from './cluster-figures.js'
+import { measureFloor, type FloorResult } from './cluster-floor.js'
 import { startNode, type ClusterNode } from './cluster-node.js'
 import type { Dataset } from './imagenet-dataset.js'
 import type { RemoteStoreCounts } from './remote-store-proxy.js'
@@ -79,6 +80,8 @@ interface GroupSpec {
   epochs: number
   redis?: RedisCluster
   policy?: string
+  /** Which run of a repeated single-node phase this is. */
+  run?: number
 }
 
 /** The phase's options with the user's tuning JSON over them, one group (memory, prefetch, cluster, ...) at a time. */
@@ -117,6 +120,7 @@ async function runGroup(ctx: PhaseContext, group: GroupSpec): Promise<PhaseResul
         lakeGets: after.gets - before.gets,
         lakeInFlight: (after.requestMs - before.requestMs) / (wallSeconds * 1000),
         ...(group.policy === undefined ? {} : { policy: group.policy, epoch: e }),
+        ...(group.run === undefined ? {} : { run: group.run }),
         ...(group.redis === undefined ? {} : { redis: await redisFigures(group.redis) }),
       }
       ctx.record(result)
@@ -178,21 +182,36 @@ async function bytesPerBlockValue(redis: RedisCluster, keyPrefix: string): Promi
   return largest
 }
 
-/** Phase a: the baseline node, lake-cold then LMDB-warm in a new process. */
+/** ` (run 2/3)` when a phase runs more than once. */
+const runTag = (ctx: PhaseContext, run: number) => (ctx.config.repeat > 1 ? ` (${run}/${ctx.config.repeat})` : '')
+
+/**
+ * Phase a: the baseline node, lake-cold (each run with an empty cache directory), then
+ * LMDB-warm in a new process on the last run's directory (as many runs).
+ */
 export async function aloneColdAndWarm(ctx: PhaseContext): Promise<PhaseResult[]> {
-  const dir = freshDir(ctx, 'alone')
+  const out: PhaseResult[] = []
+  let dir = ''
   try {
-    const options = [roomyTiers(ctx, dir)]
-    const cold = await runGroup(ctx, { id: 'cold', label: () => 'a. one node alone, no cluster: lake-cold epoch', options, epochs: 1 })
-    const warm = await runGroup(ctx, { id: 'lmdb_warm', label: () => 'a. the same node restarted: LMDB-warm epoch', options, epochs: 1 })
-    return [...cold, ...warm]
+    for (let run = 1; run <= ctx.config.repeat; run++) {
+      if (dir) await rm(dir, { recursive: true, force: true })
+      dir = freshDir(ctx, 'alone')
+      out.push(...(await runGroup(ctx, { id: 'cold', label: () => `a. one node alone${runTag(ctx, run)}: lake-cold epoch`, options: [roomyTiers(ctx, dir)], epochs: 1, run })))
+    }
+    for (let run = 1; run <= ctx.config.repeat; run++) {
+      out.push(...(await runGroup(ctx, { id: 'lmdb_warm', label: () => `a. the same node restarted${runTag(ctx, run)}: LMDB-warm epoch`, options: [roomyTiers(ctx, dir)], epochs: 1, run })))
+    }
+    return out
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
 }
 
-/** Phases b and c: N nodes without, then with a shared cluster; then a node joining later. */
-export async function sharedAndJoining(ctx: PhaseContext): Promise<{ phases: PhaseResult[]; redisBytesPerBlock: number }> {
+/**
+ * Phases b and c: N nodes without, then with a shared cluster; then a node joining later
+ * (`repeat` runs, each with empty tiers), and the joining node's floors (cluster-floor.ts).
+ */
+export async function sharedAndJoining(ctx: PhaseContext): Promise<{ phases: PhaseResult[]; redisBytesPerBlock: number; floors: FloorFigures }> {
   const n = ctx.config.nodes
   const dirsOf = (what: string, count: number) => Array.from({ length: count }, () => freshDir(ctx, what))
   const todayDirs = dirsOf('today', n)
@@ -202,19 +221,34 @@ export async function sharedAndJoining(ctx: PhaseContext): Promise<{ phases: Pha
   } finally {
     await Promise.all(todayDirs.map((d) => rm(d, { recursive: true, force: true })))
   }
-  const sharedDirs = dirsOf('shared', n + 1)
+  const sharedDirs = dirsOf('shared', n)
+  const joinDirs = dirsOf('joining', ctx.config.repeat)
+  const floorDir = freshDir(ctx, 'floor')
   try {
     return await withCluster({ masters: ctx.config.masters }, async (redis) => {
       const keyPrefix = 'bench:'
       const cluster = clusterOptions(redis, keyPrefix)
       const options = sharedDirs.slice(0, n).map((d) => ({ ...roomyTiers(ctx, d), cluster }))
       phases.push(...(await runGroup(ctx, { id: 'shared', label: () => `b. ${n} nodes at once, sharing a ${ctx.config.masters}-master cluster`, options, epochs: 1, redis })))
-      const fourth = { ...roomyTiers(ctx, sharedDirs[n]!), cluster }
-      phases.push(...(await runGroup(ctx, { id: 'fourth', label: () => `c. node ${n + 1} joins later: cluster warm, own tiers empty`, options: [fourth], epochs: 1, redis })))
-      return { phases, redisBytesPerBlock: await bytesPerBlockValue(redis, keyPrefix) }
+      for (const [i, dir] of joinDirs.entries()) {
+        const label = () => `c. node ${n + 1} joins later${runTag(ctx, i + 1)}: cluster warm, own tiers empty`
+        phases.push(...(await runGroup(ctx, { id: 'fourth', label, options: [{ ...roomyTiers(ctx, dir), cluster }], epochs: 1, redis, run: i + 1 })))
+        await rm(dir, { recursive: true, force: true })
+      }
+      const floors: FloorFigures = {}
+      const median = (runs: FloorResult[]) => runs.sort((a, b) => a.seconds - b.seconds)[runs.length >> 1]!
+      const floorRuns = async (writeDir?: string) => {
+        const runs: FloorResult[] = []
+        for (let r = 0; r < ctx.config.repeat; r++) runs.push(await measureFloor({ nodes: redis.nodes, keyPrefix, ...(writeDir ? { writeDir } : {}) }, ctx.config.epochTimeoutMs))
+        return median(runs)
+      }
+      floors.receive = await floorRuns()
+      await mkdir(floorDir, { recursive: true })
+      floors.receiveWrite = await floorRuns(floorDir)
+      return { phases, redisBytesPerBlock: await bytesPerBlockValue(redis, keyPrefix), floors }
     })
   } finally {
-    await Promise.all(sharedDirs.map((d) => rm(d, { recursive: true, force: true })))
+    await Promise.all([...sharedDirs, ...joinDirs, floorDir].map((d) => rm(d, { recursive: true, force: true })))
   }
 }
 
