@@ -8,8 +8,9 @@
  * a. one node alone, lake-cold, then LMDB-warm (the baselines);
  * b. N nodes reading at once, without a cluster ("today") and sharing one;
  * c. a node joining later, its own tiers empty, the cluster warm, and the least such a node
- *    must do on this machine (receive the values into kept buffers; and write them to a
- *    file): the floors its targets are held against (support/cluster-floor.ts);
+ *    must do on this machine to fill one local tier (receive the values into new buffers
+ *    and keep them; or into reused buffers and write them to a file): the floors its
+ *    targets are held against (support/cluster-floor.ts);
  * d. per maxmemory policy, a cluster holding half the dataset, two epochs (the cyclic scan
  *    that chooses the recommended eviction policy).
  *

@@ -124,15 +124,16 @@ test('repeated single-node phases: targets take the median run, not the first or
   assert.is(verdictOf(phases, /vs the lake-cold/).value, '1.50x', '150 MB/s over the median cold run (100 MB/s)')
 })
 
-test('floors: each as MB/s with the joining node a share of it; 3x cold is called above the receive floor only when it is', () => {
+test('floors: each as MB/s with the joining node a share of it; 3x cold is called above them only when it is above both', () => {
   const phases = [phase('cold', DS, [3]), phase('fourth', 0, [2])] // cold 100 MB/s, joining 150
   const floor = (seconds: number) => ({ values: 72, bytes: DS, seconds, cpuSeconds: 1 })
-  const above = renderFloors({ receive: floor(1.5), receiveWrite: floor(2) }, phases).join('\n')
-  assert.match(above, /kept buffers: 200 MB\/s, CPU 1\.00 s for 300 MB; the joining node reads at 0\.75x this/)
-  assert.match(above, /written to a file: 150 MB\/s/)
-  assert.match(above, /3x the lake-cold epoch is 300 MB\/s: ABOVE the receive floor \(200 MB\/s\), so no cache can meet it/)
-  const below = renderFloors({ receive: floor(0.5) }, phases).join('\n')
-  assert.match(below, /300 MB\/s: below the receive floor \(600 MB\/s\)$/)
+  const above = renderFloors({ keep: floor(1.5), write: floor(2) }, phases).join('\n')
+  assert.match(above, /kept \(a memory tier fill\): 200 MB\/s, CPU 1\.00 s for 300 MB; the joining node reads at 0\.75x this/)
+  assert.match(above, /written to a file \(a disk tier fill\): 150 MB\/s/)
+  assert.match(above, /3x the lake-cold epoch is 300 MB\/s: ABOVE the faster floor \(200 MB\/s\): a node that fills either local tier/)
+  const below = renderFloors({ keep: floor(1.5), write: floor(0.5) }, phases).join('\n')
+  assert.match(below, /300 MB\/s: below the faster floor \(600 MB\/s\)$/, 'the faster floor is the ceiling')
+  assert.not.match(renderFloors({ keep: floor(1.5) }, phases).join('\n'), /3x the lake-cold/, 'one floor alone says nothing of the ceiling')
   assert.equal(renderFloors({}, phases), [], 'no floor measured, no lines')
 })
 

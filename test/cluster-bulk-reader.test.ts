@@ -27,7 +27,7 @@ let raw: Cluster
 const readers: ClusterBulkReader[] = []
 
 function reader(options: Partial<BulkReaderOptions> = {}, client: Pick<Cluster, 'slots'> = raw): ClusterBulkReader {
-  const r = new ClusterBulkReader(client as Cluster, { username: undefined, password: PASSWORD, idleTimeoutMs: 5000, connectTimeoutMs: 5000, reopenAfterMs: 0, ...options })
+  const r = new ClusterBulkReader(client as Cluster, { username: undefined, password: PASSWORD, idleTimeoutMs: 5000, connectTimeoutMs: 5000, maxValueBytes: 8 << 20, reopenAfterMs: 0, ...options })
   readers.push(r)
   return r
 }
@@ -71,6 +71,14 @@ test('values of every size, from every master, come back exact in blocks with ro
     assert.ok(headerRoom(block, BLOCK_HEADROOM) !== undefined, 'a block from allocBlock: the disk tier can write its header in front')
   })
   assert.is(await r.read(['GET', 'no-such{key}'], ROOM), null)
+  const mine = Buffer.alloc(200_000 + ROOM)
+  const into = await r.read(['GET', entries[21]!.name], ROOM, mine)
+  assert.ok(into !== null && into !== undefined && into.block === mine, "a value that fits is read into the caller's buffer")
+  sameBytes(into, entries[21]!.bytes, 'into a given buffer')
+  const tooSmall = Buffer.alloc(100)
+  const fresh = await r.read(['GET', entries[21]!.name], ROOM, tooSmall)
+  assert.ok(fresh !== null && fresh !== undefined && fresh.block !== tooSmall, 'one that does not fit gets a new block')
+  sameBytes(fresh, entries[21]!.bytes, 'into a new block')
 })
 
 test('many reads at once on one connection are matched to their own replies, GETEX included', async () => {
@@ -90,6 +98,14 @@ test('an error reply resolves undefined and the connection goes on', async () =>
   const [wrong, right] = await Promise.all([r.read(['GET', '{err}:list'], ROOM), r.read(['GET', '{err}:value'], ROOM)])
   assert.is(wrong, undefined, 'WRONGTYPE is left to ioredis')
   sameBytes(right, Buffer.from('still here'), 'the read after it, on the same connection')
+})
+
+test('a value above maxValueBytes resolves undefined without being read; the next read opens a new connection', async () => {
+  await raw.set('{big}:a', Buffer.from(patternBytes(300_000, 'big')))
+  const r = reader({ maxValueBytes: 200_000 })
+  assert.is(await r.read(['GET', '{big}:a'], ROOM), undefined)
+  await raw.set('{big}:b', 'small')
+  sameBytes(await r.read(['GET', '{big}:b'], ROOM), Buffer.from('small'), 'after it')
 })
 
 test('a key asked of the wrong master (MOVED) resolves undefined', async () => {

@@ -293,6 +293,8 @@ testUnless(noOpenssl, it)('rediss:// with the cluster CA: reads and fills over T
       const cluster = clusterOf(reader.stats())
       assert.is(cluster.errors, 0, cluster.lastError)
       assert.ok((cluster.cluster?.leasesWon ?? 0) > 0, 'filled over TLS')
+      assert.is(cluster.cluster?.directReads, 0, 'the bulk reader speaks no TLS: ioredis reads every bulk')
+      assert.ok((cluster.cluster?.clientReads ?? 0) > 0)
     } finally {
       await reader.close()
     }

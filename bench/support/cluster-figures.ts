@@ -243,18 +243,18 @@ export function renderClusterTable(phases: PhaseResult[]): string {
 
 /** What the joining node must at least do, measured on the same cluster (cluster-floor.ts). */
 export interface FloorFigures {
-  /** Every value received into buffers that are kept. */
-  receive?: FloorResult
-  /** The same, each value also written to a file. */
-  receiveWrite?: FloorResult
+  /** Every value received into new buffers that are kept (a memory tier's fill). */
+  keep?: FloorResult
+  /** Every value received into reused buffers and written to a file (a disk tier's fill). */
+  write?: FloorResult
 }
 
 const floorMbps = (f: FloorResult) => f.bytes / 1e6 / f.seconds
 
 /**
  * Lines on the joining node's floors: each floor's MB/s and CPU, the joining node's median
- * as a share of it, and what the 3x-cold target asks for against the receive floor (a target
- * above the floor cannot be met by any cache on this machine).
+ * as a share of it, and what the 3x-cold target asks for against the faster floor: a node
+ * that fills a local tier from the cluster cannot be faster than both.
  */
 export function renderFloors(floors: FloorFigures, phases: PhaseResult[]): string[] {
   const fourth = medianMbps(phases, 'fourth')
@@ -265,12 +265,15 @@ export function renderFloors(floors: FloorFigures, phases: PhaseResult[]): strin
     const share = fourth === undefined ? '' : `; the joining node reads at ${(fourth / floorMbps(f)).toFixed(2)}x this`
     lines.push(`  floor, ${what}: ${fmt(floorMbps(f))} MB/s, CPU ${fmt(f.cpuSeconds, 2)} s for ${fmt(f.bytes / 1e6)} MB${share}`)
   }
-  row('every value received from the cluster into kept buffers', floors.receive)
-  row('received and written to a file', floors.receiveWrite)
-  if (floors.receive !== undefined && cold !== undefined) {
+  row('every value received from the cluster into new buffers, kept (a memory tier fill)', floors.keep)
+  row('received into reused buffers, written to a file (a disk tier fill)', floors.write)
+  if (floors.keep !== undefined && floors.write !== undefined && cold !== undefined) {
     const asked = 3 * cold
-    const ceiling = floorMbps(floors.receive)
-    lines.push(`  3x the lake-cold epoch is ${fmt(asked)} MB/s: ${asked > ceiling ? 'ABOVE' : 'below'} the receive floor (${fmt(ceiling)} MB/s)${asked > ceiling ? ', so no cache can meet it on this machine' : ''}`)
+    const ceiling = Math.max(floorMbps(floors.keep), floorMbps(floors.write))
+    lines.push(
+      `  3x the lake-cold epoch is ${fmt(asked)} MB/s: ${asked > ceiling ? 'ABOVE' : 'below'} the faster floor (${fmt(ceiling)} MB/s)` +
+        (asked > ceiling ? ': a node that fills either local tier from the cluster cannot reach it on this machine' : ''),
+    )
   }
   return lines
 }

@@ -1,9 +1,13 @@
 /**
  * The least a joining node must do, measured on the same cluster and machine as the node
- * (bench/cluster.ts, phase c): receive every value of the dataset from the Redis Cluster
- * into buffers it keeps, and, in the second variant, also write each one to a file, as a
- * node that fills its disk tier must. No checks, no cache, no TFRecord parsing: a floor for
- * the joining node's epoch, and the ceiling its targets can be held against.
+ * (bench/cluster.ts, phase c): receive every value of the dataset from the Redis Cluster and
+ * put it in one local tier, in the cheapest way each tier allows. No checks, no cache, no
+ * TFRecord parsing: floors for the joining node's epoch, and the ceiling its targets can be
+ * held against.
+ *
+ * - keep: each value received into a new buffer that is kept, as a memory tier must;
+ * - write: each value received into one of a few buffers used over and over, and written
+ *   to a file from it, as a disk tier that keeps nothing in memory must.
  *
  * It receives the way the cluster tier does at its best (heads through ioredis, bulks read
  * by cluster-bulk-reader.ts straight into their buffers), 16 values in flight, in a process
@@ -25,7 +29,7 @@ export interface FloorSpec {
   /** Seed node URLs (`redis://127.0.0.1:port`). */
   nodes: string[]
   keyPrefix: string
-  /** Write each value to a file in this directory; undefined: receive only. */
+  /** `write`: into reused buffers, each value written to a file in this directory; undefined: `keep`. */
   writeDir?: string
 }
 
@@ -71,7 +75,7 @@ async function runChild(spec: FloorSpec): Promise<FloorResult> {
       heads.push(...names.filter(isValueKey))
     } while (cursor !== '0')
   }
-  const bulks = new ClusterBulkReader(client, { username: undefined, password: undefined, idleTimeoutMs: 10_000, connectTimeoutMs: 10_000 })
+  const bulks = new ClusterBulkReader(client, { username: undefined, password: undefined, idleTimeoutMs: 10_000, connectTimeoutMs: 10_000, maxValueBytes: 1 << 30 })
   const fd = spec.writeDir === undefined ? undefined : openSync(join(spec.writeDir, 'floor.bin'), 'w')
   const kept: Uint8Array[] = []
   let bytes = 0
@@ -79,17 +83,22 @@ async function runChild(spec: FloorSpec): Promise<FloorResult> {
   const t0 = performance.now()
   let next = 0
   const lane = async () => {
+    // Writing, a lane reads every value into the same buffer (grown to the largest).
+    let reused: Buffer | undefined
     while (next < heads.length) {
       const head = heads[next++]!
-      const [headBytes, bulk] = await Promise.all([client.getBuffer(head), bulks.read(['GET', bulkKeyOf(head)], TAIL_BYTES)])
+      const [headBytes, bulk] = await Promise.all([client.getBuffer(head), bulks.read(['GET', bulkKeyOf(head)], TAIL_BYTES, reused)])
       if (headBytes === null || bulk === undefined) throw new Error(`floor: value ${head} not read`)
       // The block is the bulk and the head's last TAIL_BYTES (a block this small has no bulk: skipped, as rare as it is cheap).
       if (bulk === null) continue
       const block = bulk.block.subarray(0, bulk.length + TAIL_BYTES)
       block.set(headBytes.subarray(headBytes.length - TAIL_BYTES), bulk.length)
-      kept.push(block, headBytes)
       bytes += block.length
-      if (fd !== undefined) writeSync(fd, block)
+      if (fd === undefined) kept.push(block, headBytes)
+      else {
+        writeSync(fd, block)
+        reused = bulk.block
+      }
     }
   }
   await Promise.all(Array.from({ length: IN_FLIGHT }, lane))

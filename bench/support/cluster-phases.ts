@@ -242,9 +242,9 @@ export async function sharedAndJoining(ctx: PhaseContext): Promise<{ phases: Pha
         for (let r = 0; r < ctx.config.repeat; r++) runs.push(await measureFloor({ nodes: redis.nodes, keyPrefix, ...(writeDir ? { writeDir } : {}) }, ctx.config.epochTimeoutMs))
         return median(runs)
       }
-      floors.receive = await floorRuns()
+      floors.keep = await floorRuns()
       await mkdir(floorDir, { recursive: true })
-      floors.receiveWrite = await floorRuns(floorDir)
+      floors.write = await floorRuns(floorDir)
       return { phases, redisBytesPerBlock: await bytesPerBlockValue(redis, keyPrefix), floors }
     })
   } finally {

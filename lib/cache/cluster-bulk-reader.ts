@@ -21,7 +21,7 @@ import calculateSlot from 'cluster-key-slot'
 import type { Cluster } from 'ioredis'
 import { allocBlock } from '../block-buffer.js'
 
-/** A bulk read into a block buffer: `block` is `allocBlock(length + room)`, its first `length` bytes the value. */
+/** A bulk read into a block buffer: `block` is `allocBlock(length + room)` (or the caller's buffer), its first `length` bytes the value. */
 export interface BulkInBlock {
   block: Buffer
   length: number
@@ -36,6 +36,8 @@ export interface BulkReaderOptions {
   /** A connection with requests waiting and no byte for this long is closed (its reads resolve undefined). */
   idleTimeoutMs: number
   connectTimeoutMs: number
+  /** A value longer than this is left to ioredis (the connection is dropped rather than read on), so no reply allocates more. */
+  maxValueBytes: number
   /** A master whose connection failed is not connected to again for this long (ms); its reads go to ioredis meanwhile. Default 1000. */
   reopenAfterMs?: number
 }
@@ -49,6 +51,8 @@ const REOPEN_AFTER_MS = 1000
 interface Waiter {
   /** Bytes to allocate after the value (at least the CRLF that ends it). */
   room: number
+  /** Read into this buffer instead, if the value and its CRLF fit. */
+  into: Buffer | undefined
   resolve: (reply: BulkReply) => void
 }
 
@@ -64,10 +68,12 @@ class BulkConnection {
   /** Replies still owed to commands sent before the first GET (AUTH): skipped. */
   private preamble = 0
   private readonly idleTimeoutMs: number
+  private readonly maxValueBytes: number
   broken = false
 
   constructor(host: string, port: number, options: BulkReaderOptions, onBroken: () => void) {
     this.idleTimeoutMs = options.idleTimeoutMs
+    this.maxValueBytes = options.maxValueBytes
     this.socket = net.connect({
       host,
       port,
@@ -96,11 +102,11 @@ class BulkConnection {
     }
   }
 
-  /** Sends `command` (its last argument the key); resolves with its bulk reply. */
-  request(command: string[], room: number): Promise<BulkReply> {
+  /** Sends `command` (GET or GETEX, the key second); resolves with its reply. */
+  request(command: string[], room: number, into: Buffer | undefined): Promise<BulkReply> {
     if (this.broken) return Promise.resolve(undefined)
     return new Promise((resolve) => {
-      this.waiters.push({ room, resolve })
+      this.waiters.push({ room, into, resolve })
       if (this.waiters.length === 1 && !this.socket.connecting) this.socket.setTimeout(this.idleTimeoutMs)
       this.send(command)
     })
@@ -176,11 +182,12 @@ class BulkConnection {
       this.quietIfIdle()
       return waiter.resolve(null)
     }
-    if (!Number.isSafeInteger(length) || length < 0) {
+    if (!Number.isSafeInteger(length) || length < 0 || length > this.maxValueBytes) {
       waiter.resolve(undefined)
       return this.fail()
     }
-    const block = allocBlock(length + Math.max(2, waiter.room))
+    const room = Math.max(2, waiter.room)
+    const block = waiter.into !== undefined && waiter.into.length >= length + room ? waiter.into : allocBlock(length + room)
     this.body = { waiter, block, length, filled: 0, end: length + 2 }
     this.finishBody()
   }
@@ -229,10 +236,11 @@ export class ClusterBulkReader {
   /**
    * `command` (GET or GETEX, its key at index 1) on the master that holds the key; resolves
    * the value in a block with `room` spare bytes after it, null, or undefined (ask ioredis).
+   * The block is `into` when the value and `room` fit in it (a caller reusing buffers), else new.
    */
-  read(command: string[], room: number): Promise<BulkReply> {
+  read(command: string[], room: number, into?: Buffer): Promise<BulkReply> {
     const connection = this.closed ? undefined : this.connectionFor(command[1]!)
-    return connection === undefined ? Promise.resolve(undefined) : connection.request(command, room)
+    return connection === undefined ? Promise.resolve(undefined) : connection.request(command, room, into)
   }
 
   close(): void {

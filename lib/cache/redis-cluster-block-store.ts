@@ -78,8 +78,8 @@ export class RedisClusterBlockStore implements BlockStore {
     this.config = resolveClusterOptions(options, optionPath)
     this.client = createClusterClient<StoreCommands>(this.config, SCRIPTS)
     this.clientErrors = new ClientErrors(this.client)
-    const { username, password, commandTimeoutMs, connectTimeoutMs } = this.config
-    this.bulks = this.config.tls ? undefined : new ClusterBulkReader(this.client, { username, password, idleTimeoutMs: commandTimeoutMs, connectTimeoutMs })
+    const { username, password, commandTimeoutMs, connectTimeoutMs, maxValueBytes } = this.config
+    this.bulks = this.config.tls ? undefined : new ClusterBulkReader(this.client, { username, password, idleTimeoutMs: commandTimeoutMs, connectTimeoutMs, maxValueBytes })
     this.counters = newTierStats('cluster', 0)
     this.usageSnapshot = new UsageSnapshot(() => this.readUsage(), (err) => this.absorbed(err))
     const host: LeaseHost = {
