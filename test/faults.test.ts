@@ -111,6 +111,7 @@ test('a store that keeps failing gives ERR_SLUICE_SOURCE after the attempts, nam
     assert.is((err as { code?: string }).code, 'ERR_SLUICE_SOURCE')
     assert.match((err as Error).message, 's3://data/obj')
     assert.match((err as Error).message, '6 attempts')
+    assert.is((err as Error).message.split('reading ').length, 2, `the URL's prefix once, not once per wrap: ${(err as Error).message}`)
   }
   proxy.setFaults([])
   await r.close()

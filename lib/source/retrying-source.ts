@@ -163,7 +163,7 @@ export class RetryingSource implements Source {
           this.stats.errors++
           if (err instanceof SourceUnreachableError) throw new SourceUnreachableError(url, attempt, err.cause)
           if (err instanceof SourceError && attempt > 1) {
-            throw new SourceError(url, err.message, { ...(err.status === undefined ? {} : { status: err.status }), attempts: attempt, cause: err })
+            throw new SourceError(url, err.detail, { ...(err.status === undefined ? {} : { status: err.status }), attempts: attempt, cause: err })
           }
           if (!isSluiceError(err)) throw new SourceError(url, (err as Error)?.message ?? String(err), { attempts: attempt, cause: err })
           throw err
