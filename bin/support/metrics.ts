@@ -7,7 +7,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
-import type { ReaderStats } from '../../lib/index.js'
+import type { ClusterTierCounts, ReaderStats } from '../../lib/index.js'
 import type { MountStats } from '../../fuse/index.js'
 
 export interface MetricsSources {
@@ -57,33 +57,28 @@ export function buildRegistry(sources: MetricsSources): Registry {
   gauge(registry, 'sluice_cache_blocks', 'Blocks held by the tier.', ['tier'], perTierGauge((t) => t.entries))
   gauge(registry, 'sluice_cache_healthy', '1 while the tier is in use, 0 while it is bypassed after errors.', ['tier'], perTierGauge((t) => (t.healthy ? 1 : 0)))
 
-  // The cluster tier's own counts: values refused by their checks, and how fill leases went.
+  // The cluster tier's own counts: values refused by their checks, how fill leases went, how bulks were read.
   const cluster = () => tiers().find((t) => t.name === 'cluster')?.cluster
-  counter(registry, 'sluice_cluster_rejected_values_total', 'Cluster values dropped by their checks (crc: header, length or CRC32C; hmac: missing or wrong HMAC).', ['check'], function () {
-    this.reset()
-    const c = cluster()
-    if (c === undefined) return
-    this.inc({ check: 'crc' }, c.crcFailures)
-    this.inc({ check: 'hmac' }, c.authFailures)
-  })
-  counter(registry, 'sluice_cluster_leases_total', 'Fill leases: won (this node fetched), unavailable (a full cluster refused one; this node fetched), waited (another node did), and how waits ended (filled, expired, timeout).', ['outcome'], function () {
-    this.reset()
-    const c = cluster()
-    if (c === undefined) return
-    this.inc({ outcome: 'won' }, c.leasesWon)
-    this.inc({ outcome: 'unavailable' }, c.leasesUnavailable)
-    this.inc({ outcome: 'waited' }, c.leasesWaited)
-    this.inc({ outcome: 'filled' }, c.leasesFilled)
-    this.inc({ outcome: 'expired' }, c.leasesExpired)
-    this.inc({ outcome: 'timeout' }, c.leaseTimeouts)
-  })
-  counter(registry, 'sluice_cluster_bulk_reads_total', "Values' bulks read from the cluster, by path: direct (from the socket into the block) or client (ioredis, after a redirection, an error, a failed connection, or over TLS).", ['path'], function () {
-    this.reset()
-    const c = cluster()
-    if (c === undefined) return
-    this.inc({ path: 'direct' }, c.directReads)
-    this.inc({ path: 'client' }, c.clientReads)
-  })
+  const clusterCounter = (name: string, help: string, label: string, values: (c: ClusterTierCounts) => Record<string, number>) =>
+    counter(registry, name, help, [label], function () {
+      this.reset()
+      const c = cluster()
+      if (c === undefined) return
+      for (const [value, count] of Object.entries(values(c))) this.inc({ [label]: value }, count)
+    })
+  clusterCounter('sluice_cluster_rejected_values_total', 'Cluster values dropped by their checks (crc: header, length or CRC32C; hmac: missing or wrong HMAC).', 'check', (c) => ({ crc: c.crcFailures, hmac: c.authFailures }))
+  clusterCounter(
+    'sluice_cluster_leases_total',
+    'Fill leases: won (this node fetched), unavailable (a full cluster refused one; this node fetched), waited (another node did), and how waits ended (filled, expired, timeout).',
+    'outcome',
+    (c) => ({ won: c.leasesWon, unavailable: c.leasesUnavailable, waited: c.leasesWaited, filled: c.leasesFilled, expired: c.leasesExpired, timeout: c.leaseTimeouts }),
+  )
+  clusterCounter(
+    'sluice_cluster_bulk_reads_total',
+    "Values' bulks read from the cluster, by path: direct (from the socket into the block) or client (ioredis, after a redirection, an error, a failed connection, or over TLS).",
+    'path',
+    (c) => ({ direct: c.directReads, client: c.clientReads }),
+  )
 
   const source = () => sources.reader().source as ReaderStats['source'] & Partial<Record<'gets' | 'stats' | 'lists', number>>
   counter(registry, 'sluice_source_requests_total', 'Requests sent to the object store, retries included, by kind.', ['kind'], function () {
