@@ -215,7 +215,7 @@ export class TimeoutError extends SluiceError {
 export class SourceError extends SluiceError {
   readonly status: number | undefined
   readonly attempts: number
-  /** What failed, without the URL and attempts the message wraps it in (a retry re-wraps this). */
+  /** What failed, redacted like the message, without the URL and attempts it wraps it in (a retry re-wraps this). */
   readonly detail: string
   constructor(url: string, detail: string, options: { status?: number; attempts?: number; cause?: unknown } = {}) {
     const attempts = options.attempts ?? 1
@@ -226,7 +226,7 @@ export class SourceError extends SluiceError {
     )
     this.status = options.status
     this.attempts = attempts
-    this.detail = detail
+    this.detail = redactorFor(url)(detail)
   }
 }
 
