@@ -84,11 +84,6 @@ class DiskDir {
     await this.store.close()
   }
 
-  /**
-   * A lookup on the store; `fallback` when closed out, bypassed or failed. A failure counts,
-   * a success does not: reads that work say nothing of writes, and a full directory read
-   * between its failing fills must still reach its bypass. A stored fill makes it healthy.
-   */
   /** `call` on the store whatever its health (a bypassed directory still holds blocks); `fallback` if it throws. */
   opened<T>(fallback: T, call: (store: LmdbBlockStore) => T): T {
     if (this.store === undefined) return fallback
@@ -99,6 +94,11 @@ class DiskDir {
     }
   }
 
+  /**
+   * A lookup on the store; `fallback` when closed out, bypassed or failed. A failure counts,
+   * a success does not: reads that work say nothing of writes, and a full directory read
+   * between its failing fills must still reach its bypass. A stored fill makes it healthy.
+   */
   guard<T>(fallback: T, call: (store: LmdbBlockStore) => T): T {
     const store = this.store
     if (store === undefined || !this.health.usable()) return fallback
