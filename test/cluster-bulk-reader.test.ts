@@ -186,6 +186,62 @@ test('a reply that stops mid-value resolves undefined once idleTimeoutMs passes 
   }
 })
 
+/** A server on loopback that accepts connections, counts them, and answers every chunk it receives with `reply` (or never). */
+async function fakeServer(reply?: string): Promise<{ node: string; connections: () => number; close: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>()
+  let connections = 0
+  const server = net.createServer((s) => {
+    connections++
+    sockets.add(s)
+    s.on('error', () => {})
+    if (reply !== undefined) s.on('data', () => s.write(reply))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    node: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    connections: () => connections,
+    close: () => {
+      for (const s of sockets) s.destroy()
+      return new Promise((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+test('a server that never answers fails its reads after idleTimeoutMs even while new reads keep coming', async () => {
+  const silent = await fakeServer()
+  const r = reader({ idleTimeoutMs: 300, password: undefined }, { slots: raw.slots.map(() => [silent.node]) })
+  // Every write would push back a socket timeout; the reader's own watchdog counts bytes received only.
+  const more = setInterval(() => void r.read(['GET', 'silent{a}'], ROOM), 50)
+  try {
+    const settled = await settles(r.read(['GET', 'silent{a}'], ROOM), 5000, 'the first read on a silent server')
+    assert.equal(settled, { ok: true, value: undefined })
+  } finally {
+    clearInterval(more)
+    await silent.close()
+  }
+})
+
+test('close() resolves the reads still waiting with undefined', async () => {
+  const silent = await fakeServer()
+  const r = reader({ password: undefined }, { slots: raw.slots.map(() => [silent.node]) })
+  const pending = r.read(['GET', 'waiting{a}'], ROOM)
+  r.close()
+  const settled = await settles(pending, 2000, 'a read pending at close')
+  assert.equal(settled, { ok: true, value: undefined })
+  await silent.close()
+})
+
+test('a connection that failed is not opened again within reopenAfterMs, however many reads come', async () => {
+  const refusing = await fakeServer('-WRONGPASS invalid username-password pair\r\n')
+  const r = reader({ reopenAfterMs: 60_000 }, { slots: raw.slots.map(() => [refusing.node]) })
+  try {
+    for (let i = 0; i < 200; i++) assert.is(await r.read(['GET', 'refused{a}'], ROOM), undefined)
+    assert.is(refusing.connections(), 1, 'one connection, refused, then none until the delay has passed')
+  } finally {
+    await refusing.close()
+  }
+})
+
 test('the store reads bulks through it and counts them', async () => {
   const s = await openStore(cluster, { password: PASSWORD, keyPrefix: 'count:' })
   try {

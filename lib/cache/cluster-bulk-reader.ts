@@ -47,6 +47,8 @@ const MAX_LINE_BYTES = 4096
 /** Socket reads outside a bulk land here. */
 const SCRATCH_BYTES = 64 * 1024
 const REOPEN_AFTER_MS = 1000
+/** Requests one connection holds at most; past it, reads go to ioredis. */
+const MAX_WAITERS = 1024
 
 interface Waiter {
   /** Bytes to allocate after the value (at least the CRLF that ends it). */
@@ -69,9 +71,21 @@ class BulkConnection {
   private preamble = 0
   private readonly idleTimeoutMs: number
   private readonly maxValueBytes: number
+  /**
+   * The last time the server showed it was answering: a byte received, or the connection
+   * going from idle to owed a reply. Writes do not count (a socket timeout would: every new
+   * request would push back the deadline of a connection that stopped answering).
+   */
+  private heardAt = 0
+  private watchdog: NodeJS.Timeout | undefined
   broken = false
 
-  constructor(host: string, port: number, options: BulkReaderOptions, onBroken: () => void) {
+  constructor(
+    host: string,
+    port: number,
+    options: BulkReaderOptions,
+    private readonly onBroken: () => void,
+  ) {
     this.idleTimeoutMs = options.idleTimeoutMs
     this.maxValueBytes = options.maxValueBytes
     this.socket = net.connect({
@@ -89,13 +103,14 @@ class BulkConnection {
       },
     })
     this.socket.setTimeout(options.connectTimeoutMs)
-    this.socket.once('connect', () => this.socket.setTimeout(this.waiters.length > 0 ? options.idleTimeoutMs : 0))
+    this.socket.once('connect', () => {
+      this.socket.setTimeout(0)
+      // A peer that vanished without a FIN is found by the kernel, not only by the watchdog.
+      this.socket.setKeepAlive(true, this.idleTimeoutMs)
+    })
     this.socket.on('timeout', () => this.fail())
     this.socket.on('error', () => this.fail())
-    this.socket.on('close', () => {
-      this.fail()
-      onBroken()
-    })
+    this.socket.on('close', () => this.fail())
     if (options.password !== undefined) {
       this.preamble++
       this.send(options.username === undefined ? ['AUTH', options.password] : ['AUTH', options.username, options.password])
@@ -104,12 +119,30 @@ class BulkConnection {
 
   /** Sends `command` (GET or GETEX, the key second); resolves with its reply. */
   request(command: string[], room: number, into: Buffer | undefined): Promise<BulkReply> {
-    if (this.broken) return Promise.resolve(undefined)
+    if (this.broken || this.waiters.length >= MAX_WAITERS) return Promise.resolve(undefined)
     return new Promise((resolve) => {
+      if (!this.busy()) this.heardAt = performance.now()
       this.waiters.push({ room, into, resolve })
-      if (this.waiters.length === 1 && !this.socket.connecting) this.socket.setTimeout(this.idleTimeoutMs)
+      this.watch()
       this.send(command)
     })
+  }
+
+  /** A reply owed or being read. */
+  private busy(): boolean {
+    return this.waiters.length > 0 || this.body !== undefined
+  }
+
+  /** Fails the connection once it has been busy for idleTimeoutMs without a byte from the server. */
+  private watch(): void {
+    if (this.watchdog !== undefined || !this.busy()) return
+    const quietMs = performance.now() - this.heardAt
+    if (quietMs >= this.idleTimeoutMs) return this.fail()
+    this.watchdog = setTimeout(() => {
+      this.watchdog = undefined
+      this.watch()
+    }, this.idleTimeoutMs - quietMs)
+    this.watchdog.unref()
   }
 
   close(): void {
@@ -124,6 +157,7 @@ class BulkConnection {
 
   private received(bytes: number, into: Uint8Array): void {
     if (this.broken) return
+    this.heardAt = performance.now()
     const body = this.body
     if (body !== undefined && into !== this.scratch) {
       body.filled += bytes
@@ -171,18 +205,14 @@ class BulkConnection {
     const waiter = this.waiters.shift()
     if (waiter === undefined) return this.fail()
     if (line[0] !== '$') {
-      this.quietIfIdle()
       // An error (MOVED, ASK, WRONGTYPE, LOADING...) or an answer a GET never gets: ioredis asks again.
       if (line[0] === '-' || line[0] === '+' || line[0] === ':') return waiter.resolve(undefined)
       waiter.resolve(undefined)
       return this.fail() // an array or a RESP3 type: the stream is no longer understood
     }
-    const length = Number(line.slice(1))
-    if (length === -1) {
-      this.quietIfIdle()
-      return waiter.resolve(null)
-    }
-    if (!Number.isSafeInteger(length) || length < 0 || length > this.maxValueBytes) {
+    if (line === '$-1') return waiter.resolve(null)
+    const length = /^\$\d{1,15}$/.test(line) ? Number(line.slice(1)) : NaN
+    if (!(length <= this.maxValueBytes)) {
       waiter.resolve(undefined)
       return this.fail()
     }
@@ -196,7 +226,6 @@ class BulkConnection {
     const body = this.body!
     if (body.filled < body.end) return
     this.body = undefined
-    this.quietIfIdle()
     if (body.block[body.length] !== 0x0d || body.block[body.length + 1] !== 0x0a) {
       body.waiter.resolve(undefined)
       return this.fail()
@@ -204,16 +233,16 @@ class BulkConnection {
     body.waiter.resolve({ block: body.block, length: body.length })
   }
 
-  /** No reply owed and none being read: a quiet connection is not timed out. */
-  private quietIfIdle(): void {
-    if (this.waiters.length === 0 && this.body === undefined) this.socket.setTimeout(0)
-  }
-
-  /** Drops the connection; every request still waiting resolves undefined. */
+  /**
+   * Drops the connection; every request still waiting resolves undefined. The reader hears of
+   * it at once, not at the socket's later 'close', so the reopen delay holds from now.
+   */
   private fail(): void {
     if (!this.broken) {
       this.broken = true
+      clearTimeout(this.watchdog)
       this.socket.destroy()
+      this.onBroken()
     }
     const body = this.body
     this.body = undefined
@@ -245,7 +274,7 @@ export class ClusterBulkReader {
 
   close(): void {
     this.closed = true
-    for (const connection of this.connections.values()) connection.close()
+    for (const connection of [...this.connections.values()]) connection.close()
     this.connections.clear()
   }
 

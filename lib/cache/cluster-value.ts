@@ -99,6 +99,11 @@ export function encodeValue(key: Uint8Array, bytes: Uint8Array, secret: Buffer |
   return { head, bulk: bulkLength > 0 ? bytes.subarray(0, bulkLength) : undefined }
 }
 
+/** Whether a head read back says its value has a bulk (a block longer than TAIL_BYTES); false for no head or a short one. */
+export function namesBulk(head: Buffer | null): boolean {
+  return head !== null && head.length >= FIXED_BYTES && head.readUInt32LE(8) > TAIL_BYTES
+}
+
 export type Verified =
   | { ok: true; data: Uint8Array }
   /**

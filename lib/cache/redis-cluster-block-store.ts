@@ -23,7 +23,7 @@ import { ClusterFillLeases, LEASE_SCRIPTS, type LeaseCommands, type LeaseHost } 
 import { resolveClusterOptions, type RedisClusterStoreOptions, type ResolvedClusterOptions } from './cluster-options.js'
 import { UsageSnapshot, parseInfo, sumUsage, type ClusterUsage } from './cluster-usage.js'
 import { ClusterBulkReader, type BulkInBlock } from './cluster-bulk-reader.js'
-import { TAIL_BYTES, bulkKeyOf, encodeValue, isValueKey, keyPattern, leaseKeyOf, valueKeyOf, verifyValue } from './cluster-value.js'
+import { TAIL_BYTES, bulkKeyOf, encodeValue, isValueKey, keyPattern, leaseKeyOf, namesBulk, valueKeyOf, verifyValue } from './cluster-value.js'
 import type { ClusterTierCounts, TierStats } from '../types.js'
 import type { Cluster } from 'ioredis'
 
@@ -79,7 +79,9 @@ export class RedisClusterBlockStore implements BlockStore {
     this.client = createClusterClient<StoreCommands>(this.config, SCRIPTS)
     this.clientErrors = new ClientErrors(this.client)
     const { username, password, commandTimeoutMs, connectTimeoutMs, maxValueBytes } = this.config
-    this.bulks = this.config.tls ? undefined : new ClusterBulkReader(this.client, { username, password, idleTimeoutMs: commandTimeoutMs, connectTimeoutMs, maxValueBytes })
+    // A third of the round trip's bound: a stalled bulk connection leaves time to ask ioredis.
+    const idleTimeoutMs = Math.max(1, Math.floor(commandTimeoutMs / 3))
+    this.bulks = this.config.tls ? undefined : new ClusterBulkReader(this.client, { username, password, idleTimeoutMs, connectTimeoutMs, maxValueBytes })
     this.counters = newTierStats('cluster', 0)
     this.usageSnapshot = new UsageSnapshot(() => this.readUsage(), (err) => this.absorbed(err))
     const host: LeaseHost = {
@@ -149,6 +151,14 @@ export class RedisClusterBlockStore implements BlockStore {
       return get(name)
     }
     const replies = await this.bounded(Promise.all(names.flatMap((name) => [get(name), getBulk(bulkKeyOf(name))])), 'GET', signal)
+    // The bulk reader's GET may have run before the head's, on another connection: a head
+    // whose bulk was missing then may belong to a value written in between (bulk first, head
+    // last). Ask for those bulks again, now after their heads, before calling any incomplete.
+    const recheck = this.bulks === undefined ? [] : names.flatMap((_, i) => (namesBulk(replies[2 * i] as Buffer | null) && replies[2 * i + 1] === null ? [i] : []))
+    if (recheck.length > 0) {
+      const again = await this.bounded(Promise.all(recheck.map((i) => get(bulkKeyOf(names[i]!)))), 'GET', signal)
+      recheck.forEach((i, k) => (replies[2 * i + 1] = again[k] ?? null))
+    }
     return keys.map((key, i) => {
       const head = replies[2 * i] as Buffer | null
       const data = head === null ? undefined : this.accept(key, names[i]!, head, replies[2 * i + 1]!)
